@@ -1,0 +1,82 @@
+// Tensor views and owned tensors: how bytes cross the API.
+//
+// A tensor is a name, a dtype, a shape and its bytes in row-major (C) order, little-endian, exactly
+// as safetensors lays them out. ckptdb never interprets the bytes; it stores and returns them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ckptdb/dtype.h"
+#include "ckptdb/status.h"
+
+namespace ckptdb {
+
+using Shape = std::vector<int64_t>;
+
+// The number of elements of `shape` (1 for a 0-d tensor), or nullopt if a dimension is negative or
+// the product overflows 64 bits.
+std::optional<uint64_t> NumElements(const Shape& shape);
+// The byte length that `shape` of `dtype` needs, or nullopt on a negative dimension or overflow.
+std::optional<uint64_t> ExpectedBytes(DType dtype, const Shape& shape);
+// "[2, 3]"
+std::string ShapeToString(const Shape& shape);
+
+// A read-only view of a tensor to be saved. The caller keeps `data` alive and unchanged until the
+// call that takes the view returns.
+struct TensorRef {
+  std::string name;  // non-empty UTF-8, unique within a checkpoint
+  DType dtype = DType::kU8;
+  Shape shape;
+  const void* data = nullptr;  // may be null only when size_bytes == 0
+  uint64_t size_bytes = 0;     // must equal ExpectedBytes(dtype, shape)
+};
+
+// A caller-owned destination for a restore. Its dtype, shape and size must match the stored tensor.
+struct TensorBuffer {
+  std::string name;
+  DType dtype = DType::kU8;
+  Shape shape;
+  void* data = nullptr;
+  uint64_t size_bytes = 0;
+};
+
+// Owned, uninitialised, 64-byte-aligned bytes. Move-only.
+class Buffer {
+ public:
+  Buffer() = default;
+  // Allocates `size` bytes; their content is unspecified. Aborts on out-of-memory like `new`.
+  static Buffer Allocate(uint64_t size);
+  uint8_t* data() { return data_.get(); }
+  const uint8_t* data() const { return data_.get(); }
+  uint64_t size() const { return size_; }
+
+ private:
+  struct Free {
+    void operator()(uint8_t* p) const;
+  };
+  std::unique_ptr<uint8_t, Free> data_;
+  uint64_t size_ = 0;
+};
+
+// A tensor that owns its bytes, as returned by Store::Restore.
+struct Tensor {
+  std::string name;
+  DType dtype = DType::kU8;
+  Shape shape;
+  Buffer bytes;
+
+  TensorRef ref() const { return {name, dtype, shape, bytes.data(), bytes.size()}; }
+};
+
+// Checks that `t` is well formed: non-empty valid UTF-8 name, known dtype, non-negative shape,
+// size_bytes equal to what dtype and shape need, data non-null when size_bytes > 0.
+// Returns InvalidArgument naming the tensor otherwise.
+Status ValidateTensorRef(const TensorRef& t);
+// True if `s` is well-formed UTF-8.
+bool IsValidUtf8(std::string_view s);
+
+}  // namespace ckptdb

@@ -1,0 +1,94 @@
+#include "tests/support/test_support.h"
+
+#include <boost/filesystem.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace fs = boost::filesystem;
+
+namespace ckptdb::testing {
+
+std::string TestDataDir() {
+  if (const char* env = std::getenv("CKPTDB_TESTDATA"); env && *env) return env;
+  return CKPTDB_TESTDATA_DIR;
+}
+
+std::string CliPath() {
+  if (const char* env = std::getenv("CKPTDB_CLI"); env && *env) return env;
+  return std::string(CKPTDB_BINARY_DIR) + "/ckptdb";
+}
+
+ScratchDir::ScratchDir() {
+  const char* base = std::getenv("CKPTDB_SCRATCH");
+  fs::path root = base && *base ? fs::path(base) : fs::temp_directory_path();
+  fs::create_directories(root);
+  path_ = (root / fs::unique_path("ckptdb-test-%%%%-%%%%-%%%%")).string();
+  fs::create_directories(path_);
+}
+
+ScratchDir::~ScratchDir() {
+  boost::system::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+std::string ScratchDir::Join(const std::string& name) const { return path_ + "/" + name; }
+
+void FillRandom(uint64_t seed, void* data, size_t n) {
+  // splitmix64: fast, deterministic, and good enough that no two chunks collide by accident.
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  auto next = [&x] {
+    uint64_t z = (x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  };
+  auto* p = static_cast<uint8_t*>(data);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v = next();
+    std::memcpy(p + i, &v, 8);
+  }
+  if (i < n) {
+    uint64_t v = next();
+    std::memcpy(p + i, &v, n - i);
+  }
+}
+
+std::vector<uint8_t> RandomBytes(uint64_t seed, size_t n) {
+  std::vector<uint8_t> v(n);
+  FillRandom(seed, v.data(), n);
+  return v;
+}
+
+std::string ReadFileOrDie(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "cannot read %s\n", path.c_str());
+    std::abort();
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteFileOrDie(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out) {
+    std::fprintf(stderr, "cannot write %s\n", path.c_str());
+    std::abort();
+  }
+}
+
+uint64_t DirectoryBytes(const std::string& dir) {
+  uint64_t total = 0;
+  for (fs::recursive_directory_iterator it(dir), end; it != end; ++it)
+    if (fs::is_regular_file(it->status())) total += fs::file_size(it->path());
+  return total;
+}
+
+}  // namespace ckptdb::testing

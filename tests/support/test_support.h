@@ -1,0 +1,41 @@
+// Helpers shared by the tests and the benchmarks: scratch directories, reference data, random bytes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ckptdb::testing {
+
+// The reference data folder: $CKPTDB_TESTDATA if set, else ../shared/testdata beside the checkout.
+std::string TestDataDir();
+// The ckptdb executable built beside the tests: $CKPTDB_CLI if set, else <build>/ckptdb.
+std::string CliPath();
+
+// A fresh empty directory, removed with everything in it when the object dies.
+class ScratchDir {
+ public:
+  ScratchDir();
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return path_; }
+  // path() + "/" + name
+  std::string Join(const std::string& name) const;
+
+ private:
+  std::string path_;
+};
+
+// `n` bytes from a fast deterministic generator seeded with `seed`.
+std::vector<uint8_t> RandomBytes(uint64_t seed, size_t n);
+void FillRandom(uint64_t seed, void* data, size_t n);
+
+// Reads a whole file; aborts the test binary with a message if it cannot.
+std::string ReadFileOrDie(const std::string& path);
+void WriteFileOrDie(const std::string& path, const std::string& bytes);
+
+// The total size in bytes of the regular files under `dir` (what du -b would say).
+uint64_t DirectoryBytes(const std::string& dir);
+
+}  // namespace ckptdb::testing

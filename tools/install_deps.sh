@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs ckptdb's build and test dependencies from Debian 12's archive. Idempotent: it asks apt
+# only for packages that are missing, so a second run on a ready machine does nothing.
+set -euo pipefail
+pkgs=(cmake g++ make librocksdb-dev libflatbuffers-dev flatbuffers-compiler libboost-filesystem-dev
+      libgtest-dev libbenchmark-dev b3sum python3)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install_deps: installing ${missing[*]}"
+  sudo=; [[ $(id -u) -eq 0 ]] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
