@@ -1,0 +1,86 @@
+// What the store says about its checkpoints: summaries, manifests, selectors, verify reports.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ckptdb/digest.h"
+#include "ckptdb/dtype.h"
+#include "ckptdb/tensor.h"
+
+namespace ckptdb {
+
+// Assigned by the store at commit: 1, 2, 3, ... strictly increasing, never reused.
+using CheckpointId = uint64_t;
+
+struct CheckpointInfo {
+  CheckpointId id = 0;
+  int64_t step = 0;
+  std::optional<CheckpointId> parent;  // the head when this checkpoint was saved
+  int64_t commit_time_ns = 0;          // UTC, nanoseconds since the Unix epoch
+  uint64_t tensor_count = 0;
+  uint64_t logical_bytes = 0;          // sum of the tensors' byte lengths
+  uint64_t new_bytes = 0;              // chunk bytes this checkpoint added to the store
+  std::vector<std::string> tags;       // sorted
+  std::map<std::string, double> metrics;
+};
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::kU8;
+  Shape shape;
+  uint64_t size_bytes = 0;
+  std::vector<Digest> chunks;  // in order; ceil(size_bytes / chunk_size) of them
+};
+
+// Everything recorded about one checkpoint.
+struct CheckpointManifest {
+  CheckpointInfo info;
+  uint64_t chunk_size = 0;
+  std::map<std::string, std::string> metadata;
+  std::vector<TensorInfo> tensors;  // in the order they were saved
+};
+
+// Which checkpoint a read means.
+class Selector {
+ public:
+  enum class Kind { kLatest, kStep, kId };
+  // The most recently committed checkpoint.
+  static Selector Latest() { return Selector(Kind::kLatest, 0); }
+  // The most recently committed checkpoint with this step.
+  static Selector Step(int64_t step) { return Selector(Kind::kStep, step); }
+  static Selector Id(CheckpointId id) { return Selector(Kind::kId, static_cast<int64_t>(id)); }
+
+  Kind kind() const { return kind_; }
+  int64_t value() const { return value_; }
+  // "latest", "step 42", "id 7": used in error messages.
+  std::string ToString() const;
+
+ private:
+  Selector(Kind kind, int64_t value) : kind_(kind), value_(value) {}
+  Kind kind_;
+  int64_t value_;
+};
+
+// One problem found by Store::Verify.
+struct Damage {
+  CheckpointId id = 0;
+  int64_t step = 0;
+  std::string tensor;
+  uint64_t chunk_index = 0;
+  Digest chunk;
+  std::string problem;  // "missing", "digest mismatch", "length 10 != 16", ...
+};
+
+struct VerifyReport {
+  uint64_t checkpoints = 0;
+  uint64_t chunks_checked = 0;  // distinct chunks read and re-hashed
+  uint64_t bytes_checked = 0;
+  std::vector<Damage> damage;   // empty when the store is sound
+  bool ok() const { return damage.empty(); }
+};
+
+}  // namespace ckptdb

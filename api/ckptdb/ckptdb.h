@@ -1,0 +1,10 @@
+// ckptdb: the whole public API in one include.
+#pragma once
+
+#include "ckptdb/checkpoint.h"
+#include "ckptdb/digest.h"
+#include "ckptdb/dtype.h"
+#include "ckptdb/options.h"
+#include "ckptdb/status.h"
+#include "ckptdb/store.h"
+#include "ckptdb/tensor.h"

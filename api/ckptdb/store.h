@@ -1,0 +1,69 @@
+// Store: a directory of versioned, content-addressed checkpoints.
+//
+// A checkpoint is a set of named tensors plus step, metadata, metrics and tags. Each tensor's bytes
+// are cut into fixed-size chunks addressed by their BLAKE3-256 digest; a chunk the store already
+// holds is never written again. A save becomes visible atomically: after a crash at any point the
+// store shows either all of a checkpoint or none of it.
+//
+// Thread safety: every method may be called from any thread. Saves are serialised inside the store;
+// reads may run concurrently with each other and with a save (they see the checkpoints committed
+// when they start). One process at a time may open a store; a second gets Busy naming the store.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ckptdb/checkpoint.h"
+#include "ckptdb/options.h"
+#include "ckptdb/status.h"
+#include "ckptdb/tensor.h"
+
+namespace ckptdb {
+
+class Store {
+ public:
+  // Opens the store in directory `path`, creating it if options.create_if_missing.
+  // Errors: NotFound if there is no store and create_if_missing is false; InvalidArgument for a bad
+  // chunk_size when creating; Busy if another process has it open; Corruption if its metadata is
+  // unreadable; IOError otherwise. Every message names `path`.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path, const StoreOptions& options = {});
+
+  virtual ~Store() = default;
+
+  // Saves `tensors` as a new checkpoint whose parent is the current head, and returns its summary.
+  // REQUIRES: each TensorRef passes ValidateTensorRef; names are unique; the bytes stay unchanged
+  //           until Save returns.
+  // Errors: InvalidArgument naming the tensor (bad or duplicate name, size that disagrees with
+  // dtype and shape), AlreadyExists for a tag in use, IOError. On any error nothing is committed.
+  virtual Result<CheckpointInfo> Save(std::span<const TensorRef> tensors, const SaveOptions& options) = 0;
+
+  // Every checkpoint, oldest first. Errors: Corruption naming the checkpoint, IOError.
+  virtual Result<std::vector<CheckpointInfo>> List() = 0;
+
+  // The full manifest of the selected checkpoint. Errors: NotFound naming the selector, Corruption.
+  virtual Result<CheckpointManifest> Describe(const Selector& which) = 0;
+
+  // Reads every tensor of the selected checkpoint into buffers the library allocates, in saved order.
+  // Errors: NotFound, Corruption naming checkpoint, tensor and chunk when a chunk is missing or
+  // (with verify_chunks) does not match its digest, IOError.
+  virtual Result<std::vector<Tensor>> Restore(const Selector& which, const ReadOptions& options = {}) = 0;
+
+  // Reads the named tensors of the selected checkpoint into caller buffers; tensors not named are
+  // not read. REQUIRES: each buffer's data holds size_bytes writable bytes.
+  // Errors: NotFound for a name the checkpoint lacks; InvalidArgument naming the tensor when dtype,
+  // shape or size differ from what was saved; as Restore otherwise. On error buffers may be
+  // partly written.
+  virtual Status RestoreInto(const Selector& which, std::span<const TensorBuffer> buffers,
+                             const ReadOptions& options = {}) = 0;
+
+  // Reads and re-hashes every chunk of every checkpoint and reports each damaged tensor.
+  // Errors: only failures to run the check (IOError); damage is reported in the VerifyReport.
+  virtual Result<VerifyReport> Verify() = 0;
+
+  virtual const std::string& path() const = 0;
+  virtual uint64_t chunk_size() const = 0;
+};
+
+}  // namespace ckptdb
