@@ -1,0 +1,40 @@
+// The codec between FlatBuffers records and plain structs: pure functions, no I/O.
+//
+// Decoders accept bytes straight from disk: they reject anything over 2 GiB, copy into an aligned
+// buffer, run the FlatBuffers verifier, and then check every field's meaning (dtype, shape against
+// byte length, chunk count against chunk size, unique names). Any failure is Corruption, never a
+// crash.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "ckptdb/checkpoint.h"
+#include "ckptdb/status.h"
+
+namespace ckptdb::schema {
+
+constexpr uint32_t kFormatVersion = 1;
+constexpr uint64_t kMinChunkSize = 64ull << 10;
+constexpr uint64_t kMaxChunkSize = 64ull << 20;
+constexpr std::string_view kHashName = "blake3-256";
+
+struct StoreMeta {
+  uint32_t format_version = kFormatVersion;
+  std::string hash{kHashName};
+  uint64_t chunk_size = 0;
+  int64_t created_ns = 0;
+};
+
+// True for a power of two in [kMinChunkSize, kMaxChunkSize].
+bool IsValidChunkSize(uint64_t chunk_size);
+
+// Encodes everything in `m` except info.tags (tags are store state, not part of a manifest).
+std::string EncodeManifest(const CheckpointManifest& m);
+Result<CheckpointManifest> DecodeManifest(std::string_view bytes);
+
+std::string EncodeStoreMeta(const StoreMeta& meta);
+Result<StoreMeta> DecodeStoreMeta(std::string_view bytes);
+
+}  // namespace ckptdb::schema

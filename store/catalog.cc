@@ -1,0 +1,84 @@
+// Reading the catalog: manifests, tags, and which checkpoint a Selector means.
+#include <algorithm>
+
+#include "store/keys.h"
+#include "store/store_impl.h"
+
+namespace ckptdb {
+
+std::string Selector::ToString() const {
+  switch (kind_) {
+    case Kind::kLatest: return "latest";
+    case Kind::kStep: return "step " + std::to_string(value_);
+    case Kind::kId: return "id " + std::to_string(static_cast<uint64_t>(value_));
+  }
+  return "?";
+}
+
+Result<std::map<CheckpointId, std::vector<std::string>>> StoreImpl::TagsById() {
+  auto rows = db_->ScanMeta(keys::kTagPrefix);
+  if (!rows.ok()) return rows.status();
+  std::map<CheckpointId, std::vector<std::string>> out;
+  for (const auto& [key, value] : *rows) {
+    auto id = keys::DecodeU64(value);
+    if (!id) return Status::Corruption("store " + path_ + ": tag key '" + key + "' holds no id");
+    out[*id].push_back(key.substr(keys::kTagPrefix.size()));
+  }
+  return out;
+}
+
+Result<CheckpointManifest> StoreImpl::LoadManifest(uint64_t id) {
+  auto raw = db_->GetManifest(id);
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return Status::NotFound("store " + path_ + " has no checkpoint with id " + std::to_string(id));
+  auto m = schema::DecodeManifest(**raw);
+  if (!m.ok()) return m.status().WithContext("store " + path_ + ", checkpoint " + std::to_string(id));
+  if (m->info.id != id)
+    return Status::Corruption("store " + path_ + ": manifest under id " + std::to_string(id) +
+                              " says it is checkpoint " + std::to_string(m->info.id));
+  auto tags = TagsById();
+  if (!tags.ok()) return tags.status();
+  if (auto it = tags->find(id); it != tags->end()) m->info.tags = it->second;
+  return m;
+}
+
+Result<std::vector<CheckpointManifest>> StoreImpl::LoadAll() {
+  auto raws = db_->ScanManifests();
+  if (!raws.ok()) return raws.status();
+  auto tags = TagsById();
+  if (!tags.ok()) return tags.status();
+  std::vector<CheckpointManifest> out;
+  out.reserve(raws->size());
+  for (const auto& [id, bytes] : *raws) {
+    auto m = schema::DecodeManifest(bytes);
+    if (!m.ok()) return m.status().WithContext("store " + path_ + ", checkpoint " + std::to_string(id));
+    if (m->info.id != id)
+      return Status::Corruption("store " + path_ + ": manifest under id " + std::to_string(id) +
+                                " says it is checkpoint " + std::to_string(m->info.id));
+    if (auto it = tags->find(id); it != tags->end()) m->info.tags = it->second;
+    out.push_back(std::move(m).value());
+  }
+  return out;
+}
+
+Result<std::vector<CheckpointInfo>> StoreImpl::List() {
+  auto all = LoadAll();
+  if (!all.ok()) return all.status();
+  std::vector<CheckpointInfo> out;
+  out.reserve(all->size());
+  for (auto& m : *all) out.push_back(std::move(m.info));
+  return out;
+}
+
+Result<CheckpointManifest> StoreImpl::Describe(const Selector& which) {
+  if (which.kind() == Selector::Kind::kId) return LoadManifest(static_cast<uint64_t>(which.value()));
+  auto all = LoadAll();
+  if (!all.ok()) return all.status();
+  // Ids grow with commit order, so the newest match is the last one.
+  for (auto it = all->rbegin(); it != all->rend(); ++it)
+    if (which.kind() == Selector::Kind::kLatest || it->info.step == which.value()) return std::move(*it);
+  if (which.kind() == Selector::Kind::kLatest) return Status::NotFound("store " + path_ + " has no checkpoints");
+  return Status::NotFound("store " + path_ + " has no checkpoint at " + which.ToString());
+}
+
+}  // namespace ckptdb

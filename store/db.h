@@ -1,0 +1,71 @@
+// Db: the one place that talks to RocksDB. It owns the database and its column families and offers
+// exactly the operations the store needs, so no other file includes RocksDB headers.
+//
+// Thread safety: all methods may be called concurrently (RocksDB's own guarantees).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ckptdb/digest.h"
+#include "ckptdb/status.h"
+
+namespace ckptdb {
+
+struct DbOptions {
+  bool create_if_missing = true;
+  bool use_direct_io = true;
+  int background_jobs = 4;
+};
+
+// Puts and deletes that become durable together (one synced WriteBatch).
+struct CommitBatch {
+  std::vector<std::pair<std::string, std::string>> meta_puts;      // default column family
+  std::vector<std::string> meta_deletes;
+  std::vector<std::pair<std::string, std::string>> manifest_puts;  // manifests column family
+  std::vector<std::string> manifest_deletes;
+};
+
+class Db {
+ public:
+  // Opens (or creates) the RocksDB database at `path`. Busy if another process holds it.
+  static Result<std::unique_ptr<Db>> Open(const std::string& path, const DbOptions& options);
+  ~Db();
+
+  // Whether the chunk index holds `d` (never reads chunk bytes).
+  Result<bool> HasChunk(const Digest& d);
+  // Writes chunk bytes and its index entry in one batch, without the WAL: they become durable only
+  // with the next FlushChunks, which must succeed before any manifest that names them commits.
+  Status PutChunk(const Digest& d, const void* data, size_t len);
+  // Flushes the chunk column family's memtables and waits; blob files and SSTs are synced.
+  Status FlushChunks();
+  // Reads a chunk and hands its bytes to `consume` (valid only during the call). NotFound if absent.
+  // `verify_checksum` asks RocksDB to check its own block and blob checksums too.
+  Status ReadChunk(const Digest& d, bool verify_checksum,
+                   const std::function<Status(std::string_view)>& consume);
+
+  Result<std::optional<std::string>> GetMeta(std::string_view key);
+  Result<std::optional<std::string>> GetManifest(uint64_t id);
+  // Every manifest, by ascending id.
+  Result<std::vector<std::pair<uint64_t, std::string>>> ScanManifests();
+  // Every meta key starting with `prefix` and its value, in key order.
+  Result<std::vector<std::pair<std::string, std::string>>> ScanMeta(std::string_view prefix);
+  // Applies `batch` atomically and durably (sync=true).
+  Status Commit(const CommitBatch& batch);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Impl;
+  Db(std::string path, std::unique_ptr<Impl> impl);
+  std::string path_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ckptdb

@@ -1,0 +1,39 @@
+#include "store/keys.h"
+
+namespace ckptdb::keys {
+namespace {
+
+std::string PrefixedDigest(char prefix, const Digest& d) {
+  std::string k(1 + d.bytes.size(), prefix);
+  for (size_t i = 0; i < d.bytes.size(); ++i) k[1 + i] = static_cast<char>(d.bytes[i]);
+  return k;
+}
+
+}  // namespace
+
+std::string ChunkDataKey(const Digest& d) { return PrefixedDigest(kChunkData, d); }
+std::string ChunkIndexKey(const Digest& d) { return PrefixedDigest(kChunkIndex, d); }
+
+std::optional<Digest> DigestFromChunkKey(std::string_view key) {
+  Digest d;
+  if (key.size() != 1 + d.bytes.size()) return std::nullopt;
+  for (size_t i = 0; i < d.bytes.size(); ++i) d.bytes[i] = static_cast<uint8_t>(key[1 + i]);
+  return d;
+}
+
+std::string EncodeU64(uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) s[i] = static_cast<char>(v & 0xff);
+  return s;
+}
+
+std::optional<uint64_t> DecodeU64(std::string_view b) {
+  if (b.size() != 8) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : b) v = (v << 8) | static_cast<uint8_t>(c);
+  return v;
+}
+
+std::string TagKey(std::string_view tag) { return std::string(kTagPrefix) + std::string(tag); }
+
+}  // namespace ckptdb::keys

@@ -1,0 +1,150 @@
+// The save pipeline: hash chunks in parallel, write only the ones the store lacks, make them
+// durable with one flush, then commit the manifest in one synced batch. A crash before the commit
+// leaves at most orphan chunks; the checkpoint is visible only once the manifest is.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <set>
+#include <unordered_set>
+
+#include "store/keys.h"
+#include "store/store_impl.h"
+
+namespace ckptdb {
+namespace {
+
+struct DigestHash {
+  size_t operator()(const Digest& d) const {
+    size_t h;
+    std::memcpy(&h, d.bytes.data(), sizeof h);  // the digest is uniformly random already
+    return h;
+  }
+};
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// The first error of a parallel run; later tasks see it and stop early.
+class FirstError {
+ public:
+  void Set(Status s) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (status_.ok()) status_ = std::move(s);
+    failed_ = true;
+  }
+  bool failed() const { return failed_.load(std::memory_order_relaxed); }
+  Status Take() { return std::move(status_); }
+
+ private:
+  std::mutex mu_;
+  Status status_;
+  std::atomic<bool> failed_{false};
+};
+
+}  // namespace
+
+Status StoreImpl::CheckSaveInput(std::span<const TensorRef> tensors, const SaveOptions& options) {
+  std::set<std::string_view> names;
+  for (const TensorRef& t : tensors) {
+    if (Status s = ValidateTensorRef(t); !s.ok()) return s;
+    if (!names.insert(t.name).second)
+      return Status::InvalidArgument("tensor name '" + t.name + "' appears twice");
+  }
+  for (const auto& tag : options.tags)
+    if (tag.empty() || !IsValidUtf8(tag)) return Status::InvalidArgument("tag '" + tag + "' is empty or not UTF-8");
+  if (std::set<std::string>(options.tags.begin(), options.tags.end()).size() != options.tags.size())
+    return Status::InvalidArgument("a tag is given twice");
+  for (const auto& [name, value] : options.metrics)
+    if (name.empty() || !IsValidUtf8(name)) return Status::InvalidArgument("metric name '" + name + "' is empty or not UTF-8");
+  for (const auto& [key, value] : options.metadata)
+    if (key.empty() || !IsValidUtf8(key) || !IsValidUtf8(value))
+      return Status::InvalidArgument("metadata key '" + key + "' is empty or its key or value is not UTF-8");
+  return Status::OK();
+}
+
+Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const SaveOptions& options) {
+  const std::string where = "store " + path_ + ", saving step " + std::to_string(options.step);
+  if (Status s = CheckSaveInput(tensors, options); !s.ok()) return s.WithContext(where);
+  std::lock_guard<std::mutex> lock(save_mu_);
+
+  for (const auto& tag : options.tags) {
+    auto existing = db_->GetMeta(keys::TagKey(tag));
+    if (!existing.ok()) return existing.status();
+    if (existing->has_value())
+      return Status::AlreadyExists(where + ": tag '" + tag + "' already names checkpoint " +
+                                   std::to_string(keys::DecodeU64(**existing).value_or(0)));
+  }
+
+  std::vector<uint64_t> sizes;
+  for (const auto& t : tensors) sizes.push_back(t.size_bytes);
+  const std::vector<ChunkTask> tasks = PlanChunks(sizes, meta_.chunk_size);
+
+  CheckpointManifest m;
+  m.chunk_size = meta_.chunk_size;
+  m.tensors.resize(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const TensorRef& t = tensors[i];
+    m.tensors[i] = {t.name, t.dtype, t.shape, t.size_bytes, {}};
+    m.tensors[i].chunks.resize((t.size_bytes + meta_.chunk_size - 1) / meta_.chunk_size);
+    m.info.logical_bytes += t.size_bytes;
+  }
+
+  std::mutex claimed_mu;
+  std::unordered_set<Digest, DigestHash> claimed;  // digests some task of this save writes or found
+  std::atomic<uint64_t> new_bytes{0};
+  FirstError error;
+  pool_.ParallelFor(tasks.size(), [&](size_t k) {
+    if (error.failed()) return;
+    const ChunkTask& task = tasks[k];
+    const uint8_t* bytes = static_cast<const uint8_t*>(tensors[task.tensor].data) + task.offset;
+    const Digest d = HashBytes(bytes, task.length);
+    m.tensors[task.tensor].chunks[task.index] = d;
+    {
+      std::lock_guard<std::mutex> l(claimed_mu);
+      if (!claimed.insert(d).second) return;  // tied weights: another task has it
+    }
+    auto present = db_->HasChunk(d);
+    if (!present.ok()) return error.Set(present.status());
+    if (*present) return;
+    if (Status s = db_->PutChunk(d, bytes, task.length); !s.ok()) return error.Set(s);
+    new_bytes.fetch_add(task.length);
+  });
+  if (error.failed()) return error.Take().WithContext(where);
+
+  // Always flush: a chunk found in the index may come from an earlier failed save of this process
+  // and still sit unflushed in a memtable.
+  if (Status s = db_->FlushChunks(); !s.ok()) return s.WithContext(where + ", flushing chunks");
+
+  auto next = db_->GetMeta(keys::kNextId);
+  if (!next.ok()) return next.status();
+  auto head = db_->GetMeta(keys::kHead);
+  if (!head.ok()) return head.status();
+  const auto id = next->has_value() ? keys::DecodeU64(**next) : std::optional<uint64_t>(1);
+  if (!id) return Status::Corruption("store " + path_ + ": next_id is malformed");
+
+  CheckpointInfo& info = m.info;
+  info.id = *id;
+  info.step = options.step;
+  if (head->has_value()) info.parent = keys::DecodeU64(**head);
+  info.commit_time_ns = NowNs();
+  info.tensor_count = tensors.size();
+  info.new_bytes = new_bytes.load();
+  info.metrics = options.metrics;
+  info.tags = options.tags;
+  std::sort(info.tags.begin(), info.tags.end());
+  m.metadata = options.metadata;
+
+  CommitBatch batch;
+  batch.manifest_puts.emplace_back(keys::EncodeU64(info.id), schema::EncodeManifest(m));
+  batch.meta_puts.emplace_back(std::string(keys::kNextId), keys::EncodeU64(info.id + 1));
+  batch.meta_puts.emplace_back(std::string(keys::kHead), keys::EncodeU64(info.id));
+  for (const auto& tag : info.tags) batch.meta_puts.emplace_back(keys::TagKey(tag), keys::EncodeU64(info.id));
+  if (Status s = db_->Commit(batch); !s.ok()) return s.WithContext(where + ", committing");
+  return info;
+}
+
+}  // namespace ckptdb

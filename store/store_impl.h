@@ -1,0 +1,61 @@
+// StoreImpl: the concrete Store. Each group of methods lives in the file named for it:
+// store_open.cc (open/create), catalog.cc (list, describe, select), save.cc, restore.cc, verify.cc.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ckptdb/store.h"
+#include "schema/codec.h"
+#include "store/db.h"
+#include "store/thread_pool.h"
+
+namespace ckptdb {
+
+// One chunk of one tensor: bytes [offset, offset + length) of tensor `tensor`.
+struct ChunkTask {
+  size_t tensor;
+  uint64_t index;   // chunk number within the tensor
+  uint64_t offset;
+  uint64_t length;
+};
+
+// Cuts tensors of the given byte sizes into chunks of `chunk_size` (the last may be shorter; an
+// empty tensor has none).
+std::vector<ChunkTask> PlanChunks(const std::vector<uint64_t>& sizes, uint64_t chunk_size);
+
+class StoreImpl final : public Store {
+ public:
+  StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta meta, int threads);
+
+  Result<CheckpointInfo> Save(std::span<const TensorRef> tensors, const SaveOptions& options) override;
+  Result<std::vector<CheckpointInfo>> List() override;
+  Result<CheckpointManifest> Describe(const Selector& which) override;
+  Result<std::vector<Tensor>> Restore(const Selector& which, const ReadOptions& options) override;
+  Status RestoreInto(const Selector& which, std::span<const TensorBuffer> buffers,
+                     const ReadOptions& options) override;
+  Result<VerifyReport> Verify() override;
+  const std::string& path() const override { return path_; }
+  uint64_t chunk_size() const override { return meta_.chunk_size; }
+
+ private:
+  // Decodes every manifest, oldest first, with current tags filled in.
+  Result<std::vector<CheckpointManifest>> LoadAll();
+  Result<CheckpointManifest> LoadManifest(uint64_t id);
+  Result<std::map<CheckpointId, std::vector<std::string>>> TagsById();
+  // Reads the chunks of the tensors `which` of manifest `m` into `dest[i]` (one per tensor listed).
+  Status ReadTensors(const CheckpointManifest& m, const std::vector<size_t>& which,
+                     const std::vector<uint8_t*>& dest, const ReadOptions& options);
+  Status CheckSaveInput(std::span<const TensorRef> tensors, const SaveOptions& options);
+  std::string Where(const CheckpointInfo& info) const;  // "store P, checkpoint 3 (step 300)"
+
+  const std::string path_;
+  std::unique_ptr<Db> db_;
+  const schema::StoreMeta meta_;
+  ThreadPool pool_;
+  std::mutex save_mu_;  // one save at a time: dedup checks and commits must not interleave
+};
+
+}  // namespace ckptdb
