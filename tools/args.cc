@@ -1,0 +1,102 @@
+#include "tools/args.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+namespace ckptdb::cli {
+
+std::optional<std::string> Args::get(const std::string& flag) const {
+  auto it = flags.find(flag);
+  if (it == flags.end() || it->second.empty()) return std::nullopt;
+  return it->second.back();
+}
+
+const std::vector<std::string>& Args::all(const std::string& flag) const {
+  static const std::vector<std::string> kNone;
+  auto it = flags.find(flag);
+  return it == flags.end() ? kNone : it->second;
+}
+
+Result<Args> ParseArgs(const std::string& command, const std::vector<std::string>& argv,
+                       const std::vector<FlagSpec>& specs) {
+  Args args;
+  bool flags_done = false;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    const bool is_short = !flags_done && a.size() == 2 && a[0] == '-' && a[1] != '-';
+    if (!is_short && (flags_done || a.size() < 2 || a.compare(0, 2, "--") != 0)) {
+      if (!flags_done && a.size() > 1 && a[0] == '-')
+        return Status::InvalidArgument("ckptdb " + command + ": unknown option '" + a + "'");
+      args.positional.push_back(a);
+      continue;
+    }
+    if (a == "--") { flags_done = true; continue; }
+    std::string name = a.substr(is_short ? 1 : 2), value;
+    bool inline_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      inline_value = true;
+    }
+    const FlagSpec* spec = nullptr;
+    for (const auto& s : specs)
+      if (s.name == name) spec = &s;
+    if (!spec) return Status::InvalidArgument("ckptdb " + command + ": unknown flag '" + a + "'");
+    if (spec->takes_value && !inline_value) {
+      if (i + 1 >= argv.size())
+        return Status::InvalidArgument("ckptdb " + command + ": flag '--" + name + "' needs a value");
+      value = argv[++i];
+    } else if (!spec->takes_value && inline_value) {
+      return Status::InvalidArgument("ckptdb " + command + ": flag '--" + name + "' takes no value");
+    }
+    if (!spec->repeatable && args.flags.count(name))
+      return Status::InvalidArgument("ckptdb " + command + ": flag '--" + name + "' given twice");
+    args.flags[name].push_back(value);
+  }
+  return args;
+}
+
+Result<int64_t> ParseInt64(const std::string& flag, const std::string& text) {
+  errno = 0;
+  char* end = nullptr;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno == ERANGE)
+    return Status::InvalidArgument(flag + " needs an integer, got '" + text + "'");
+  return static_cast<int64_t>(v);
+}
+
+Result<uint64_t> ParseUint64(const std::string& flag, const std::string& text) {
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(text.c_str(), &end, 10);
+  if (text.empty() || text[0] == '-' || *end != '\0' || errno == ERANGE)
+    return Status::InvalidArgument(flag + " needs a non-negative integer, got '" + text + "'");
+  return static_cast<uint64_t>(v);
+}
+
+Result<double> ParseDouble(const std::string& flag, const std::string& text) {
+  errno = 0;
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v))
+    return Status::InvalidArgument(flag + " needs a finite number, got '" + text + "'");
+  return v;
+}
+
+Result<Selector> ParseSelector(const std::string& command, const Args& args) {
+  const int given = args.has("step") + args.has("id") + args.has("latest");
+  if (given != 1)
+    return Status::InvalidArgument("ckptdb " + command + ": give exactly one of --step N, --id ID, --latest");
+  if (args.has("latest")) return Selector::Latest();
+  if (args.has("step")) {
+    auto step = ParseInt64("--step", *args.get("step"));
+    if (!step.ok()) return step.status();
+    return Selector::Step(*step);
+  }
+  auto id = ParseUint64("--id", *args.get("id"));
+  if (!id.ok()) return id.status();
+  return Selector::Id(*id);
+}
+
+}  // namespace ckptdb::cli

@@ -1,0 +1,60 @@
+#include <string_view>
+
+#include "tools/cli.h"
+#include "tools/command_util.h"
+
+namespace ckptdb::cli {
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: ckptdb COMMAND STORE [options]\n"
+    "\n"
+    "commands:\n"
+    "  import STORE --step N [--chunk-size BYTES] [--tag NAME]... [--metric NAME=VALUE]... FILE.safetensors...\n"
+    "  export STORE (--step N | --id ID | --latest) -o OUT.safetensors\n"
+    "  log    STORE [--json]\n"
+    "  show   STORE (--step N | --id ID | --latest) [--json]\n"
+    "  verify STORE\n";
+
+}  // namespace
+
+int ReportError(std::ostream& err, const Status& status, int exit_code) {
+  std::string msg = status.message();
+  for (char& c : msg)
+    if (c == '\n' || c == '\r') c = ' ';
+  err << "ckptdb: error: " << msg << "\n";
+  return exit_code;
+}
+
+Result<std::unique_ptr<Store>> OpenExisting(const std::string& path) {
+  StoreOptions options;
+  options.create_if_missing = false;
+  return Store::Open(path, options);
+}
+
+int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  return Run(args, out, err);
+}
+
+int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.empty()) {
+    err << kUsage;
+    return kExitUsage;
+  }
+  const std::string& command = args[0];
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command == "import") return Import(rest, out, err);
+  if (command == "export") return Export(rest, out, err);
+  if (command == "log") return Log(rest, out, err);
+  if (command == "show") return Show(rest, out, err);
+  if (command == "verify") return Verify(rest, out, err);
+  if (command == "help" || command == "--help" || command == "-h") {
+    out << kUsage;
+    return kExitOk;
+  }
+  return ReportError(err, Status::InvalidArgument("unknown command '" + command + "' (try 'ckptdb help')"),
+                     kExitUsage);
+}
+
+}  // namespace ckptdb::cli

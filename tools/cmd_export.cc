@@ -1,0 +1,36 @@
+// ckptdb export: one checkpoint -> a safetensors file (written atomically).
+#include "tools/args.h"
+#include "tools/command_util.h"
+#include "tools/format.h"
+#include "tools/safetensors.h"
+
+namespace ckptdb::cli {
+
+int Export(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+  auto args = ParseArgs("export", argv,
+                        {{"step", true}, {"id", true}, {"latest", false}, {"output", true}, {"o", true}});
+  if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
+  if (args->positional.size() != 1)
+    return ReportError(err, Status::InvalidArgument("ckptdb export: give exactly one STORE"), kExitUsage);
+  auto which = ParseSelector("export", *args);
+  if (!which.ok()) return ReportError(err, which.status(), kExitUsage);
+  auto output = args->has("o") ? args->get("o") : args->get("output");
+  if (!output || output->empty() || (args->has("o") && args->has("output")))
+    return ReportError(err, Status::InvalidArgument("ckptdb export: give the output file once with -o OUT.safetensors"),
+                       kExitUsage);
+
+  auto store = OpenExisting(args->positional[0]);
+  if (!store.ok()) return ReportError(err, store.status());
+  auto manifest = (*store)->Describe(*which);
+  if (!manifest.ok()) return ReportError(err, manifest.status());
+  auto tensors = (*store)->Restore(Selector::Id(manifest->info.id));
+  if (!tensors.ok()) return ReportError(err, tensors.status());
+  std::vector<TensorRef> refs;
+  for (const Tensor& t : *tensors) refs.push_back(t.ref());
+  if (Status s = WriteSafetensors(*output, refs, manifest->metadata); !s.ok()) return ReportError(err, s);
+  out << "exported checkpoint " << manifest->info.id << " (step " << manifest->info.step << "): "
+      << refs.size() << " tensors, " << HumanBytes(manifest->info.logical_bytes) << " to " << *output << "\n";
+  return kExitOk;
+}
+
+}  // namespace ckptdb::cli

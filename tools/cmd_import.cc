@@ -1,0 +1,96 @@
+// ckptdb import: safetensors files -> one checkpoint. Every input is validated before the store is
+// opened or created, so bad input never changes the store.
+#include <boost/filesystem.hpp>
+#include <map>
+#include <set>
+
+#include "tools/args.h"
+#include "tools/command_util.h"
+#include "tools/format.h"
+#include "tools/safetensors.h"
+
+namespace ckptdb::cli {
+namespace {
+
+const std::vector<FlagSpec> kFlags = {
+    {"step", true}, {"chunk-size", true}, {"tag", true, true}, {"metric", true, true}};
+
+struct Inputs {
+  SaveOptions save;
+  std::vector<SafetensorsFile> files;
+  std::vector<TensorRef> tensors;
+  std::optional<uint64_t> chunk_size;
+};
+
+Result<Inputs> ReadInputs(const Args& args) {
+  Inputs in;
+  if (!args.has("step")) return Status::InvalidArgument("ckptdb import: --step N is required");
+  auto step = ParseInt64("--step", *args.get("step"));
+  if (!step.ok()) return step.status();
+  in.save.step = *step;
+  if (args.has("chunk-size")) {
+    auto cs = ParseUint64("--chunk-size", *args.get("chunk-size"));
+    if (!cs.ok()) return cs.status();
+    in.chunk_size = *cs;
+  }
+  in.save.tags = args.all("tag");
+  for (const std::string& m : args.all("metric")) {
+    auto eq = m.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return Status::InvalidArgument("--metric needs NAME=VALUE, got '" + m + "'");
+    auto v = ParseDouble("--metric " + m.substr(0, eq), m.substr(eq + 1));
+    if (!v.ok()) return v.status();
+    if (!in.save.metrics.emplace(m.substr(0, eq), *v).second)
+      return Status::InvalidArgument("--metric " + m.substr(0, eq) + " given twice");
+  }
+  if (args.positional.size() < 2)
+    return Status::InvalidArgument("ckptdb import: give STORE and at least one FILE.safetensors");
+
+  std::map<std::string, std::string> name_source, meta_source;
+  for (size_t i = 1; i < args.positional.size(); ++i) {
+    auto f = SafetensorsFile::Open(args.positional[i]);
+    if (!f.ok()) return f.status();
+    in.files.push_back(std::move(f).value());
+  }
+  for (const SafetensorsFile& f : in.files) {
+    for (const SafetensorsEntry& e : f.tensors()) {
+      if (auto [it, fresh] = name_source.emplace(e.name, f.path()); !fresh)
+        return Status::InvalidArgument("tensor '" + e.name + "' is in both " + it->second + " and " + f.path());
+      in.tensors.push_back(f.ref(e));
+    }
+    for (const auto& [k, v] : f.metadata()) {
+      auto [it, fresh] = in.save.metadata.emplace(k, v);
+      if (!fresh && it->second != v)
+        return Status::InvalidArgument("metadata key '" + k + "' differs between " + meta_source[k] + " and " + f.path());
+      meta_source.emplace(k, f.path());
+    }
+  }
+  return in;
+}
+
+}  // namespace
+
+int Import(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+  auto args = ParseArgs("import", argv, kFlags);
+  if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
+  auto in = ReadInputs(*args);
+  if (!in.ok()) return ReportError(err, in.status(), in.status().code() == Code::kInvalidArgument &&
+                                                         in.status().message().rfind("ckptdb import", 0) == 0
+                                                         ? kExitUsage : kExitFailure);
+  const std::string& path = args->positional[0];
+  StoreOptions options;
+  if (in->chunk_size) options.chunk_size = *in->chunk_size;
+  auto store = Store::Open(path, options);
+  if (!store.ok()) return ReportError(err, store.status());
+  if (in->chunk_size && *in->chunk_size != (*store)->chunk_size())
+    return ReportError(err, Status::InvalidArgument(
+        "store " + path + " has chunk size " + std::to_string((*store)->chunk_size()) +
+        "; --chunk-size applies only when creating a store"));
+  auto info = (*store)->Save(in->tensors, in->save);
+  if (!info.ok()) return ReportError(err, info.status());
+  out << "saved checkpoint " << info->id << " (step " << info->step << "): " << info->tensor_count
+      << " tensors, " << HumanBytes(info->logical_bytes) << ", " << HumanBytes(info->new_bytes) << " new\n";
+  return kExitOk;
+}
+
+}  // namespace ckptdb::cli

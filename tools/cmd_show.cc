@@ -1,0 +1,73 @@
+// ckptdb show: one checkpoint's manifest, as text or JSON.
+#include "tools/args.h"
+#include "tools/command_util.h"
+#include "tools/format.h"
+#include "tools/json.h"
+
+namespace ckptdb::cli {
+namespace {
+
+void WriteJson(const CheckpointManifest& m, std::ostream& out) {
+  const CheckpointInfo& c = m.info;
+  json::Writer w(/*pretty=*/true);
+  w.BeginObject().Key("id").Uint(c.id).Key("step").Int(c.step).Key("parent");
+  c.parent ? w.Uint(*c.parent) : w.Null();
+  w.Key("time").String(Rfc3339(c.commit_time_ns)).Key("chunk_size").Uint(m.chunk_size);
+  w.Key("metadata").BeginObject();
+  for (const auto& [k, v] : m.metadata) w.Key(k).String(v);
+  w.EndObject().Key("metrics").BeginObject();
+  for (const auto& [k, v] : c.metrics) w.Key(k).Double(v);
+  w.EndObject().Key("tags").BeginArray();
+  for (const auto& t : c.tags) w.String(t);
+  w.EndArray().Key("tensors").BeginArray();
+  for (const TensorInfo& t : m.tensors) {
+    w.BeginObject().Key("name").String(t.name).Key("dtype").String(DTypeName(t.dtype));
+    w.Key("shape").BeginArray();
+    for (int64_t d : t.shape) w.Int(d);
+    w.EndArray().Key("bytes").Uint(t.size_bytes).Key("chunks").BeginArray();
+    for (const Digest& d : t.chunks) w.String(d.ToHex());
+    w.EndArray().EndObject();
+  }
+  w.EndArray().EndObject();
+  out << w.str() << "\n";
+}
+
+void WriteText(const CheckpointManifest& m, std::ostream& out) {
+  const CheckpointInfo& c = m.info;
+  out << "checkpoint " << c.id << "  step " << c.step << "  parent "
+      << (c.parent ? std::to_string(*c.parent) : "-") << "  " << Rfc3339(c.commit_time_ns) << "\n";
+  out << "size " << HumanBytes(c.logical_bytes) << " in " << c.tensor_count << " tensors, "
+      << HumanBytes(c.new_bytes) << " new, chunk size " << HumanBytes(m.chunk_size) << "\n";
+  if (!c.tags.empty()) {
+    out << "tags";
+    for (const auto& t : c.tags) out << " " << t;
+    out << "\n";
+  }
+  for (const auto& [k, v] : c.metrics) out << "metric " << k << " = " << v << "\n";
+  for (const auto& [k, v] : m.metadata) out << "metadata " << k << " = " << json::Printable(v) << "\n";
+  out << "\n";
+  Table table({"NAME", "DTYPE", "SHAPE", "SIZE", "CHUNKS"}, {false, false, false, true, true});
+  for (const TensorInfo& t : m.tensors)
+    table.Add({t.name, std::string(DTypeName(t.dtype)), ShapeToString(t.shape), HumanBytes(t.size_bytes),
+               std::to_string(t.chunks.size())});
+  table.Print(out);
+}
+
+}  // namespace
+
+int Show(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+  auto args = ParseArgs("show", argv, {{"step", true}, {"id", true}, {"latest", false}, {"json", false}});
+  if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
+  if (args->positional.size() != 1)
+    return ReportError(err, Status::InvalidArgument("ckptdb show: give exactly one STORE"), kExitUsage);
+  auto which = ParseSelector("show", *args);
+  if (!which.ok()) return ReportError(err, which.status(), kExitUsage);
+  auto store = OpenExisting(args->positional[0]);
+  if (!store.ok()) return ReportError(err, store.status());
+  auto m = (*store)->Describe(*which);
+  if (!m.ok()) return ReportError(err, m.status());
+  args->has("json") ? WriteJson(*m, out) : WriteText(*m, out);
+  return kExitOk;
+}
+
+}  // namespace ckptdb::cli

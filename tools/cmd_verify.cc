@@ -1,0 +1,31 @@
+// ckptdb verify: re-hash every chunk; name each damaged tensor and checkpoint.
+#include "tools/args.h"
+#include "tools/command_util.h"
+#include "tools/format.h"
+
+namespace ckptdb::cli {
+
+int Verify(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+  auto args = ParseArgs("verify", argv, {});
+  if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
+  if (args->positional.size() != 1)
+    return ReportError(err, Status::InvalidArgument("ckptdb verify: give exactly one STORE"), kExitUsage);
+  auto store = OpenExisting(args->positional[0]);
+  if (!store.ok()) return ReportError(err, store.status());
+  auto report = (*store)->Verify();
+  if (!report.ok()) return ReportError(err, report.status());
+  out << "checked " << report->checkpoints << " checkpoints, " << report->chunks_checked << " chunks, "
+      << HumanBytes(report->bytes_checked) << "\n";
+  if (report->ok()) {
+    out << "OK\n";
+    return kExitOk;
+  }
+  for (const Damage& d : report->damage)
+    err << "ckptdb: damaged: checkpoint " << d.id << " (step " << d.step << "), tensor '" << d.tensor
+        << "', chunk " << d.chunk_index << " " << d.chunk.ToHex() << ": " << d.problem << "\n";
+  err << "ckptdb: error: store " << (*store)->path() << " has " << report->damage.size() << " damaged chunk reference"
+      << (report->damage.size() == 1 ? "" : "s") << "\n";
+  return kExitFailure;
+}
+
+}  // namespace ckptdb::cli

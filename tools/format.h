@@ -1,0 +1,30 @@
+// Human-facing formatting shared by the commands: sizes, times, aligned tables.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace ckptdb::cli {
+
+// "0 B", "512 B", "1.5 KiB", "4.0 MiB", "2.00 GiB".
+std::string HumanBytes(uint64_t bytes);
+// RFC 3339 UTC with microseconds: "2026-11-23T01:36:00.123456Z".
+std::string Rfc3339(int64_t unix_ns);
+// "2026-11-23 01:36:00" (UTC), for tables.
+std::string ShortTime(int64_t unix_ns);
+
+// A table whose columns are padded to their widest cell; `right` marks right-aligned columns.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header, std::vector<bool> right = {});
+  void Add(std::vector<std::string> row);
+  void Print(std::ostream& out) const;
+
+ private:
+  std::vector<std::vector<std::string>> rows_;
+  std::vector<bool> right_;
+};
+
+}  // namespace ckptdb::cli
