@@ -106,8 +106,9 @@ TEST(Blake3, EveryBackendAgreesWithPortableAcrossChunkAndGroupBoundaries) {
   }
 }
 
-// Inputs past 4 GiB (chunk index 2^22) are too big for a test, but the counter's high word still
-// has to carry correctly in every lane; call the many-input routines directly with such counters.
+// Inputs of 4 TiB or more (chunk index 2^32) are too big for a test, yet the counter's high word
+// must still carry correctly in every lane: call the many-input routines directly with such
+// counters.
 TEST(Blake3, SimdHashManyMatchesPortableWhenTheChunkCounterCarriesIntoItsHighWord) {
   using namespace blake3::internal;
   struct Impl {
