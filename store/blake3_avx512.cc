@@ -12,7 +12,9 @@ namespace {
 // it. The all-ones-mask forms below compile to the same instructions without that vector.
 constexpr __mmask16 kAll = 0xFFFF;
 
-CKPTDB_B3_INLINE __m512i Ror(__m512i a, int n) { return _mm512_mask_ror_epi32(a, kAll, a, n); }
+// The rotate count is an instruction immediate, so it must be a constant even at -O0.
+template <int kBits>
+CKPTDB_B3_INLINE __m512i Ror(__m512i a) { return _mm512_mask_ror_epi32(a, kAll, a, kBits); }
 
 template <int kImm>
 CKPTDB_B3_INLINE __m512i Shuffle128(__m512i a, __m512i b) {
@@ -36,10 +38,10 @@ struct Ops {
   static CKPTDB_B3_INLINE __m512i Add(__m512i a, __m512i b) { return _mm512_add_epi32(a, b); }
   static CKPTDB_B3_INLINE __m512i Xor(__m512i a, __m512i b) { return _mm512_xor_si512(a, b); }
   // AVX-512 has a true rotate, so no shuffle masks or shift pairs are needed.
-  static CKPTDB_B3_INLINE __m512i Rot16(__m512i a) { return Ror(a, 16); }
-  static CKPTDB_B3_INLINE __m512i Rot12(__m512i a) { return Ror(a, 12); }
-  static CKPTDB_B3_INLINE __m512i Rot8(__m512i a) { return Ror(a, 8); }
-  static CKPTDB_B3_INLINE __m512i Rot7(__m512i a) { return Ror(a, 7); }
+  static CKPTDB_B3_INLINE __m512i Rot16(__m512i a) { return Ror<16>(a); }
+  static CKPTDB_B3_INLINE __m512i Rot12(__m512i a) { return Ror<12>(a); }
+  static CKPTDB_B3_INLINE __m512i Rot8(__m512i a) { return Ror<8>(a); }
+  static CKPTDB_B3_INLINE __m512i Rot7(__m512i a) { return Ror<7>(a); }
 };
 
 // In place: afterwards r[j] lane i holds what r[i] lane j held. Interleaves 32-bit, then 64-bit
