@@ -2,6 +2,7 @@
 
 #include <flatbuffers/flatbuffers.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <set>
@@ -84,9 +85,12 @@ std::string EncodeManifest(const CheckpointManifest& m) {
   std::vector<flatbuffers::Offset<fb::Metric>> metrics;
   for (const auto& [k, v] : m.info.metrics) metrics.push_back(fb::CreateMetric(b, b.CreateString(k), v));
   const auto& i = m.info;
+  std::vector<std::string> tags = i.tags;
+  std::sort(tags.begin(), tags.end());
   auto root = fb::CreateManifest(b, kFormatVersion, i.id, i.step, i.parent.has_value(), i.parent.value_or(0),
                                  i.commit_time_ns, m.chunk_size, b.CreateVector(tensors),
-                                 b.CreateVector(metadata), b.CreateVector(metrics), i.logical_bytes, i.new_bytes);
+                                 b.CreateVector(metadata), b.CreateVector(metrics), i.logical_bytes, i.new_bytes,
+                                 b.CreateVectorOfStrings(tags));
   fb::FinishManifestBuffer(b, root);
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
@@ -131,6 +135,12 @@ Result<CheckpointManifest> DecodeManifest(std::string_view bytes) {
     for (const fb::StringPair* p : *f->metadata()) m.metadata[p->key()->str()] = p->value()->str();
   if (f->metrics())
     for (const fb::Metric* p : *f->metrics()) m.info.metrics[p->name()->str()] = p->value();
+  if (f->tags())
+    for (const flatbuffers::String* t : *f->tags()) {
+      if (t->size() == 0 || !IsValidUtf8(t->string_view())) return Bad("a tag is empty or not UTF-8");
+      if (!m.info.tags.empty() && m.info.tags.back() >= t->string_view()) return Bad("tags are not sorted and unique");
+      m.info.tags.push_back(t->str());
+    }
   return m;
 }
 

@@ -30,7 +30,6 @@ struct StoreMeta {
 // True for a power of two in [kMinChunkSize, kMaxChunkSize].
 bool IsValidChunkSize(uint64_t chunk_size);
 
-// Encodes everything in `m` except info.tags (tags are store state, not part of a manifest).
 std::string EncodeManifest(const CheckpointManifest& m);
 Result<CheckpointManifest> DecodeManifest(std::string_view bytes);
 

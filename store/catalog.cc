@@ -15,18 +15,6 @@ std::string Selector::ToString() const {
   return "?";
 }
 
-Result<std::map<CheckpointId, std::vector<std::string>>> StoreImpl::TagsById() {
-  auto rows = db_->ScanMeta(keys::kTagPrefix);
-  if (!rows.ok()) return rows.status();
-  std::map<CheckpointId, std::vector<std::string>> out;
-  for (const auto& [key, value] : *rows) {
-    auto id = keys::DecodeU64(value);
-    if (!id) return Status::Corruption("store " + path_ + ": tag key '" + key + "' holds no id");
-    out[*id].push_back(key.substr(keys::kTagPrefix.size()));
-  }
-  return out;
-}
-
 Result<CheckpointManifest> StoreImpl::LoadManifest(uint64_t id) {
   auto raw = db_->GetManifest(id);
   if (!raw.ok()) return raw.status();
@@ -36,17 +24,12 @@ Result<CheckpointManifest> StoreImpl::LoadManifest(uint64_t id) {
   if (m->info.id != id)
     return Status::Corruption("store " + path_ + ": manifest under id " + std::to_string(id) +
                               " says it is checkpoint " + std::to_string(m->info.id));
-  auto tags = TagsById();
-  if (!tags.ok()) return tags.status();
-  if (auto it = tags->find(id); it != tags->end()) m->info.tags = it->second;
   return m;
 }
 
 Result<std::vector<CheckpointManifest>> StoreImpl::LoadAll() {
   auto raws = db_->ScanManifests();
   if (!raws.ok()) return raws.status();
-  auto tags = TagsById();
-  if (!tags.ok()) return tags.status();
   std::vector<CheckpointManifest> out;
   out.reserve(raws->size());
   for (const auto& [id, bytes] : *raws) {
@@ -55,7 +38,6 @@ Result<std::vector<CheckpointManifest>> StoreImpl::LoadAll() {
     if (m->info.id != id)
       return Status::Corruption("store " + path_ + ": manifest under id " + std::to_string(id) +
                                 " says it is checkpoint " + std::to_string(m->info.id));
-    if (auto it = tags->find(id); it != tags->end()) m->info.tags = it->second;
     out.push_back(std::move(m).value());
   }
   return out;

@@ -41,10 +41,9 @@ class StoreImpl final : public Store {
   uint64_t chunk_size() const override { return meta_.chunk_size; }
 
  private:
-  // Decodes every manifest, oldest first, with current tags filled in.
+  // Decodes every manifest, oldest first.
   Result<std::vector<CheckpointManifest>> LoadAll();
   Result<CheckpointManifest> LoadManifest(uint64_t id);
-  Result<std::map<CheckpointId, std::vector<std::string>>> TagsById();
   // Reads the chunks of the tensors `which` of manifest `m` into `dest[i]` (one per tensor listed).
   Status ReadTensors(const CheckpointManifest& m, const std::vector<size_t>& which,
                      const std::vector<uint8_t*>& dest, const ReadOptions& options);
