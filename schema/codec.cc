@@ -47,7 +47,8 @@ Result<TensorInfo> DecodeTensor(const fb::Tensor& t, uint64_t chunk_size) {
   if (!expected || *expected != out.size_bytes)
     return Bad(who + " records " + std::to_string(out.size_bytes) + " bytes for shape " +
                ShapeToString(out.shape) + " of " + std::string(DTypeName(out.dtype)));
-  const uint64_t want_chunks = (out.size_bytes + chunk_size - 1) / chunk_size;
+  // Written so that sizes near 2^64 cannot wrap to zero chunks.
+  const uint64_t want_chunks = out.size_bytes / chunk_size + (out.size_bytes % chunk_size != 0);
   const uint64_t have_chunks = t.chunks() ? t.chunks()->size() : 0;
   if (have_chunks != want_chunks)
     return Bad(who + " has " + std::to_string(have_chunks) + " chunk digests, expected " +
@@ -132,9 +133,13 @@ Result<CheckpointManifest> DecodeManifest(std::string_view bytes) {
   if (logical != m.info.logical_bytes) return Bad("logical_bytes disagrees with its tensors");
   m.info.tensor_count = m.tensors.size();
   if (f->metadata())
-    for (const fb::StringPair* p : *f->metadata()) m.metadata[p->key()->str()] = p->value()->str();
+    for (const fb::StringPair* p : *f->metadata())
+      if (!m.metadata.emplace(p->key()->str(), p->value()->str()).second)
+        return Bad("metadata key '" + p->key()->str() + "' appears twice");
   if (f->metrics())
-    for (const fb::Metric* p : *f->metrics()) m.info.metrics[p->name()->str()] = p->value();
+    for (const fb::Metric* p : *f->metrics())
+      if (!m.info.metrics.emplace(p->name()->str(), p->value()).second)
+        return Bad("metric '" + p->name()->str() + "' appears twice");
   if (f->tags())
     for (const flatbuffers::String* t : *f->tags()) {
       if (t->size() == 0 || !IsValidUtf8(t->string_view())) return Bad("a tag is empty or not UTF-8");

@@ -15,16 +15,20 @@ std::string Selector::ToString() const {
   return "?";
 }
 
-Result<CheckpointManifest> StoreImpl::LoadManifest(uint64_t id) {
-  auto raw = db_->GetManifest(id);
-  if (!raw.ok()) return raw.status();
-  if (!raw->has_value()) return Status::NotFound("store " + path_ + " has no checkpoint with id " + std::to_string(id));
-  auto m = schema::DecodeManifest(**raw);
+Result<CheckpointManifest> StoreImpl::DecodeStored(uint64_t id, std::string_view bytes) const {
+  auto m = schema::DecodeManifest(bytes);
   if (!m.ok()) return m.status().WithContext("store " + path_ + ", checkpoint " + std::to_string(id));
   if (m->info.id != id)
     return Status::Corruption("store " + path_ + ": manifest under id " + std::to_string(id) +
                               " says it is checkpoint " + std::to_string(m->info.id));
   return m;
+}
+
+Result<CheckpointManifest> StoreImpl::LoadManifest(uint64_t id) {
+  auto raw = db_->GetManifest(id);
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return Status::NotFound("store " + path_ + " has no checkpoint with id " + std::to_string(id));
+  return DecodeStored(id, **raw);
 }
 
 Result<std::vector<CheckpointManifest>> StoreImpl::LoadAll() {
@@ -33,11 +37,8 @@ Result<std::vector<CheckpointManifest>> StoreImpl::LoadAll() {
   std::vector<CheckpointManifest> out;
   out.reserve(raws->size());
   for (const auto& [id, bytes] : *raws) {
-    auto m = schema::DecodeManifest(bytes);
-    if (!m.ok()) return m.status().WithContext("store " + path_ + ", checkpoint " + std::to_string(id));
-    if (m->info.id != id)
-      return Status::Corruption("store " + path_ + ": manifest under id " + std::to_string(id) +
-                                " says it is checkpoint " + std::to_string(m->info.id));
+    auto m = DecodeStored(id, bytes);
+    if (!m.ok()) return m.status();
     out.push_back(std::move(m).value());
   }
   return out;
@@ -59,7 +60,8 @@ Result<CheckpointManifest> StoreImpl::Describe(const Selector& which) {
   // Ids grow with commit order, so the newest match is the last one.
   for (auto it = all->rbegin(); it != all->rend(); ++it)
     if (which.kind() == Selector::Kind::kLatest || it->info.step == which.value()) return std::move(*it);
-  if (which.kind() == Selector::Kind::kLatest) return Status::NotFound("store " + path_ + " has no checkpoints");
+  if (which.kind() == Selector::Kind::kLatest)
+    return Status::NotFound("store " + path_ + " has no checkpoints, so no checkpoint is latest");
   return Status::NotFound("store " + path_ + " has no checkpoint at " + which.ToString());
 }
 

@@ -20,8 +20,7 @@ namespace ckptdb {
 
 struct DbOptions {
   bool create_if_missing = true;
-  bool use_direct_io = true;
-  int background_jobs = 4;
+  int background_jobs = 2;
 };
 
 // Puts and deletes that become durable together (one synced WriteBatch).
@@ -30,25 +29,22 @@ struct CommitBatch {
   std::vector<std::string> meta_deletes;
   std::vector<std::pair<std::string, std::string>> manifest_puts;  // manifests column family
   std::vector<std::string> manifest_deletes;
+  std::vector<std::pair<std::string, std::string>> chunk_puts;     // chunks column family
+  std::vector<std::string> chunk_deletes;
 };
 
 class Db {
  public:
   // Opens (or creates) the RocksDB database at `path`. Busy if another process holds it.
-  static Result<std::unique_ptr<Db>> Open(const std::string& path, const DbOptions& options);
+  // `dir` is the RocksDB directory; `store_path` is the store it belongs to, named in errors.
+  static Result<std::unique_ptr<Db>> Open(const std::string& dir, const std::string& store_path,
+                                         const DbOptions& options);
   ~Db();
 
-  // Whether the chunk index holds `d` (never reads chunk bytes).
+  // Whether the chunk index holds `d`.
   Result<bool> HasChunk(const Digest& d);
-  // Writes chunk bytes and its index entry in one batch, without the WAL: they become durable only
-  // with the next FlushChunks, which must succeed before any manifest that names them commits.
-  Status PutChunk(const Digest& d, const void* data, size_t len);
-  // Flushes the chunk column family's memtables and waits; blob files and SSTs are synced.
-  Status FlushChunks();
-  // Reads a chunk and hands its bytes to `consume` (valid only during the call). NotFound if absent.
-  // `verify_checksum` asks RocksDB to check its own block and blob checksums too.
-  Status ReadChunk(const Digest& d, bool verify_checksum,
-                   const std::function<Status(std::string_view)>& consume);
+  // The chunk index value of `d` (see keys::DecodeChunkRef), or nullopt.
+  Result<std::optional<std::string>> GetChunk(const Digest& d);
 
   Result<std::optional<std::string>> GetMeta(std::string_view key);
   Result<std::optional<std::string>> GetManifest(uint64_t id);

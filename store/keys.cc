@@ -11,7 +11,6 @@ std::string PrefixedDigest(char prefix, const Digest& d) {
 
 }  // namespace
 
-std::string ChunkDataKey(const Digest& d) { return PrefixedDigest(kChunkData, d); }
 std::string ChunkIndexKey(const Digest& d) { return PrefixedDigest(kChunkIndex, d); }
 
 std::optional<Digest> DigestFromChunkKey(std::string_view key) {
@@ -32,6 +31,29 @@ std::optional<uint64_t> DecodeU64(std::string_view b) {
   uint64_t v = 0;
   for (char c : b) v = (v << 8) | static_cast<uint8_t>(c);
   return v;
+}
+
+std::string EncodePackedChunk(uint64_t pack, uint64_t offset, uint64_t length) {
+  return "P" + EncodeU64(pack) + EncodeU64(offset) + EncodeU64(length);
+}
+
+std::string EncodeInlineChunk(const void* data, uint64_t length) {
+  return "V" + std::string(static_cast<const char*>(data), length);
+}
+
+std::optional<ChunkRef> DecodeChunkRef(std::string_view v) {
+  ChunkRef r;
+  if (!v.empty() && v[0] == 'V') {
+    r.is_inline = true;
+    r.bytes = v.substr(1);
+    r.length = r.bytes.size();
+    return r;
+  }
+  if (v.size() != 25 || v[0] != 'P') return std::nullopt;
+  r.pack = *DecodeU64(v.substr(1, 8));
+  r.offset = *DecodeU64(v.substr(9, 8));
+  r.length = *DecodeU64(v.substr(17, 8));
+  return r;
 }
 
 std::string TagKey(std::string_view tag) { return std::string(kTagPrefix) + std::string(tag); }

@@ -21,13 +21,25 @@ inline constexpr std::string_view kNextId = "next_id";
 inline constexpr std::string_view kHead = "head";
 inline constexpr std::string_view kTagPrefix = "tag/";
 
-// Chunk column family: 'c' + digest holds the bytes, 'i' + digest the 8-byte length (the index
-// that enumerates chunks without reading blob values).
-inline constexpr char kChunkData = 'c';
-inline constexpr char kChunkIndex = 'i';
+inline constexpr std::string_view kNextPack = "next_pack";
 
-std::string ChunkDataKey(const Digest& d);
+// Chunk column family: 'i' + digest -> where the chunk's bytes are.
+inline constexpr char kChunkIndex = 'i';
 std::string ChunkIndexKey(const Digest& d);
+
+// Chunks shorter than this live inline in their index value; longer ones in pack files. Tails of
+// small tensors would otherwise cost a 4 KiB aligned slot each.
+inline constexpr uint64_t kInlineChunkMax = 32 << 10;
+
+// An index value: 'P' + pack id + offset + length (8 bytes big-endian each), or 'V' + the bytes.
+struct ChunkRef {
+  bool is_inline = false;
+  uint64_t pack = 0, offset = 0, length = 0;
+  std::string_view bytes;  // is_inline only; points into the decoded value
+};
+std::string EncodePackedChunk(uint64_t pack, uint64_t offset, uint64_t length);
+std::string EncodeInlineChunk(const void* data, uint64_t length);
+std::optional<ChunkRef> DecodeChunkRef(std::string_view value);
 std::optional<Digest> DigestFromChunkKey(std::string_view key);
 
 // Big-endian, so that RocksDB's bytewise order is numeric order.

@@ -1,12 +1,32 @@
-// Restore: read chunks in parallel, check each against its digest, copy into the destination.
+// Restore: read chunks in parallel straight into the destination, checking each against its digest.
 #include <atomic>
 #include <cstring>
 #include <map>
 #include <mutex>
 
+#include "store/keys.h"
 #include "store/store_impl.h"
 
 namespace ckptdb {
+
+Status StoreImpl::ReadChunk(const Digest& d, uint64_t length, uint8_t* dest, bool verify) {
+  auto value = db_->GetChunk(d);
+  if (!value.ok()) return value.status();
+  if (!value->has_value()) return Status::Corruption("chunk " + d.ToHex() + " is missing");
+  auto ref = keys::DecodeChunkRef(**value);
+  if (!ref) return Status::Corruption("the index entry of chunk " + d.ToHex() + " is malformed");
+  if (ref->length != length)
+    return Status::Corruption("chunk " + d.ToHex() + " holds " + std::to_string(ref->length) +
+                              " bytes, expected " + std::to_string(length));
+  if (ref->is_inline) {
+    std::memcpy(dest, ref->bytes.data(), length);
+  } else if (Status s = packs_.Read(ref->pack, ref->offset, length, dest); !s.ok()) {
+    return s.WithContext("chunk " + d.ToHex());
+  }
+  if (verify && HashBytes(dest, length) != d)
+    return Status::Corruption("chunk " + d.ToHex() + " does not match its digest");
+  return Status::OK();
+}
 
 Status StoreImpl::ReadTensors(const CheckpointManifest& m, const std::vector<size_t>& which,
                               const std::vector<uint8_t*>& dest, const ReadOptions& options) {
@@ -22,18 +42,8 @@ Status StoreImpl::ReadTensors(const CheckpointManifest& m, const std::vector<siz
     const ChunkTask& task = tasks[k];
     const TensorInfo& tensor = m.tensors[which[task.tensor]];
     const Digest& d = tensor.chunks[task.index];
-    // Our own digest check covers RocksDB's CRCs; skip theirs when ours runs.
-    Status s = db_->ReadChunk(d, !options.verify_chunks, [&](std::string_view bytes) {
-      if (bytes.size() != task.length)
-        return Status::Corruption("chunk " + d.ToHex() + " holds " + std::to_string(bytes.size()) +
-                                  " bytes, expected " + std::to_string(task.length));
-      if (options.verify_chunks && HashBytes(bytes.data(), bytes.size()) != d)
-        return Status::Corruption("chunk " + d.ToHex() + " does not match its digest");
-      std::memcpy(dest[task.tensor] + task.offset, bytes.data(), bytes.size());
-      return Status::OK();
-    });
+    Status s = ReadChunk(d, task.length, dest[task.tensor] + task.offset, options.verify_chunks);
     if (s.ok()) return;
-    if (s.code() == Code::kNotFound) s = Status::Corruption(s.message());
     std::lock_guard<std::mutex> l(mu);
     if (!failed.exchange(true))
       first = s.WithContext(Where(m.info) + ", tensor '" + tensor.name + "', chunk " + std::to_string(task.index));

@@ -1,6 +1,8 @@
-// The save pipeline: hash chunks in parallel, write only the ones the store lacks, make them
-// durable with one flush, then commit the manifest in one synced batch. A crash before the commit
-// leaves at most orphan chunks; the checkpoint is visible only once the manifest is.
+// The save pipeline: hash chunks in parallel, write the ones the store lacks into a new pack file
+// with O_DIRECT, sync it, then commit the chunk index entries and the manifest in one synced batch.
+// A crash before the commit leaves at most an unreferenced pack file, which the next save reuses
+// (truncates) because next_pack only advances in the commit; the checkpoint is visible only once
+// its manifest is.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -89,12 +91,19 @@ Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const
   for (size_t i = 0; i < tensors.size(); ++i) {
     const TensorRef& t = tensors[i];
     m.tensors[i] = {t.name, t.dtype, t.shape, t.size_bytes, {}};
-    m.tensors[i].chunks.resize((t.size_bytes + meta_.chunk_size - 1) / meta_.chunk_size);
+    m.tensors[i].chunks.resize(t.size_bytes / meta_.chunk_size + (t.size_bytes % meta_.chunk_size != 0));
     m.info.logical_bytes += t.size_bytes;
   }
 
-  std::mutex claimed_mu;
+  auto next_pack = db_->GetMeta(keys::kNextPack);
+  if (!next_pack.ok()) return next_pack.status();
+  const auto pack_id = next_pack->has_value() ? keys::DecodeU64(**next_pack) : std::optional<uint64_t>(1);
+  if (!pack_id) return Status::Corruption("store " + path_ + ": next_pack is malformed");
+
+  std::mutex mu;  // guards claimed, index_puts and the lazily created pack
   std::unordered_set<Digest, DigestHash> claimed;  // digests some task of this save writes or found
+  std::vector<std::pair<std::string, std::string>> index_puts;
+  std::unique_ptr<PackWriter> pack;
   std::atomic<uint64_t> new_bytes{0};
   FirstError error;
   pool_.ParallelFor(tasks.size(), [&](size_t k) {
@@ -104,20 +113,38 @@ Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const
     const Digest d = HashBytes(bytes, task.length);
     m.tensors[task.tensor].chunks[task.index] = d;
     {
-      std::lock_guard<std::mutex> l(claimed_mu);
+      std::lock_guard<std::mutex> l(mu);
       if (!claimed.insert(d).second) return;  // tied weights: another task has it
     }
     auto present = db_->HasChunk(d);
     if (!present.ok()) return error.Set(present.status());
     if (*present) return;
-    if (Status s = db_->PutChunk(d, bytes, task.length); !s.ok()) return error.Set(s);
+    std::string ref;
+    if (task.length < keys::kInlineChunkMax) {
+      ref = keys::EncodeInlineChunk(bytes, task.length);
+    } else {
+      PackWriter* writer;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        if (!pack) {
+          auto created = PackWriter::Create(packs_dir_, *pack_id, direct_io_);
+          if (!created.ok()) return error.Set(created.status());
+          pack = std::move(created).value();
+        }
+        writer = pack.get();
+      }
+      const uint64_t offset = writer->Reserve(task.length);
+      if (Status s = writer->Write(offset, bytes, task.length); !s.ok()) return error.Set(s);
+      ref = keys::EncodePackedChunk(*pack_id, offset, task.length);
+    }
     new_bytes.fetch_add(task.length);
+    std::lock_guard<std::mutex> l(mu);
+    index_puts.emplace_back(keys::ChunkIndexKey(d), std::move(ref));
   });
   if (error.failed()) return error.Take().WithContext(where);
-
-  // Always flush: a chunk found in the index may come from an earlier failed save of this process
-  // and still sit unflushed in a memtable.
-  if (Status s = db_->FlushChunks(); !s.ok()) return s.WithContext(where + ", flushing chunks");
+  // Pack bytes must be durable before any index entry or manifest that names them commits.
+  if (pack)
+    if (Status s = pack->Finish(); !s.ok()) return s.WithContext(where);
 
   auto next = db_->GetMeta(keys::kNextId);
   if (!next.ok()) return next.status();
@@ -129,7 +156,10 @@ Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const
   CheckpointInfo& info = m.info;
   info.id = *id;
   info.step = options.step;
-  if (head->has_value()) info.parent = keys::DecodeU64(**head);
+  if (head->has_value()) {
+    info.parent = keys::DecodeU64(**head);
+    if (!info.parent) return Status::Corruption("store " + path_ + ": head is malformed");
+  }
   info.commit_time_ns = NowNs();
   info.tensor_count = tensors.size();
   info.new_bytes = new_bytes.load();
@@ -139,6 +169,8 @@ Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const
   m.metadata = options.metadata;
 
   CommitBatch batch;
+  batch.chunk_puts = std::move(index_puts);
+  if (pack) batch.meta_puts.emplace_back(std::string(keys::kNextPack), keys::EncodeU64(*pack_id + 1));
   batch.manifest_puts.emplace_back(keys::EncodeU64(info.id), schema::EncodeManifest(m));
   batch.meta_puts.emplace_back(std::string(keys::kNextId), keys::EncodeU64(info.id + 1));
   batch.meta_puts.emplace_back(std::string(keys::kHead), keys::EncodeU64(info.id));

@@ -10,6 +10,7 @@
 #include "ckptdb/store.h"
 #include "schema/codec.h"
 #include "store/db.h"
+#include "store/pack_file.h"
 #include "store/thread_pool.h"
 
 namespace ckptdb {
@@ -28,7 +29,7 @@ std::vector<ChunkTask> PlanChunks(const std::vector<uint64_t>& sizes, uint64_t c
 
 class StoreImpl final : public Store {
  public:
-  StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta meta, int threads);
+  StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta meta, const StoreOptions& options);
 
   Result<CheckpointInfo> Save(std::span<const TensorRef> tensors, const SaveOptions& options) override;
   Result<std::vector<CheckpointInfo>> List() override;
@@ -44,15 +45,22 @@ class StoreImpl final : public Store {
   // Decodes every manifest, oldest first.
   Result<std::vector<CheckpointManifest>> LoadAll();
   Result<CheckpointManifest> LoadManifest(uint64_t id);
+  // Decodes a manifest read from key `id` and checks it names itself `id`.
+  Result<CheckpointManifest> DecodeStored(uint64_t id, std::string_view bytes) const;
   // Reads the chunks of the tensors `which` of manifest `m` into `dest[i]` (one per tensor listed).
   Status ReadTensors(const CheckpointManifest& m, const std::vector<size_t>& which,
                      const std::vector<uint8_t*>& dest, const ReadOptions& options);
+  // Reads chunk `d` of `length` bytes into `dest`, checking its length and, if `verify`, its digest.
+  Status ReadChunk(const Digest& d, uint64_t length, uint8_t* dest, bool verify);
   Status CheckSaveInput(std::span<const TensorRef> tensors, const SaveOptions& options);
   std::string Where(const CheckpointInfo& info) const;  // "store P, checkpoint 3 (step 300)"
 
   const std::string path_;
   std::unique_ptr<Db> db_;
   const schema::StoreMeta meta_;
+  const std::string packs_dir_;
+  const bool direct_io_;
+  PackReader packs_;
   ThreadPool pool_;
   std::mutex save_mu_;  // one save at a time: dedup checks and commits must not interleave
 };

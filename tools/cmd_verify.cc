@@ -20,9 +20,13 @@ int Verify(const std::vector<std::string>& argv, std::ostream& out, std::ostream
     out << "OK\n";
     return kExitOk;
   }
-  for (const Damage& d : report->damage)
-    err << "ckptdb: damaged: checkpoint " << d.id << " (step " << d.step << "), tensor '" << d.tensor
-        << "', chunk " << d.chunk_index << " " << d.chunk.ToHex() << ": " << d.problem << "\n";
+  for (const Damage& d : report->damage) {
+    if (d.tensor.empty())  // the manifest itself is unreadable
+      err << "ckptdb: damaged: checkpoint " << d.id << ": " << d.problem << "\n";
+    else
+      err << "ckptdb: damaged: checkpoint " << d.id << " (step " << d.step << "), tensor '" << d.tensor
+          << "', chunk " << d.chunk_index << " " << d.chunk.ToHex() << ": " << d.problem << "\n";
+  }
   err << "ckptdb: error: store " << (*store)->path() << " has " << report->damage.size() << " damaged chunk reference"
       << (report->damage.size() == 1 ? "" : "s") << "\n";
   return kExitFailure;

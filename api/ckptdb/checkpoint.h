@@ -65,7 +65,8 @@ class Selector {
   int64_t value_;
 };
 
-// One problem found by Store::Verify.
+// One problem found by Store::Verify. A manifest that cannot be decoded is reported with an empty
+// `tensor` (and step 0): the whole checkpoint is unreadable.
 struct Damage {
   CheckpointId id = 0;
   int64_t step = 0;

@@ -44,7 +44,8 @@ struct TensorBuffer {
   uint64_t size_bytes = 0;
 };
 
-// Owned, uninitialised, 64-byte-aligned bytes. Move-only.
+// Owned, uninitialised bytes, 64-byte aligned; 4 KiB (page) aligned from 1 MiB up, so that the
+// store can read into them with O_DIRECT. Move-only.
 class Buffer {
  public:
   Buffer() = default;
@@ -56,6 +57,9 @@ class Buffer {
 
  private:
   struct Free {
+    Free() noexcept : mapped(0) {}
+    explicit Free(uint64_t m) noexcept : mapped(m) {}
+    uint64_t mapped;  // bytes mmap'd, or 0 for heap memory
     void operator()(uint8_t* p) const;
   };
   std::unique_ptr<uint8_t, Free> data_;

@@ -39,7 +39,12 @@ std::string ScratchDir::Join(const std::string& name) const { return path_ + "/"
 
 void FillRandom(uint64_t seed, void* data, size_t n) {
   // splitmix64: fast, deterministic, and good enough that no two chunks collide by accident.
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  // Mix the seed first: splitmix64 streams from adjacent raw seeds are shifted copies of each other,
+  // which would make "different" random tensors share chunks and inflate dedup in tests.
+  uint64_t x = seed ^ 0x5DEECE66Dull;
+  x = (x ^ (x >> 33)) * 0xFF51AFD7ED558CCDull;
+  x = (x ^ (x >> 33)) * 0xC4CEB9FE1A85EC53ull;
+  x ^= x >> 33;
   auto next = [&x] {
     uint64_t z = (x += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
