@@ -10,6 +10,14 @@
 #include "schema/manifest_generated.h"
 #include "schema/store_meta_generated.h"
 
+namespace ckptdb {
+
+bool IsValidChunkSize(uint64_t c) {
+  return c >= schema::kMinChunkSize && c <= schema::kMaxChunkSize && (c & (c - 1)) == 0;
+}
+
+}  // namespace ckptdb
+
 namespace ckptdb::schema {
 namespace {
 
@@ -63,9 +71,6 @@ Result<TensorInfo> DecodeTensor(const fb::Tensor& t, uint64_t chunk_size) {
 
 }  // namespace
 
-bool IsValidChunkSize(uint64_t c) {
-  return c >= kMinChunkSize && c <= kMaxChunkSize && (c & (c - 1)) == 0;
-}
 
 std::string EncodeManifest(const CheckpointManifest& m) {
   flatbuffers::FlatBufferBuilder b(1024 + m.tensors.size() * 256);

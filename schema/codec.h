@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "ckptdb/checkpoint.h"
+#include "ckptdb/options.h"
 #include "ckptdb/status.h"
 
 namespace ckptdb::schema {
@@ -27,8 +28,6 @@ struct StoreMeta {
   int64_t created_ns = 0;
 };
 
-// True for a power of two in [kMinChunkSize, kMaxChunkSize].
-bool IsValidChunkSize(uint64_t chunk_size);
 
 std::string EncodeManifest(const CheckpointManifest& m);
 Result<CheckpointManifest> DecodeManifest(std::string_view bytes);

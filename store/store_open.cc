@@ -43,7 +43,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
   boost::system::error_code ec;
   const bool exists = fs::exists(fs::path(path) / kDbDir / "CURRENT", ec);
   // Refuse a bad chunk size before anything is created; an existing store keeps its own.
-  if (!exists && options.create_if_missing && !schema::IsValidChunkSize(options.chunk_size))
+  if (!exists && options.create_if_missing && !IsValidChunkSize(options.chunk_size))
     return Status::InvalidArgument("cannot create store " + path + ": chunk size " +
                                    std::to_string(options.chunk_size) +
                                    " must be a power of two between 64 KiB and 64 MiB");
@@ -69,7 +69,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreO
     if (!manifests.ok()) return manifests.status();
     if (!manifests->empty())
       return Status::Corruption("store " + path + " has checkpoints but no store metadata");
-    if (!schema::IsValidChunkSize(options.chunk_size))
+    if (!IsValidChunkSize(options.chunk_size))
       return Status::InvalidArgument("cannot create store " + path + ": chunk size " +
                                      std::to_string(options.chunk_size) +
                                      " must be a power of two between 64 KiB and 64 MiB");

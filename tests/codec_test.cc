@@ -248,12 +248,25 @@ TEST(ManifestCodec, ExtremeIntegerFieldsRoundTrip) {
   ExpectSameManifest(*decoded, m);
 }
 
-TEST(ManifestCodec, EncodingLeavesTagsOut) {
+TEST(ManifestCodec, TagsRoundTripSorted) {
   CheckpointManifest m = RichManifest();
-  m.info.tags = {"best", "release"};
+  m.info.tags = {"release", "best"};
   auto decoded = DecodeManifest(EncodeManifest(m));
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
-  EXPECT_TRUE(decoded->info.tags.empty());
+  EXPECT_EQ(decoded->info.tags, (std::vector<std::string>{"best", "release"}));
+}
+
+TEST(ManifestCodec, UnsortedOrRepeatedTagsAreCorruption) {
+  for (const std::vector<std::string>& tags : {std::vector<std::string>{"b", "a"}, {"a", "a"}, {""}}) {
+    flatbuffers::FlatBufferBuilder b;
+    auto tag_vec = b.CreateVectorOfStrings(tags);
+    auto root = ckptdb::fb::CreateManifest(b, ckptdb::schema::kFormatVersion, 1, 0, false, 0, 0, 65536, 0, 0, 0,
+                                           0, 0, tag_vec);
+    ckptdb::fb::FinishManifestBuffer(b, root);
+    auto decoded = DecodeManifest(std::string_view(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()));
+    ASSERT_FALSE(decoded.ok());
+    EXPECT_EQ(decoded.status().code(), ckptdb::Code::kCorruption) << decoded.status().ToString();
+  }
 }
 
 TEST(ManifestCodec, EncodedManifestCarriesTheFileIdentifier) {

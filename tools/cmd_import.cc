@@ -22,7 +22,8 @@ struct Inputs {
   std::optional<uint64_t> chunk_size;
 };
 
-Result<Inputs> ReadInputs(const Args& args) {
+// Everything the command line alone decides; any error here is a usage error (exit 2).
+Result<Inputs> ParseFlags(const Args& args) {
   Inputs in;
   if (!args.has("step")) return Status::InvalidArgument("ckptdb import: --step N is required");
   auto step = ParseInt64("--step", *args.get("step"));
@@ -31,6 +32,9 @@ Result<Inputs> ReadInputs(const Args& args) {
   if (args.has("chunk-size")) {
     auto cs = ParseUint64("--chunk-size", *args.get("chunk-size"));
     if (!cs.ok()) return cs.status();
+    if (!IsValidChunkSize(*cs))
+      return Status::InvalidArgument("--chunk-size " + std::to_string(*cs) +
+                                     " must be a power of two between 65536 (64 KiB) and 67108864 (64 MiB)");
     in.chunk_size = *cs;
   }
   in.save.tags = args.all("tag");
@@ -45,7 +49,11 @@ Result<Inputs> ReadInputs(const Args& args) {
   }
   if (args.positional.size() < 2)
     return Status::InvalidArgument("ckptdb import: give STORE and at least one FILE.safetensors");
+  return in;
+}
 
+// Validates every input file before the store is touched (exit 1 on failure).
+Status ReadFiles(const Args& args, Inputs& in) {
   std::map<std::string, std::string> name_source, meta_source;
   for (size_t i = 1; i < args.positional.size(); ++i) {
     auto f = SafetensorsFile::Open(args.positional[i]);
@@ -65,7 +73,7 @@ Result<Inputs> ReadInputs(const Args& args) {
       meta_source.emplace(k, f.path());
     }
   }
-  return in;
+  return Status::OK();
 }
 
 }  // namespace
@@ -73,10 +81,9 @@ Result<Inputs> ReadInputs(const Args& args) {
 int Import(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
   auto args = ParseArgs("import", argv, kFlags);
   if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
-  auto in = ReadInputs(*args);
-  if (!in.ok()) return ReportError(err, in.status(), in.status().code() == Code::kInvalidArgument &&
-                                                         in.status().message().rfind("ckptdb import", 0) == 0
-                                                         ? kExitUsage : kExitFailure);
+  auto in = ParseFlags(*args);
+  if (!in.ok()) return ReportError(err, in.status(), kExitUsage);
+  if (Status s = ReadFiles(*args, *in); !s.ok()) return ReportError(err, s);
   const std::string& path = args->positional[0];
   StoreOptions options;
   if (in->chunk_size) options.chunk_size = *in->chunk_size;

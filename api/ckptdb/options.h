@@ -8,6 +8,9 @@
 
 namespace ckptdb {
 
+// True for a chunk size a store can be created with: a power of two in [64 KiB, 64 MiB].
+bool IsValidChunkSize(uint64_t chunk_size);
+
 struct StoreOptions {
   // Create the store if the directory holds none. Default: true.
   bool create_if_missing = true;
