@@ -20,9 +20,9 @@ struct StoreOptions {
   uint64_t chunk_size = 4ull << 20;
   // Threads that hash, write and read chunks. 0 means one per core. Default: 0.
   int threads = 0;
-  // Write chunk bytes to disk with O_DIRECT (flush and compaction) and read them with O_DIRECT.
-  // Measured on the development machine: buffered write + fsync runs at a tenth of direct I/O.
-  // Default: true.
+  // Write and read chunk bytes (pack files) with O_DIRECT, bypassing the page cache; falls back to
+  // buffered I/O where the filesystem refuses O_DIRECT (tmpfs). Measured on the development machine:
+  // buffered write + fsync runs at a quarter to a tenth of O_DIRECT. Default: true.
   bool use_direct_io = true;
 };
 
