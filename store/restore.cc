@@ -14,7 +14,11 @@ Status StoreImpl::ReadChunk(const Digest& d, uint64_t length, uint8_t* dest, boo
   if (!value.ok()) return value.status();
   if (!value->has_value()) return Status::Corruption("chunk " + d.ToHex() + " is missing");
   auto ref = keys::DecodeChunkRef(**value);
-  if (!ref) return Status::Corruption("the index entry of chunk " + d.ToHex() + " is malformed");
+  // A packed offset must be one a writer could have produced; anything else would reach pread as
+  // EINVAL and read as an I/O failure instead of the damage it is.
+  if (!ref || (!ref->is_inline && (ref->offset % kPackAlign != 0 ||
+                                   ref->offset > static_cast<uint64_t>(INT64_MAX) - ref->length)))
+    return Status::Corruption("the index entry of chunk " + d.ToHex() + " is malformed");
   if (ref->length != length)
     return Status::Corruption("chunk " + d.ToHex() + " holds " + std::to_string(ref->length) +
                               " bytes, expected " + std::to_string(length));

@@ -1,4 +1,9 @@
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include <boost/filesystem.hpp>
 
@@ -19,68 +24,94 @@ int64_t NowNs() {
 constexpr const char* kDbDir = "db";
 constexpr const char* kPacksDir = "packs";
 
-// A directory that holds files but no store is someone else's: never write into it.
-Status CheckDirectory(const std::string& path, bool create) {
+bool IsStore(const fs::path& dir) {
   boost::system::error_code ec;
-  if (!fs::exists(path, ec)) {
-    if (!create) return Status::NotFound("no store at " + path);
-    fs::create_directories(path, ec);
-    if (ec) return Status::IOError("cannot create store directory " + path + ": " + ec.message());
-    return Status::OK();
-  }
-  if (!fs::is_directory(path, ec)) return Status::InvalidArgument(path + " is not a directory");
-  if (fs::exists(fs::path(path) / kDbDir / "CURRENT", ec)) return Status::OK();
-  if (!create) return Status::NotFound("no store at " + path);
-  if (!fs::is_empty(path, ec))
-    return Status::InvalidArgument(path + " is not a ckptdb store and is not empty");
+  return fs::exists(dir / kDbDir / "CURRENT", ec);
+}
+
+Status SyncDirectory(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::IOError("cannot open directory " + dir.string() + ": " + std::strerror(errno));
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return Status::IOError("cannot sync directory " + dir.string() + ": " + std::strerror(errno));
   return Status::OK();
 }
 
-}  // namespace
-
-Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& options) {
-  if (path.empty()) return Status::InvalidArgument("store path is empty");
+// Builds a complete store (packs/, the database with every column family, its metadata) in a
+// temporary sibling and renames it into place, so a crash during creation leaves either no store or
+// a whole one at `path`, never a half-made directory that later opens fail on.
+Status CreateStore(const fs::path& path, uint64_t chunk_size) {
   boost::system::error_code ec;
-  const bool exists = fs::exists(fs::path(path) / kDbDir / "CURRENT", ec);
-  // Refuse a bad chunk size before anything is created; an existing store keeps its own.
-  if (!exists && options.create_if_missing && !IsValidChunkSize(options.chunk_size))
-    return Status::InvalidArgument("cannot create store " + path + ": chunk size " +
-                                   std::to_string(options.chunk_size) +
-                                   " must be a power of two between 64 KiB and 64 MiB");
-  if (Status s = CheckDirectory(path, options.create_if_missing); !s.ok()) return s;
-
-  fs::create_directories(fs::path(path) / kPacksDir, ec);
-  if (ec) return Status::IOError("cannot create " + path + "/" + kPacksDir + ": " + ec.message());
-  DbOptions dbo;
-  dbo.create_if_missing = options.create_if_missing;
-  auto db = Db::Open((fs::path(path) / kDbDir).string(), path, dbo);
-  if (!db.ok()) return db.status();
-
-  auto raw_meta = (*db)->GetMeta(keys::kStoreMeta);
-  if (!raw_meta.ok()) return raw_meta.status();
-  schema::StoreMeta meta;
-  if (raw_meta->has_value()) {
-    auto decoded = schema::DecodeStoreMeta(**raw_meta);
-    if (!decoded.ok()) return decoded.status().WithContext("store " + path);
-    meta = *decoded;
-  } else {
-    // A new store, or one whose creation crashed before its metadata was written.
-    auto manifests = (*db)->ScanManifests();
-    if (!manifests.ok()) return manifests.status();
-    if (!manifests->empty())
-      return Status::Corruption("store " + path + " has checkpoints but no store metadata");
-    if (!IsValidChunkSize(options.chunk_size))
-      return Status::InvalidArgument("cannot create store " + path + ": chunk size " +
-                                     std::to_string(options.chunk_size) +
-                                     " must be a power of two between 64 KiB and 64 MiB");
-    meta.chunk_size = options.chunk_size;
+  const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  fs::create_directories(parent, ec);
+  if (ec) return Status::IOError("cannot create " + parent.string() + ": " + ec.message());
+  const fs::path tmp = parent / fs::unique_path(path.filename().string() + ".creating-%%%%%%%%");
+  auto fail = [&](Status s) {
+    fs::remove_all(tmp, ec);
+    return s;
+  };
+  fs::create_directories(tmp / kPacksDir, ec);
+  if (ec) return fail(Status::IOError("cannot create store directory " + tmp.string() + ": " + ec.message()));
+  {
+    DbOptions dbo;
+    dbo.create_if_missing = true;
+    auto db = Db::Open((tmp / kDbDir).string(), path.string(), dbo);
+    if (!db.ok()) return fail(db.status());
+    schema::StoreMeta meta;
+    meta.chunk_size = chunk_size;
     meta.created_ns = NowNs();
     CommitBatch batch;
     batch.meta_puts.emplace_back(std::string(keys::kStoreMeta), schema::EncodeStoreMeta(meta));
     batch.meta_puts.emplace_back(std::string(keys::kNextId), keys::EncodeU64(1));
-    if (Status s = (*db)->Commit(batch); !s.ok()) return s;
+    if (Status s = (*db)->Commit(batch); !s.ok()) return fail(s);
+  }  // closes the database
+  for (const fs::path& d : {tmp / kDbDir, tmp / kPacksDir, tmp})
+    if (Status s = SyncDirectory(d); !s.ok()) return fail(s);
+  // rename() replaces an empty directory at `path` atomically; if another process created the store
+  // first, the target is not empty and its store wins.
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    fail(Status::OK());
+    if ((err == ENOTEMPTY || err == EEXIST) && IsStore(path)) return Status::OK();
+    return Status::IOError("cannot move new store into " + path.string() + ": " + std::strerror(err));
   }
-  return std::unique_ptr<Store>(new StoreImpl(path, std::move(db).value(), meta, options));
+  return SyncDirectory(parent);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path_in, const StoreOptions& options) {
+  std::string path = path_in;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  if (path.empty()) return Status::InvalidArgument("store path is empty");
+  boost::system::error_code ec;
+  if (!IsStore(path)) {
+    if (!options.create_if_missing) return Status::NotFound("no store at " + path);
+    if (fs::exists(path, ec)) {
+      // A directory that holds files but no store is someone else's: never write into it.
+      if (!fs::is_directory(path, ec)) return Status::InvalidArgument(path + " is not a directory");
+      if (!fs::is_empty(path, ec)) return Status::InvalidArgument(path + " is not a ckptdb store and is not empty");
+    }
+    if (!IsValidChunkSize(options.chunk_size))
+      return Status::InvalidArgument("cannot create store " + path + ": chunk size " +
+                                     std::to_string(options.chunk_size) +
+                                     " must be a power of two between 64 KiB and 64 MiB");
+    if (Status s = CreateStore(path, options.chunk_size); !s.ok()) return s;
+  }
+
+  DbOptions dbo;
+  dbo.create_if_missing = false;  // creation happens only in CreateStore, whole or not at all
+  auto db = Db::Open((fs::path(path) / kDbDir).string(), path, dbo);
+  if (!db.ok()) return db.status();
+  auto raw_meta = (*db)->GetMeta(keys::kStoreMeta);
+  if (!raw_meta.ok()) return raw_meta.status();
+  if (!raw_meta->has_value()) return Status::Corruption("store " + path + " has no store metadata");
+  auto meta = schema::DecodeStoreMeta(**raw_meta);
+  if (!meta.ok()) return meta.status().WithContext("store " + path);
+  fs::create_directories(fs::path(path) / kPacksDir, ec);
+  if (ec) return Status::IOError("cannot create " + path + "/" + kPacksDir + ": " + ec.message());
+  return std::unique_ptr<Store>(new StoreImpl(path, std::move(db).value(), *meta, options));
 }
 
 StoreImpl::StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta meta, const StoreOptions& options)
