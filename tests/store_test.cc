@@ -1087,57 +1087,21 @@ TEST(StoreOpen, SecondOpenInTheSameProcessIsBusyNamingThePath) {
   EXPECT_EQ(MustList(*third).size(), 2u);
 }
 
-// The child half of the next test: a fresh process (this binary, re-executed) that opens the
-// store named in its environment and reports the outcome through its exit code and a file.
-constexpr int kChildOpened = 10, kChildBusy = 11, kChildOther = 12;
-
-TEST(StoreOpenChild, OpensTheStoreNamedInTheEnvironment) {
-  const char* path = std::getenv("CKPTDB_TEST_CHILD_OPEN");
-  const char* report = std::getenv("CKPTDB_TEST_CHILD_REPORT");
-  if (!path || !report) GTEST_SKIP() << "runs only as the child of SecondOpenFromAnotherProcessIsBusy";
-  auto r = Store::Open(path, SmallChunks());
-  testing::WriteFileOrDie(report, r.ok() ? std::string("OK") : r.status().ToString());
-  std::_Exit(r.ok() ? kChildOpened : r.status().code() == Code::kBusy ? kChildBusy : kChildOther);
-}
-
-int RunChildOpen(const std::string& store_path, const std::string& report_path) {
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
-  env_strings.push_back("CKPTDB_TEST_CHILD_OPEN=" + store_path);
-  env_strings.push_back("CKPTDB_TEST_CHILD_REPORT=" + report_path);
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::string self = fs::read_symlink("/proc/self/exe").string();
-  std::string filter = "--gtest_filter=StoreOpenChild.OpensTheStoreNamedInTheEnvironment";
-  char* argv[] = {self.data(), filter.data(), nullptr};
-  posix_spawn_file_actions_t quiet;  // the child's own gtest chatter is not this test's output
-  posix_spawn_file_actions_init(&quiet);
-  posix_spawn_file_actions_addopen(&quiet, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  pid_t pid;
-  const int spawned = posix_spawn(&pid, self.c_str(), &quiet, nullptr, argv, envp.data());
-  posix_spawn_file_actions_destroy(&quiet);
-  if (spawned != 0) return -1;
-  int status = 0;
-  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -2;
-  return WEXITSTATUS(status);
-}
-
 TEST(StoreOpen, SecondOpenFromAnotherProcessIsBusyNamingThePath) {
+  // The other process is the real ckptdb tool: RocksDB's LOCK is per process, so only a separate
+  // process shows what a second trainer or a CLI user would see.
   ScratchDir dir;
   const std::string store_path = dir.Join("store");
-  const std::string report = dir.Join("child-report.txt");
   auto first = MustOpen(store_path);
   ASSERT_TRUE(first);
   MustSave(*first, {MakeBytes("w", 100, 1)});
-  int code = RunChildOpen(store_path, report);
-  EXPECT_EQ(code, kChildBusy) << testing::ReadFileOrDie(report);
-  const std::string message = testing::ReadFileOrDie(report);
-  EXPECT_TRUE(Contains(message, "Busy")) << message;
-  EXPECT_TRUE(Contains(message, store_path)) << message;
+  std::string output;
+  EXPECT_EQ(testing::RunProcess({testing::CliPath(), "verify", store_path}, &output), 1) << output;
+  EXPECT_TRUE(Contains(output, "open in another process")) << output;
+  EXPECT_TRUE(Contains(output, store_path)) << output;
   // After the first process lets go, the other process may open it.
   first.reset();
-  EXPECT_EQ(RunChildOpen(store_path, report), kChildOpened) << testing::ReadFileOrDie(report);
+  EXPECT_EQ(testing::RunProcess({testing::CliPath(), "verify", store_path}, &output), 0) << output;
 }
 
 // ---------------------------------------------------------------------------------------------

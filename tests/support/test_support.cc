@@ -1,6 +1,12 @@
 #include "tests/support/test_support.h"
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <boost/filesystem.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -87,6 +93,30 @@ void WriteFileOrDie(const std::string& path, const std::string& bytes) {
     std::fprintf(stderr, "cannot write %s\n", path.c_str());
     std::abort();
   }
+}
+
+int RunProcess(const std::vector<std::string>& argv, std::string* output) {
+  const fs::path capture = fs::temp_directory_path() / fs::unique_path("ckptdb-run-%%%%-%%%%.out");
+  posix_spawn_file_actions_t io;
+  posix_spawn_file_actions_init(&io);
+  posix_spawn_file_actions_addopen(&io, STDOUT_FILENO, capture.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&io, STDOUT_FILENO, STDERR_FILENO);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid;
+  const int spawned = posix_spawn(&pid, args[0], &io, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&io);
+  int code = -1;
+  if (spawned == 0) {
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  if (output) *output = fs::exists(capture) ? ReadFileOrDie(capture.string()) : "";
+  boost::system::error_code ec;
+  fs::remove(capture, ec);
+  return code;
 }
 
 uint64_t DirectoryBytes(const std::string& dir) {

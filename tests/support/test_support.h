@@ -35,6 +35,11 @@ void FillRandom(uint64_t seed, void* data, size_t n);
 std::string ReadFileOrDie(const std::string& path);
 void WriteFileOrDie(const std::string& path, const std::string& bytes);
 
+// Runs argv[0] (a path) with its arguments as a child process, waits, and returns its exit code
+// (128 + signal if it died of one, -1 if it could not start). stdout and stderr together go to
+// *output when it is non-null.
+int RunProcess(const std::vector<std::string>& argv, std::string* output = nullptr);
+
 // The total size in bytes of the regular files under `dir` (what du -b would say).
 uint64_t DirectoryBytes(const std::string& dir);
 
