@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "ckptdb/ckptdb.h"
+#include "tests/support/checkpoint_expect.h"
 #include "tests/support/test_support.h"
 
 extern char** environ;
@@ -83,19 +84,9 @@ struct Source {
   }
 };
 
-// Plain splitmix64 seeded with s and s + 1 yields one stream shifted by 8 bytes, so tensors from
-// nearby seeds would share bytes (and a "distinctive" pattern would repeat). Spread the seeds so
-// these tests never depend on how testing::FillRandom mixes its seed.
-uint64_t Spread(uint64_t seed) {
-  uint64_t z = seed + 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 SrcTensor Random(std::string name, DType dtype, Shape shape, uint64_t seed) {
   SrcTensor t{std::move(name), dtype, std::move(shape), {}};
-  t.bytes = testing::RandomBytes(Spread(seed), *ExpectedBytes(dtype, t.shape));
+  t.bytes = testing::RandomBytes(seed, *ExpectedBytes(dtype, t.shape));
   return t;
 }
 
@@ -103,7 +94,7 @@ SrcTensor Random(std::string name, DType dtype, Shape shape, uint64_t seed) {
 SrcTensor Mutate(const SrcTensor& t, uint64_t every, uint64_t phase, uint64_t seed) {
   SrcTensor out = t;
   for (uint64_t off = 0, i = 0; off < out.bytes.size(); off += kChunkSize, ++i)
-    if (i % every == phase) testing::FillRandom(Spread(seed + i), out.bytes.data() + off, std::min<uint64_t>(64, out.bytes.size() - off));
+    if (i % every == phase) testing::FillRandom(seed + i, out.bytes.data() + off, std::min<uint64_t>(64, out.bytes.size() - off));
   return out;
 }
 
@@ -298,18 +289,6 @@ Result<std::unique_ptr<Store>> OpenExisting(const std::string& path) {
   return Store::Open(path, o);
 }
 
-void ExpectSameInfo(const CheckpointInfo& a, const CheckpointInfo& b) {
-  EXPECT_EQ(a.id, b.id);
-  EXPECT_EQ(a.step, b.step);
-  EXPECT_EQ(a.parent, b.parent);
-  EXPECT_EQ(a.commit_time_ns, b.commit_time_ns);
-  EXPECT_EQ(a.tensor_count, b.tensor_count);
-  EXPECT_EQ(a.logical_bytes, b.logical_bytes);
-  EXPECT_EQ(a.new_bytes, b.new_bytes);
-  EXPECT_EQ(a.tags, b.tags);
-  EXPECT_EQ(a.metrics, b.metrics);
-}
-
 // Restores checkpoint `id` and compares every tensor (order, name, dtype, shape, bytes) and the
 // metadata with `src`.
 void ExpectRestoresExactly(Store& store, CheckpointId id, const Source& src) {
@@ -425,7 +404,7 @@ class CrashTest : public ::testing::Test {
     EXPECT_TRUE(list->size() == before.size() || list->size() == before.size() + 1)
         << "store lists " << list->size() << " checkpoints; it held " << before.size();
     if (list->size() != before.size() && list->size() != before.size() + 1) return std::nullopt;
-    for (size_t i = 0; i < before.size(); ++i) ExpectSameInfo((*list)[i], before[i]);
+    for (size_t i = 0; i < before.size(); ++i) testing::ExpectSameInfo((*list)[i], before[i]);
     const bool committed = list->size() == before.size() + 1;
     if (committed) {
       const CheckpointInfo& n = list->back();

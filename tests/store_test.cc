@@ -35,6 +35,7 @@
 
 #include "schema/codec.h"
 #include "store/keys.h"
+#include "tests/support/checkpoint_expect.h"
 #include "tests/support/test_support.h"
 
 extern char** environ;
@@ -44,6 +45,7 @@ namespace {
 
 namespace fs = boost::filesystem;
 using testing::DirectoryBytes;
+using testing::ExpectSameInfo;
 using testing::RandomBytes;
 using testing::ScratchDir;
 
@@ -154,19 +156,6 @@ std::vector<CheckpointInfo> MustList(Store& store) {
   auto r = store.List();
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   return r.ok() ? r.value() : std::vector<CheckpointInfo>{};
-}
-
-void ExpectSameInfo(const CheckpointInfo& got, const CheckpointInfo& want) {
-  SCOPED_TRACE("checkpoint " + std::to_string(want.id));
-  EXPECT_EQ(got.id, want.id);
-  EXPECT_EQ(got.step, want.step);
-  EXPECT_EQ(got.parent, want.parent);
-  EXPECT_EQ(got.commit_time_ns, want.commit_time_ns);
-  EXPECT_EQ(got.tensor_count, want.tensor_count);
-  EXPECT_EQ(got.logical_bytes, want.logical_bytes);
-  EXPECT_EQ(got.new_bytes, want.new_bytes);
-  EXPECT_EQ(got.tags, want.tags);
-  EXPECT_EQ(got.metrics, want.metrics);
 }
 
 // Sum of the sizes of the files under `dir` whose names end with `suffix`.
