@@ -11,6 +11,9 @@ std::string Selector::ToString() const {
     case Kind::kLatest: return "latest";
     case Kind::kStep: return "step " + std::to_string(value_);
     case Kind::kId: return "id " + std::to_string(static_cast<uint64_t>(value_));
+    case Kind::kTag: return "tag '" + name_ + "'";
+    case Kind::kAt: return "time " + std::to_string(value_) + " ns";
+    case Kind::kBest: return "best " + name_ + (value_ ? " (max)" : " (min)");
   }
   return "?";
 }
@@ -55,11 +58,35 @@ Result<std::vector<CheckpointInfo>> StoreImpl::List() {
 
 Result<CheckpointManifest> StoreImpl::Describe(const Selector& which) {
   if (which.kind() == Selector::Kind::kId) return LoadManifest(static_cast<uint64_t>(which.value()));
+  if (which.kind() == Selector::Kind::kTag) {
+    auto target = db_->GetMeta(keys::TagKey(which.name()));
+    if (!target.ok()) return target.status();
+    if (!target->has_value()) return Status::NotFound("store " + path_ + " has no " + which.ToString());
+    auto id = keys::DecodeU64(**target);
+    if (!id) return Status::Corruption("store " + path_ + ": the index entry of " + which.ToString() + " is malformed");
+    return LoadManifest(*id);
+  }
   auto all = LoadAll();
   if (!all.ok()) return all.status();
-  // Ids grow with commit order, so the newest match is the last one.
-  for (auto it = all->rbegin(); it != all->rend(); ++it)
-    if (which.kind() == Selector::Kind::kLatest || it->info.step == which.value()) return std::move(*it);
+  std::optional<size_t> pick;
+  // Ids grow with commit order, so walking forward and keeping the last match prefers the newest.
+  for (size_t i = 0; i < all->size(); ++i) {
+    const CheckpointInfo& c = (*all)[i].info;
+    switch (which.kind()) {
+      case Selector::Kind::kLatest: pick = i; break;
+      case Selector::Kind::kStep: if (c.step == which.value()) pick = i; break;
+      case Selector::Kind::kAt: if (c.commit_time_ns <= which.value()) pick = i; break;
+      case Selector::Kind::kBest: {
+        auto it = c.metrics.find(which.name());
+        if (it == c.metrics.end() || it->second != it->second) break;  // absent or NaN
+        const double best = pick ? (*all)[*pick].info.metrics.at(which.name()) : 0;
+        if (!pick || (which.value() ? it->second >= best : it->second <= best)) pick = i;
+        break;
+      }
+      default: break;
+    }
+  }
+  if (pick) return std::move((*all)[*pick]);
   if (which.kind() == Selector::Kind::kLatest)
     return Status::NotFound("store " + path_ + " has no checkpoints, so no checkpoint is latest");
   return Status::NotFound("store " + path_ + " has no checkpoint at " + which.ToString());

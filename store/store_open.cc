@@ -43,8 +43,8 @@ Status SyncDirectory(const fs::path& dir) {
 // a whole one at `path`, never a half-made directory that later opens fail on.
 Status CreateStore(const fs::path& path, uint64_t chunk_size) {
   boost::system::error_code ec;
-  const fs::path parent = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  fs::create_directories(parent, ec);
+  const fs::path parent = fs::absolute(path).parent_path();
+  if (!fs::exists(parent, ec)) fs::create_directories(parent, ec);
   if (ec) return Status::IOError("cannot create " + parent.string() + ": " + ec.message());
   const fs::path tmp = parent / fs::unique_path(path.filename().string() + ".creating-%%%%%%%%");
   auto fail = [&](Status s) {

@@ -1,5 +1,7 @@
 #include "tools/args.h"
 
+#include "tools/format.h"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -84,11 +86,35 @@ Result<double> ParseDouble(const std::string& flag, const std::string& text) {
   return v;
 }
 
+const std::vector<FlagSpec> kSelectorFlags = {{"step", true}, {"id", true}, {"latest", false},
+                                              {"tag", true},  {"at", true}, {"best", true}};
+
 Result<Selector> ParseSelector(const std::string& command, const Args& args) {
-  const int given = args.has("step") + args.has("id") + args.has("latest");
+  int given = 0;
+  for (const auto& f : kSelectorFlags) given += args.has(f.name);
   if (given != 1)
-    return Status::InvalidArgument("ckptdb " + command + ": give exactly one of --step N, --id ID, --latest");
+    return Status::InvalidArgument("ckptdb " + command +
+                                   ": give exactly one of --step N, --id ID, --latest, --tag NAME, --at TIME, "
+                                   "--best METRIC:min|max");
   if (args.has("latest")) return Selector::Latest();
+  if (args.has("tag")) {
+    if (args.get("tag")->empty()) return Status::InvalidArgument("--tag needs a non-empty name");
+    return Selector::Tag(*args.get("tag"));
+  }
+  if (args.has("at")) {
+    auto t = ParseTime(*args.get("at"));
+    if (!t) return Status::InvalidArgument("--at needs an RFC 3339 time (2026-11-23T01:36:00Z) or a Unix timestamp, got '" +
+                                           *args.get("at") + "'");
+    return Selector::At(*t);
+  }
+  if (args.has("best")) {
+    const std::string v = *args.get("best");
+    const auto colon = v.rfind(':');
+    const std::string dir = colon == std::string::npos ? "" : v.substr(colon + 1);
+    if (colon == 0 || colon == std::string::npos || (dir != "min" && dir != "max"))
+      return Status::InvalidArgument("--best needs METRIC:min or METRIC:max, got '" + v + "'");
+    return Selector::Best(v.substr(0, colon), dir == "max");
+  }
   if (args.has("step")) {
     auto step = ParseInt64("--step", *args.get("step"));
     if (!step.ok()) return step.status();

@@ -38,7 +38,9 @@ Result<int64_t> ParseInt64(const std::string& flag, const std::string& text);
 Result<uint64_t> ParseUint64(const std::string& flag, const std::string& text);
 Result<double> ParseDouble(const std::string& flag, const std::string& text);
 
-// Exactly one of --step N, --id ID, --latest.
+// Flags every command that picks one checkpoint accepts.
+extern const std::vector<FlagSpec> kSelectorFlags;
+// Exactly one of --step N, --id ID, --latest, --tag NAME, --at TIME, --best METRIC:min|max.
 Result<Selector> ParseSelector(const std::string& command, const Args& args);
 
 }  // namespace ckptdb::cli

@@ -11,10 +11,14 @@ constexpr std::string_view kUsage =
     "\n"
     "commands:\n"
     "  import STORE --step N [--chunk-size BYTES] [--tag NAME]... [--metric NAME=VALUE]... FILE.safetensors...\n"
-    "  export STORE (--step N | --id ID | --latest) -o OUT.safetensors\n"
+    "  export STORE WHICH -o OUT.safetensors\n"
     "  log    STORE [--json]\n"
-    "  show   STORE (--step N | --id ID | --latest) [--json]\n"
-    "  verify STORE\n";
+    "  show   STORE WHICH [--json]\n"
+    "  verify STORE\n"
+    "\n"
+    "WHICH picks one checkpoint: --step N (newest with that step) | --id ID | --latest | --tag NAME\n"
+    "  | --at TIME (newest committed at or before an RFC 3339 time or Unix timestamp)\n"
+    "  | --best METRIC:min|max (best recorded value; newest among ties)\n";
 
 }  // namespace
 

@@ -7,8 +7,9 @@
 namespace ckptdb::cli {
 
 int Export(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  auto args = ParseArgs("export", argv,
-                        {{"step", true}, {"id", true}, {"latest", false}, {"output", true}, {"o", true}});
+  std::vector<FlagSpec> flags = kSelectorFlags;
+  flags.insert(flags.end(), {{"output", true}, {"o", true}});
+  auto args = ParseArgs("export", argv, flags);
   if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
   if (args->positional.size() != 1)
     return ReportError(err, Status::InvalidArgument("ckptdb export: give exactly one STORE"), kExitUsage);

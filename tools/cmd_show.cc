@@ -56,7 +56,9 @@ void WriteText(const CheckpointManifest& m, std::ostream& out) {
 }  // namespace
 
 int Show(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  auto args = ParseArgs("show", argv, {{"step", true}, {"id", true}, {"latest", false}, {"json", false}});
+  std::vector<FlagSpec> flags = kSelectorFlags;
+  flags.push_back({"json", false});
+  auto args = ParseArgs("show", argv, flags);
   if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
   if (args->positional.size() != 1)
     return ReportError(err, Status::InvalidArgument("ckptdb show: give exactly one STORE"), kExitUsage);

@@ -1,6 +1,8 @@
 #include "tools/format.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 
@@ -16,6 +18,14 @@ std::tm UtcTm(int64_t unix_ns, int64_t* sub_ns) {
   std::tm tm{};
   gmtime_r(&t, &tm);
   return tm;
+}
+
+// secs * 1e9 + frac_ns, clamped to the int64 range instead of overflowing.
+int64_t ClampedNs(int64_t secs, int64_t frac_ns) {
+  int64_t ns;
+  if (__builtin_mul_overflow(secs, int64_t{1'000'000'000}, &ns) || __builtin_add_overflow(ns, frac_ns, &ns))
+    return secs < 0 ? INT64_MIN : INT64_MAX;
+  return ns;
 }
 
 // Display width: count UTF-8 lead bytes, so names with non-ASCII characters still align.
@@ -42,9 +52,54 @@ std::string Rfc3339(int64_t unix_ns) {
   int64_t sub = 0;
   std::tm tm = UtcTm(unix_ns, &sub);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(sub / 1000));
+  // All nine digits: a time copied from the log into --at must not fall before its own commit.
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(sub));
   return buf;
+}
+
+std::optional<int64_t> ParseTime(std::string_view text) {
+  const std::string s(text);
+  // A Unix timestamp: digits, optionally a fraction.
+  if (!s.empty() && s.find_first_not_of("0123456789.") == std::string::npos) {
+    const auto dot = s.find('.');
+    if (s.find('.', dot == std::string::npos ? s.size() : dot + 1) != std::string::npos) return std::nullopt;
+    const std::string whole = s.substr(0, dot), frac = dot == std::string::npos ? "" : s.substr(dot + 1);
+    if (whole.empty() || whole.size() > 11 || frac.size() > 9) return std::nullopt;
+    return ClampedNs(std::stoll(whole), frac.empty() ? 0 : std::stoll(frac + std::string(9 - frac.size(), '0')));
+  }
+  std::tm tm{};
+  int consumed = 0;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 || consumed != 19)
+    return std::nullopt;
+  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+      tm.tm_min > 59 || tm.tm_sec > 60)
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  size_t i = 19;
+  int64_t frac_ns = 0;
+  if (i < s.size() && s[i] == '.') {
+    size_t digits = 0;
+    for (++i; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); ++i, ++digits)
+      if (digits < 9) frac_ns = frac_ns * 10 + (s[i] - '0');
+    if (digits == 0) return std::nullopt;
+    for (size_t d = std::min<size_t>(digits, 9); d < 9; ++d) frac_ns *= 10;
+  }
+  int64_t offset_s = 0;
+  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
+    ++i;
+  } else if (i + 6 == s.size() && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
+    int oh = 0, om = 0;
+    if (std::sscanf(s.c_str() + i + 1, "%2d:%2d", &oh, &om) != 2 || oh > 23 || om > 59) return std::nullopt;
+    offset_s = (s[i] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+    i += 6;
+  } else {
+    return std::nullopt;  // RFC 3339 requires a zone
+  }
+  if (i != s.size()) return std::nullopt;
+  return ClampedNs(static_cast<int64_t>(timegm(&tm)) - offset_s, frac_ns);
 }
 
 std::string ShortTime(int64_t unix_ns) {

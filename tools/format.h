@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <ostream>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -10,8 +12,13 @@ namespace ckptdb::cli {
 
 // "0 B", "512 B", "1.5 KiB", "4.0 MiB", "2.00 GiB".
 std::string HumanBytes(uint64_t bytes);
-// RFC 3339 UTC with microseconds: "2026-11-23T01:36:00.123456Z".
+// RFC 3339 UTC with nanoseconds: "2026-11-23T01:36:00.123456789Z".
 std::string Rfc3339(int64_t unix_ns);
+// Parses an RFC 3339 time ("2026-11-23T01:36:00Z", "2026-11-23T03:36:00.5+02:00") or a Unix
+// timestamp in seconds ("1763861760", "1763861760.25") into UTC nanoseconds; nullopt if malformed.
+// Times outside what int64 nanoseconds can hold (before 1677, after 2262) clamp to its limits, which
+// select the same checkpoints as the times themselves would.
+std::optional<int64_t> ParseTime(std::string_view text);
 // "2026-11-23 01:36:00" (UTC), for tables.
 std::string ShortTime(int64_t unix_ns);
 

@@ -44,25 +44,40 @@ struct CheckpointManifest {
   std::vector<TensorInfo> tensors;  // in the order they were saved
 };
 
-// Which checkpoint a read means.
+// Which checkpoint a read means. Every kind resolves to exactly one checkpoint or to NotFound.
 class Selector {
  public:
-  enum class Kind { kLatest, kStep, kId };
+  enum class Kind { kLatest, kStep, kId, kTag, kAt, kBest };
   // The most recently committed checkpoint.
   static Selector Latest() { return Selector(Kind::kLatest, 0); }
   // The most recently committed checkpoint with this step.
   static Selector Step(int64_t step) { return Selector(Kind::kStep, step); }
   static Selector Id(CheckpointId id) { return Selector(Kind::kId, static_cast<int64_t>(id)); }
+  // The checkpoint that carries tag `name`.
+  static Selector Tag(std::string name) { return Selector(Kind::kTag, 0, std::move(name)); }
+  // The most recently committed checkpoint whose commit time is at or before `unix_ns` (UTC ns);
+  // NotFound if every checkpoint is newer.
+  static Selector At(int64_t unix_ns) { return Selector(Kind::kAt, unix_ns); }
+  // The checkpoint with the lowest (maximize=false) or highest metric `name`; among equal values
+  // the most recently committed. Checkpoints without the metric never qualify.
+  static Selector Best(std::string metric, bool maximize) {
+    return Selector(Kind::kBest, maximize ? 1 : 0, std::move(metric));
+  }
 
   Kind kind() const { return kind_; }
+  // The step, id or time (kStep, kId, kAt); 1 for a maximised kBest.
   int64_t value() const { return value_; }
-  // "latest", "step 42", "id 7": used in error messages.
+  // The tag (kTag) or metric (kBest).
+  const std::string& name() const { return name_; }
+  // "latest", "step 42", "id 7", "tag 'best'", "time 2026-...Z", "best loss (min)": for messages.
   std::string ToString() const;
 
  private:
-  Selector(Kind kind, int64_t value) : kind_(kind), value_(value) {}
+  Selector(Kind kind, int64_t value, std::string name = {})
+      : kind_(kind), value_(value), name_(std::move(name)) {}
   Kind kind_;
   int64_t value_;
+  std::string name_;
 };
 
 // One problem found by Store::Verify. A manifest that cannot be decoded is reported with an empty
