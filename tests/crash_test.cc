@@ -1,18 +1,14 @@
-// Atomic commit under SIGKILL: the real `ckptdb` executable is killed at random points of an import,
-// and the store must afterwards show either exactly the checkpoints it had or those plus the new one,
-// complete. No mocks: real child processes, real RocksDB directories on the real filesystem.
+// Specifies atomic commit under SIGKILL: a killed `ckptdb import` leaves its checkpoint whole or absent.
+//
+// The real `ckptdb` executable is killed at random points of an import, and the store must afterwards
+// show either exactly the checkpoints it had or those plus the new one, complete. No mocks: real child
+// processes, real RocksDB directories on the real filesystem.
 //
 // Environment:
 //   CKPTDB_LONG_TESTS=1   60 random-kill trials instead of 8, and both outcomes (killed before and
 //                         after the commit) must occur at least once.
 //   CKPTDB_CRASH_SEED=N   the seed of the kill delays (default below; always printed).
-#include <dirent.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -20,31 +16,28 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <functional>
-#include <map>
-#include <memory>
 #include <optional>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "ckptdb/ckptdb.h"
 #include "tests/support/checkpoint_expect.h"
+#include "tests/support/crash_checks.h"
+#include "tests/support/crash_sources.h"
+#include "tests/support/existing_store.h"
+#include "tests/support/killed_imports.h"
 #include "tests/support/test_support.h"
-
-extern char** environ;
 
 namespace ckptdb {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using namespace crash_tests;
+using testing::OpenExisting;
 
-constexpr uint64_t kMiB = 1ull << 20;
-constexpr uint64_t kChunkSize = 256ull << 10;  // a 64 MiB import is ~256 chunks
 constexpr uint64_t kDefaultSeed = 20261123;
 constexpr int64_t kNewStep = 300;
 constexpr int64_t kRetryStep = 301;
@@ -57,272 +50,6 @@ bool LongMode() {
 uint64_t CrashSeed() {
   const char* v = std::getenv("CKPTDB_CRASH_SEED");
   return v && *v ? std::strtoull(v, nullptr, 10) : kDefaultSeed;
-}
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// ---------------------------------------------------------------------------------------------
-// Source data: what each checkpoint holds, kept in memory to compare restores with.
-
-struct SrcTensor {
-  std::string name;
-  DType dtype;
-  Shape shape;
-  std::vector<uint8_t> bytes;
-};
-
-struct Source {
-  int64_t step = 0;
-  std::vector<SrcTensor> tensors;
-  std::map<std::string, std::string> metadata;
-  std::string file;  // the safetensors file holding exactly these tensors
-
-  uint64_t logical_bytes() const {
-    uint64_t n = 0;
-    for (const auto& t : tensors) n += t.bytes.size();
-    return n;
-  }
-};
-
-SrcTensor Random(std::string name, DType dtype, Shape shape, uint64_t seed) {
-  SrcTensor t{std::move(name), dtype, std::move(shape), {}};
-  t.bytes = testing::RandomBytes(seed, *ExpectedBytes(dtype, t.shape));
-  return t;
-}
-
-// A copy of `t` whose chunks with index % every == phase get fresh bytes (so they stop deduplicating).
-SrcTensor Mutate(const SrcTensor& t, uint64_t every, uint64_t phase, uint64_t seed) {
-  SrcTensor out = t;
-  for (uint64_t off = 0, i = 0; off < out.bytes.size(); off += kChunkSize, ++i)
-    if (i % every == phase) testing::FillRandom(seed + i, out.bytes.data() + off, std::min<uint64_t>(64, out.bytes.size() - off));
-  return out;
-}
-
-// Writes `src` as a safetensors file by hand (not with the code under test): 8-byte LE header
-// length, JSON header padded with spaces to a multiple of 8, then the tensors back to back.
-void WriteRawSafetensors(const std::string& path, const Source& src) {
-  std::string h = "{";
-  if (!src.metadata.empty()) {
-    h += "\"__metadata__\":{";
-    for (const auto& [k, v] : src.metadata) h += "\"" + k + "\":\"" + v + "\",";
-    h.back() = '}';
-    h += ",";
-  }
-  uint64_t off = 0;
-  for (const auto& t : src.tensors) {
-    h += "\"" + t.name + "\":{\"dtype\":\"" + std::string(DTypeName(t.dtype)) + "\",\"shape\":[";
-    for (size_t i = 0; i < t.shape.size(); ++i) h += (i ? "," : "") + std::to_string(t.shape[i]);
-    h += "],\"data_offsets\":[" + std::to_string(off) + "," + std::to_string(off + t.bytes.size()) + "]},";
-    off += t.bytes.size();
-  }
-  h.back() = '}';
-  h.append((8 - h.size() % 8) % 8, ' ');
-  FILE* f = std::fopen(path.c_str(), "wb");
-  ASSERT_NE(f, nullptr) << path;
-  uint8_t len[8];
-  for (int i = 0; i < 8; ++i) len[i] = uint8_t(uint64_t(h.size()) >> (8 * i));
-  bool ok = std::fwrite(len, 1, 8, f) == 8 && std::fwrite(h.data(), 1, h.size(), f) == h.size();
-  for (const auto& t : src.tensors)
-    ok = ok && std::fwrite(t.bytes.data(), 1, t.bytes.size(), f) == t.bytes.size();
-  ok = std::fclose(f) == 0 && ok;
-  ASSERT_TRUE(ok) << "cannot write " << path;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Child processes.
-
-// Starts `argv` with stdin from /dev/null and stdout/stderr to `out_path` (default /dev/null).
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& out_path = "/dev/null") {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, argv[0].c_str(), &fa, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) {
-    ADD_FAILURE() << "posix_spawn " << argv[0] << ": " << std::strerror(rc);
-    return -1;
-  }
-  return pid;
-}
-
-int WaitStatus(pid_t pid) {
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) {
-      ADD_FAILURE() << "waitpid: " << std::strerror(errno);
-      return -1;
-    }
-  return status;
-}
-
-struct CliResult {
-  int exit_code = -1;  // -1 when it did not exit normally
-  std::string output;  // stdout and stderr together
-};
-
-CliResult RunCli(const std::vector<std::string>& args, const std::string& scratch) {
-  std::vector<std::string> argv = {testing::CliPath()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const std::string out = scratch + "/cli-output.txt";
-  pid_t pid = Spawn(argv, out);
-  CliResult r;
-  if (pid < 0) return r;
-  int status = WaitStatus(pid);
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  r.output = testing::ReadFileOrDie(out);
-  return r;
-}
-
-std::vector<std::string> ImportArgs(const std::string& store, int64_t step, const std::string& file,
-                                    bool with_chunk_size) {
-  std::vector<std::string> a = {"import", store, "--step", std::to_string(step)};
-  if (with_chunk_size) {
-    a.push_back("--chunk-size");
-    a.push_back(std::to_string(kChunkSize));
-  }
-  a.push_back(file);
-  return a;
-}
-
-// How a killed import ended.
-struct KillResult {
-  bool killed = false;      // SIGKILL arrived while it ran
-  bool exited_ok = false;   // it had already finished (exit 0) when the signal came
-  int raw_status = 0;
-};
-
-KillResult Classify(int status) {
-  KillResult r;
-  r.raw_status = status;
-  r.killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-  r.exited_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  return r;
-}
-
-// Runs an import of `file` into `store` and SIGKILLs it after `delay`.
-KillResult ImportAndKillAfter(const std::vector<std::string>& import_args, Clock::duration delay) {
-  std::vector<std::string> argv = {testing::CliPath()};
-  argv.insert(argv.end(), import_args.begin(), import_args.end());
-  const auto start = Clock::now();
-  pid_t pid = Spawn(argv);
-  if (pid < 0) return {};
-  std::this_thread::sleep_until(start + delay);
-  ::kill(pid, SIGKILL);  // harmless if it already exited: it is a zombie until waited for
-  return Classify(WaitStatus(pid));
-}
-
-// Runs an import and SIGKILLs it as soon as `event()` turns true (polled in a tight loop), or lets
-// it finish if it exits first. *fired says whether the event was seen.
-KillResult ImportAndKillWhen(const std::vector<std::string>& import_args, const std::function<bool()>& event,
-                             bool* fired) {
-  std::vector<std::string> argv = {testing::CliPath()};
-  argv.insert(argv.end(), import_args.begin(), import_args.end());
-  pid_t pid = Spawn(argv);
-  *fired = false;
-  if (pid < 0) return {};
-  const auto deadline = Clock::now() + std::chrono::seconds(60);
-  while (Clock::now() < deadline) {
-    if (event()) {
-      ::kill(pid, SIGKILL);
-      *fired = true;
-      break;
-    }
-    int status = 0;
-    pid_t w = waitpid(pid, &status, WNOHANG);
-    if (w == pid) return Classify(status);
-  }
-  if (!*fired) ::kill(pid, SIGKILL);
-  return Classify(WaitStatus(pid));
-}
-
-// The uninterrupted wall time of an import.
-double TimeImport(const std::vector<std::string>& import_args, const std::string& scratch) {
-  const auto start = Clock::now();
-  CliResult r = RunCli(import_args, scratch);
-  const double t = Seconds(Clock::now() - start);
-  EXPECT_EQ(r.exit_code, 0) << r.output;
-  return t;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Checks with the library.
-
-// Every file and directory under `dir`, as paths relative to it, sorted.
-std::vector<std::string> DirEntries(const std::string& dir) {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-    names.push_back(fs::relative(it->path(), dir).string() + (it->is_directory() ? "/" : ""));
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-// The files anywhere under `dir` named PREFIX...SUFFIX, not counting RocksDB's temporaries
-// (*.dbtmp). Tolerates files that vanish while it looks (the import is still running).
-int CountFiles(const std::string& dir, const std::string& prefix, const std::string& suffix) {
-  int n = 0;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    n += name.size() >= prefix.size() + suffix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
-         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
-         name.find(".dbtmp") == std::string::npos;
-  }
-  return n;
-}
-
-std::string Joined(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : " ") + x;
-  return s;
-}
-
-Result<std::unique_ptr<Store>> OpenExisting(const std::string& path) {
-  StoreOptions o;
-  o.create_if_missing = false;
-  return Store::Open(path, o);
-}
-
-// Restores checkpoint `id` and compares every tensor (order, name, dtype, shape, bytes) and the
-// metadata with `src`.
-void ExpectRestoresExactly(Store& store, CheckpointId id, const Source& src) {
-  SCOPED_TRACE("checkpoint " + std::to_string(id) + " (step " + std::to_string(src.step) + ")");
-  auto m = store.Describe(Selector::Id(id));
-  ASSERT_TRUE(m.ok()) << m.status().ToString();
-  EXPECT_EQ(m->metadata, src.metadata);
-  EXPECT_EQ(m->chunk_size, kChunkSize);
-  // The bytes are compared with the source below, which is stricter than re-hashing each chunk
-  // (Verify re-hashes them all anyway), so skip the per-chunk digest check here to save time.
-  ReadOptions ro;
-  ro.verify_chunks = false;
-  auto r = store.Restore(Selector::Id(id), ro);
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  ASSERT_EQ(r->size(), src.tensors.size());
-  for (size_t i = 0; i < src.tensors.size(); ++i) {
-    const Tensor& got = (*r)[i];
-    const SrcTensor& want = src.tensors[i];
-    EXPECT_EQ(got.name, want.name);
-    EXPECT_EQ(got.dtype, want.dtype) << want.name;
-    EXPECT_EQ(got.shape, want.shape) << want.name;
-    ASSERT_EQ(got.bytes.size(), want.bytes.size()) << want.name;
-    EXPECT_TRUE(want.bytes.empty() || std::memcmp(got.bytes.data(), want.bytes.data(), want.bytes.size()) == 0)
-        << "tensor " << want.name << " restored with different bytes";
-  }
-}
-
-void ExpectVerifies(Store& store, uint64_t checkpoints) {
-  auto v = store.Verify();
-  ASSERT_TRUE(v.ok()) << v.status().ToString();
-  EXPECT_EQ(v->checkpoints, checkpoints);
-  for (const Damage& d : v->damage)
-    ADD_FAILURE() << "damage: checkpoint " << d.id << " tensor " << d.tensor << " chunk " << d.chunk_index << ": "
-                  << d.problem;
 }
 
 // ---------------------------------------------------------------------------------------------

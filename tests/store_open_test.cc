@@ -1,0 +1,184 @@
+// Specifies Store::Open: creating, refusing non-stores and bad chunk sizes, reopening, one opener at a time.
+#include "ckptdb/ckptdb.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/filesystem.hpp>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/support/store_fixtures.h"
+#include "tests/support/test_support.h"
+
+namespace ckptdb {
+namespace {
+
+namespace fs = boost::filesystem;
+using namespace store_tests;
+using testing::ScratchDir;
+
+// A snapshot of every regular file under `dir`: relative path -> contents.
+std::map<std::string, std::string> Snapshot(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (fs::recursive_directory_iterator it(dir), end; it != end; ++it)
+    out[fs::relative(it->path(), dir).string() + (fs::is_directory(it->status()) ? "/" : "")] =
+        fs::is_regular_file(it->status()) ? testing::ReadFileOrDie(it->path().string()) : "";
+  return out;
+}
+
+TEST(StoreOpen, MissingStoreWithoutCreateIsNotFoundNamingThePath) {
+  ScratchDir dir;
+  const std::string path = dir.Join("no-such-store");
+  StoreOptions o = SmallChunks();
+  o.create_if_missing = false;
+  auto r = Store::Open(path, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kNotFound) << r.status().ToString();
+  EXPECT_TRUE(Contains(r.status().message(), path)) << r.status().ToString();
+  EXPECT_FALSE(fs::exists(path)) << "a failed open created the directory";
+
+  // An existing but empty directory is no store either, and stays empty.
+  auto empty = Store::Open(dir.path(), o);
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.status().code(), Code::kNotFound) << empty.status().ToString();
+  EXPECT_TRUE(Contains(empty.status().message(), dir.path())) << empty.status().ToString();
+  EXPECT_TRUE(fs::is_empty(dir.path()));
+}
+
+TEST(StoreOpen, CreatesMissingDirectoriesWhenAllowed) {
+  ScratchDir dir;
+  const std::string path = dir.Join("a/b/store");
+  auto store = MustOpen(path);
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->path(), path);
+  EXPECT_EQ(store->chunk_size(), kChunk);
+  EXPECT_TRUE(MustList(*store).empty());
+}
+
+TEST(StoreOpen, BadChunkSizeIsInvalidArgumentAndCreatesNothing) {
+  ScratchDir dir;
+  for (uint64_t c : {uint64_t{0}, uint64_t{1000}, kChunk / 2, kChunk - 1, kChunk + 1, 3 * kChunk,
+                     uint64_t{64} << 20 | 1, uint64_t{128} << 20, uint64_t{1} << 63}) {
+    SCOPED_TRACE("chunk size " + std::to_string(c));
+    const std::string path = dir.Join("s" + std::to_string(c));
+    StoreOptions o;
+    o.chunk_size = c;
+    auto r = Store::Open(path, o);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << r.status().ToString();
+    EXPECT_TRUE(Contains(r.status().message(), std::to_string(c))) << r.status().ToString();
+    EXPECT_FALSE(fs::exists(path));
+  }
+  for (uint64_t c : {kChunk, uint64_t{64} << 20}) {
+    StoreOptions o;
+    o.chunk_size = c;
+    auto store = MustOpen(dir.Join("ok" + std::to_string(c)), o);
+    ASSERT_TRUE(store);
+    EXPECT_EQ(store->chunk_size(), c);
+  }
+}
+
+TEST(StoreOpen, NonEmptyDirectoryThatIsNotAStoreIsRefusedAndLeftUntouched) {
+  ScratchDir dir;
+  testing::WriteFileOrDie(dir.Join("notes.txt"), "my thesis, final version");
+  fs::create_directories(dir.Join("sub"));
+  testing::WriteFileOrDie(dir.Join("sub/data.bin"), std::string(1000, '\x01'));
+  const auto before = Snapshot(dir.path());
+  for (bool create : {true, false}) {
+    SCOPED_TRACE("create_if_missing=" + std::to_string(create));
+    StoreOptions o = SmallChunks();
+    o.create_if_missing = create;
+    auto r = Store::Open(dir.path(), o);
+    ASSERT_FALSE(r.ok());
+    EXPECT_TRUE(Contains(r.status().message(), dir.path())) << r.status().ToString();
+    EXPECT_EQ(Snapshot(dir.path()), before) << "the directory was changed";
+  }
+}
+
+TEST(StoreOpen, AFileInPlaceOfTheDirectoryIsAnError) {
+  ScratchDir dir;
+  const std::string path = dir.Join("file");
+  testing::WriteFileOrDie(path, "x");
+  auto r = Store::Open(path, SmallChunks());
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(Contains(r.status().message(), path)) << r.status().ToString();
+  EXPECT_EQ(testing::ReadFileOrDie(path), "x");
+}
+
+TEST(StoreOpen, ReopeningKeepsTheChunkSizeRecordedAtCreation) {
+  ScratchDir dir;
+  {
+    auto store = MustOpen(dir.path(), SmallChunks());
+    ASSERT_TRUE(store);
+    MustSave(*store, {MakeBytes("w", 2 * kChunk, 1)});
+  }
+  StoreOptions other;
+  other.chunk_size = 1ull << 20;
+  auto store = MustOpen(dir.path(), other);
+  ASSERT_TRUE(store);
+  EXPECT_EQ(store->chunk_size(), kChunk);
+  CheckpointInfo info = MustSave(*store, {MakeBytes("v", 2 * kChunk, 2)});
+  auto m = store->Describe(Selector::Id(info.id));
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->chunk_size, kChunk);
+  EXPECT_EQ(m->tensors[0].chunks.size(), 2u) << "cut at the store's 64 KiB, not the option's 1 MiB";
+}
+
+TEST(StoreOpen, ReopeningIgnoresAnInvalidChunkSizeOption) {
+  // options.h: chunk_size is "ignored when opening an existing one"; store.h: InvalidArgument for a
+  // bad chunk_size "when creating".
+  ScratchDir dir;
+  { ASSERT_TRUE(MustOpen(dir.path(), SmallChunks())); }
+  StoreOptions other;
+  other.chunk_size = 12345;
+  other.create_if_missing = false;
+  auto r = Store::Open(dir.path(), other);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)->chunk_size(), kChunk);
+}
+
+TEST(StoreOpen, SecondOpenInTheSameProcessIsBusyNamingThePath) {
+  ScratchDir dir;
+  auto first = MustOpen(dir.path());
+  ASSERT_TRUE(first);
+  std::vector<Owned> ts = {MakeBytes("w", 100, 1)};
+  MustSave(*first, ts);
+  for (bool create : {true, false}) {
+    StoreOptions o = SmallChunks();
+    o.create_if_missing = create;
+    auto second = Store::Open(dir.path(), o);
+    ASSERT_FALSE(second.ok());
+    EXPECT_EQ(second.status().code(), Code::kBusy) << second.status().ToString();
+    EXPECT_TRUE(Contains(second.status().message(), dir.path())) << second.status().ToString();
+  }
+  // The refused open did not disturb the first.
+  ExpectRestores(*first, Selector::Latest(), ts);
+  MustSave(*first, ts);
+  // Once the first closes, the store opens again.
+  first.reset();
+  auto third = MustOpen(dir.path());
+  ASSERT_TRUE(third);
+  EXPECT_EQ(MustList(*third).size(), 2u);
+}
+
+TEST(StoreOpen, SecondOpenFromAnotherProcessIsBusyNamingThePath) {
+  // The other process is the real ckptdb tool: RocksDB's LOCK is per process, so only a separate
+  // process shows what a second trainer or a CLI user would see.
+  ScratchDir dir;
+  const std::string store_path = dir.Join("store");
+  auto first = MustOpen(store_path);
+  ASSERT_TRUE(first);
+  MustSave(*first, {MakeBytes("w", 100, 1)});
+  std::string output;
+  EXPECT_EQ(testing::RunProcess({testing::CliPath(), "verify", store_path}, &output), 1) << output;
+  EXPECT_TRUE(Contains(output, "open in another process")) << output;
+  EXPECT_TRUE(Contains(output, store_path)) << output;
+  // After the first process lets go, the other process may open it.
+  first.reset();
+  EXPECT_EQ(testing::RunProcess({testing::CliPath(), "verify", store_path}, &output), 0) << output;
+}
+
+}  // namespace
+}  // namespace ckptdb
