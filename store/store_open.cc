@@ -72,7 +72,7 @@ Status CreateStore(const fs::path& path, uint64_t chunk_size) {
   // first, the target is not empty and its store wins.
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
-    fail(Status::OK());
+    fail(Status::OK()).IgnoreError();  // only the cleanup is wanted
     if ((err == ENOTEMPTY || err == EEXIST) && IsStore(path)) return Status::OK();
     return Status::IOError("cannot move new store into " + path.string() + ": " + std::strerror(err));
   }
