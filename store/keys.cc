@@ -34,11 +34,19 @@ std::optional<uint64_t> DecodeU64(std::string_view b) {
 }
 
 std::string EncodePackedChunk(uint64_t pack, uint64_t offset, uint64_t length) {
-  return "P" + EncodeU64(pack) + EncodeU64(offset) + EncodeU64(length);
+  std::string v;
+  v.reserve(25);
+  v.push_back('P');
+  v.append(EncodeU64(pack)).append(EncodeU64(offset)).append(EncodeU64(length));
+  return v;
 }
 
 std::string EncodeInlineChunk(const void* data, uint64_t length) {
-  return "V" + std::string(static_cast<const char*>(data), length);
+  std::string v;
+  v.reserve(1 + length);
+  v.push_back('V');
+  v.append(static_cast<const char*>(data), length);
+  return v;
 }
 
 std::optional<ChunkRef> DecodeChunkRef(std::string_view v) {
@@ -56,6 +64,10 @@ std::optional<ChunkRef> DecodeChunkRef(std::string_view v) {
   return r;
 }
 
-std::string TagKey(std::string_view tag) { return std::string(kTagPrefix) + std::string(tag); }
+std::string TagKey(std::string_view tag) {
+  std::string k(kTagPrefix);
+  k.append(tag);
+  return k;
+}
 
 }  // namespace ckptdb::keys
