@@ -125,4 +125,40 @@ Result<Selector> ParseSelector(const std::string& command, const Args& args) {
   return Selector::Id(*id);
 }
 
+Result<Selector> ParseSelectorSpec(const std::string& spec) {
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument("checkpoint '" + spec + "': " + why);
+  };
+  if (spec == "latest") return Selector::Latest();
+  const auto colon = spec.find(':');
+  if (colon == std::string::npos) {
+    if (auto step = ParseInt64("step", spec); step.ok()) return Selector::Step(*step);
+    return bad("give a step number, id:ID, tag:NAME, latest, at:TIME or best:METRIC:min|max");
+  }
+  // Only the first colon separates the kind: times and best specs contain colons of their own.
+  const std::string kind = spec.substr(0, colon), value = spec.substr(colon + 1);
+  if (kind == "id") {
+    auto id = ParseUint64("id:", value);
+    if (!id.ok()) return bad(id.status().message());
+    return Selector::Id(*id);
+  }
+  if (kind == "tag") {
+    if (value.empty()) return bad("tag: needs a non-empty name");
+    return Selector::Tag(value);
+  }
+  if (kind == "at") {
+    auto t = ParseTime(value);
+    if (!t) return bad("at: needs an RFC 3339 time (2026-11-23T01:36:00Z) or a Unix timestamp");
+    return Selector::At(*t);
+  }
+  if (kind == "best") {
+    const auto last = value.rfind(':');
+    const std::string dir = last == std::string::npos ? "" : value.substr(last + 1);
+    if (last == 0 || last == std::string::npos || (dir != "min" && dir != "max"))
+      return bad("best: needs METRIC:min or METRIC:max");
+    return Selector::Best(value.substr(0, last), dir == "max");
+  }
+  return bad("unknown kind '" + kind + "' (give a step number, id:ID, tag:NAME, latest, at:TIME or best:METRIC:min|max)");
+}
+
 }  // namespace ckptdb::cli

@@ -15,10 +15,14 @@ constexpr std::string_view kUsage =
     "  log    STORE [--json]\n"
     "  show   STORE WHICH [--json]\n"
     "  verify STORE\n"
+    "  diff   STORE A B [--json] [--stats]\n"
+    "  du     STORE [--json]\n"
     "\n"
     "WHICH picks one checkpoint: --step N (newest with that step) | --id ID | --latest | --tag NAME\n"
     "  | --at TIME (newest committed at or before an RFC 3339 time or Unix timestamp)\n"
-    "  | --best METRIC:min|max (best recorded value; newest among ties)\n";
+    "  | --best METRIC:min|max (best recorded value; newest among ties)\n"
+    "A and B (diff) pick one checkpoint each: N (a step) | id:ID | latest | tag:NAME | at:TIME\n"
+    "  | best:METRIC:min|max\n";
 
 }  // namespace
 
@@ -53,6 +57,8 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   if (command == "log") return Log(rest, out, err);
   if (command == "show") return Show(rest, out, err);
   if (command == "verify") return Verify(rest, out, err);
+  if (command == "diff") return Diff(rest, out, err);
+  if (command == "du") return Du(rest, out, err);
   if (command == "help" || command == "--help" || command == "-h") {
     out << kUsage;
     return kExitOk;

@@ -25,5 +25,7 @@ int Export(const std::vector<std::string>& args, std::ostream& out, std::ostream
 int Log(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int Show(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int Verify(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int Diff(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int Du(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace ckptdb::cli

@@ -99,4 +99,30 @@ struct VerifyReport {
   bool ok() const { return damage.empty(); }
 };
 
+// What one checkpoint alone holds, as reported by Store::Space.
+struct CheckpointSpace {
+  CheckpointId id = 0;
+  int64_t step = 0;
+  // Total length of the distinct chunks that no other checkpoint references: the chunk bytes that
+  // deleting only this checkpoint would free. A chunk repeated inside the checkpoint counts once.
+  uint64_t reclaimable_bytes = 0;
+};
+
+// How much the store's checkpoints hold and how much that costs, as reported by Store::Space.
+struct SpaceReport {
+  // Sum over checkpoints of their logical_bytes: what saving each as a plain file would take.
+  uint64_t logical_bytes = 0;
+  // Sum of the lengths of the distinct chunks (digests) that any checkpoint references: the chunk
+  // bytes the store must keep.
+  uint64_t unique_bytes = 0;
+  // The store directory's real size on disk: st_blocks x 512 summed over every file and directory
+  // under it (each inode once), i.e. allocated space, as `du -s` reports. Besides unique_bytes it
+  // includes pack padding, RocksDB's own files, and garbage left by saves that did not commit.
+  uint64_t disk_bytes = 0;
+  // logical_bytes / unique_bytes; 1.0 when unique_bytes is 0.
+  double dedup_ratio = 1.0;
+  // One entry per checkpoint, oldest first.
+  std::vector<CheckpointSpace> checkpoints;
+};
+
 }  // namespace ckptdb

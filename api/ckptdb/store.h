@@ -62,6 +62,14 @@ class Store {
   // Errors: only failures to run the check (IOError); damage is reported in the VerifyReport.
   virtual Result<VerifyReport> Verify() = 0;
 
+  // Accounts for the store's space: logical and unique chunk bytes, the directory's allocated size,
+  // and what each checkpoint alone holds (see SpaceReport). Reads manifests only, never chunk bytes.
+  // Thread-safe. Like every read it counts the checkpoints committed when it starts; disk_bytes is
+  // measured after that, so a concurrent save may already add to it. Errors: Corruption naming a
+  // checkpoint whose manifest does not decode; IOError naming the path when RocksDB or the
+  // directory walk fails.
+  virtual Result<SpaceReport> Space() = 0;
+
   virtual const std::string& path() const = 0;
   virtual uint64_t chunk_size() const = 0;
 };

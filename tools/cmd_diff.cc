@@ -1,0 +1,156 @@
+// ckptdb diff: which tensors two checkpoints add, remove, change or share, and (--stats) by how much.
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "tools/args.h"
+#include "tools/command_util.h"
+#include "tools/diff.h"
+#include "tools/format.h"
+#include "tools/json.h"
+
+namespace ckptdb::cli {
+namespace {
+
+const TensorInfo& Find(const CheckpointManifest& m, const std::string& name) {
+  for (const TensorInfo& t : m.tensors)
+    if (t.name == name) return t;
+  return m.tensors.front();  // unreachable: DiffManifests only names tensors the manifest has
+}
+
+// Reads one tensor of checkpoint `id` into a fresh buffer.
+Result<Buffer> ReadTensor(Store& store, CheckpointId id, const TensorInfo& t) {
+  Buffer bytes = Buffer::Allocate(t.size_bytes);
+  const TensorBuffer dest{t.name, t.dtype, t.shape, bytes.data(), t.size_bytes};
+  // By id, not by the user's selector: "latest" must not move between Describe and the read.
+  if (Status s = store.RestoreInto(Selector::Id(id), {&dest, 1}); !s.ok()) return s;
+  return bytes;
+}
+
+// Fills max_abs_diff and l2_diff of every changed tensor that kept its dtype and shape and holds
+// floats. One tensor pair is in memory at a time.
+Status AddStats(Store& store, const CheckpointManifest& a, const CheckpointManifest& b, ManifestDiff* diff) {
+  for (TensorChange& c : diff->changed) {
+    const TensorInfo& ta = Find(a, c.name);
+    if (c.dtype_or_shape_changed || !IsFloatDType(ta.dtype)) continue;
+    auto bytes_a = ReadTensor(store, a.info.id, ta);
+    if (!bytes_a.ok()) return bytes_a.status();
+    auto bytes_b = ReadTensor(store, b.info.id, Find(b, c.name));
+    if (!bytes_b.ok()) return bytes_b.status();
+    const DiffStats s = ComputeDiffStats(ta.dtype, bytes_a->data(), bytes_b->data(), ta.size_bytes / DTypeSize(ta.dtype));
+    c.max_abs_diff = s.max_abs_diff;
+    c.l2_diff = s.l2_diff;
+  }
+  return Status::OK();
+}
+
+void WriteJson(const ManifestDiff& d, std::ostream& out) {
+  json::Writer w(/*pretty=*/true);
+  w.BeginObject();
+  for (const auto& [key, names] : {std::pair{"added", &d.added}, {"removed", &d.removed}, {"unchanged", &d.unchanged}}) {
+    w.Key(key).BeginArray();
+    for (const auto& n : *names) w.String(n);
+    w.EndArray();
+  }
+  w.Key("changed").BeginArray();
+  for (const TensorChange& c : d.changed) {
+    w.BeginObject().Key("name").String(c.name).Key("chunks_changed").Uint(c.chunks_changed);
+    w.Key("bytes_changed").Uint(c.bytes_changed);
+    if (c.max_abs_diff) w.Key("max_abs_diff").Double(*c.max_abs_diff);  // NaN is written as null
+    if (c.l2_diff) w.Key("l2_diff").Double(*c.l2_diff);
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+  out << w.str() << "\n";
+}
+
+std::string Chunks(uint64_t n) { return std::to_string(n) + (n == 1 ? " chunk" : " chunks"); }
+
+std::string Number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+std::string TypeOf(const TensorInfo& t) { return std::string(DTypeName(t.dtype)) + " " + ShapeToString(t.shape); }
+
+std::string Where(const CheckpointInfo& c) {
+  return "checkpoint " + std::to_string(c.id) + " (step " + std::to_string(c.step) + ")";
+}
+
+void WriteText(const CheckpointManifest& a, const CheckpointManifest& b, const ManifestDiff& d, std::ostream& out) {
+  struct Row {
+    std::string sign, name, chunks, bytes, max, l2, note;
+  };
+  std::vector<Row> rows;
+  for (const auto& n : d.added) {
+    const TensorInfo& t = Find(b, n);
+    rows.push_back({"+", n, Chunks(t.chunks.size()), HumanBytes(t.size_bytes), "", "", TypeOf(t)});
+  }
+  for (const auto& n : d.removed) {
+    const TensorInfo& t = Find(a, n);
+    rows.push_back({"-", n, Chunks(t.chunks.size()), HumanBytes(t.size_bytes), "", "", TypeOf(t)});
+  }
+  uint64_t chunks = 0, bytes = 0;
+  bool any_stats = false, any_note = !rows.empty();
+  for (const TensorChange& c : d.changed) {
+    chunks += c.chunks_changed;
+    bytes += c.bytes_changed;
+    Row r{"~", c.name, Chunks(c.chunks_changed), HumanBytes(c.bytes_changed), "", "", ""};
+    if (c.max_abs_diff) r.max = "max|Δ| " + Number(*c.max_abs_diff);
+    if (c.l2_diff) r.l2 = "L2 " + Number(*c.l2_diff);
+    if (c.dtype_or_shape_changed) r.note = TypeOf(Find(a, c.name)) + " -> " + TypeOf(Find(b, c.name));
+    any_stats |= c.max_abs_diff.has_value();
+    any_note |= !r.note.empty();
+    rows.push_back(std::move(r));
+  }
+
+  out << Where(a.info) << " -> " << Where(b.info) << "\n";
+  if (!rows.empty()) {
+    // Columns nobody fills are left out; Table's header row is simply the first row here.
+    auto cells = [&](const Row& r) {
+      std::vector<std::string> v = {r.sign + " " + r.name, r.chunks, r.bytes};
+      if (any_stats) v.insert(v.end(), {r.max, r.l2});
+      if (any_note) v.push_back(r.note);
+      return v;
+    };
+    std::vector<bool> right = {false, true, true};
+    Table table(cells(rows[0]), right);
+    for (size_t i = 1; i < rows.size(); ++i) table.Add(cells(rows[i]));
+    std::ostringstream text;
+    table.Print(text);
+    std::istringstream lines(text.str());
+    for (std::string line; std::getline(lines, line);)  // empty trailing cells leave padding behind
+      out << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";
+  }
+  out << d.added.size() << " added, " << d.removed.size() << " removed, " << d.changed.size() << " changed ("
+      << Chunks(chunks) << ", " << HumanBytes(bytes) << "), " << d.unchanged.size() << " unchanged\n";
+}
+
+}  // namespace
+
+int Diff(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
+  auto args = ParseArgs("diff", argv, {{"json", false}, {"stats", false}});
+  if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
+  if (args->positional.size() != 3)
+    return ReportError(err, Status::InvalidArgument("ckptdb diff: give STORE A B"), kExitUsage);
+  std::vector<Selector> which;
+  for (size_t i = 1; i < 3; ++i) {
+    auto s = ParseSelectorSpec(args->positional[i]);
+    if (!s.ok()) return ReportError(err, s.status().WithContext("ckptdb diff"), kExitUsage);
+    which.push_back(*s);
+  }
+  auto store = OpenExisting(args->positional[0]);
+  if (!store.ok()) return ReportError(err, store.status());
+  auto a = (*store)->Describe(which[0]);
+  if (!a.ok()) return ReportError(err, a.status());
+  auto b = (*store)->Describe(which[1]);
+  if (!b.ok()) return ReportError(err, b.status());
+  ManifestDiff diff = DiffManifests(*a, *b);
+  if (args->has("stats"))
+    if (Status s = AddStats(**store, *a, *b, &diff); !s.ok()) return ReportError(err, s);
+  args->has("json") ? WriteJson(diff, out) : WriteText(*a, *b, diff, out);
+  return kExitOk;
+}
+
+}  // namespace ckptdb::cli
