@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ckptdb/ckptdb.h"
+#include "tests/support/cli_runner.h"
 #include "tests/support/test_support.h"
 #include "tools/cli.h"
 #include "tools/format.h"
@@ -20,16 +21,8 @@ namespace {
 
 constexpr uint64_t K = 64 << 10;  // the stores' chunk size
 
-struct Ran {
-  int code;
-  std::string out, err;
-};
-
-Ran Cli(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  const int code = cli::Run(args, out, err);
-  return {code, out.str(), err.str()};
-}
+using cli_tests::Cli;
+using Ran = cli_tests::CliRun;
 
 json::Value Json(const Ran& r) {
   EXPECT_EQ(r.code, 0) << r.err;

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "ckptdb/ckptdb.h"
+#include "tests/support/cli_runner.h"
 #include "tests/support/test_support.h"
 #include "tools/cli.h"
 #include "tools/json.h"
@@ -15,16 +16,8 @@
 namespace ckptdb {
 namespace {
 
-struct Ran {
-  int code;
-  std::string out, err;
-};
-
-Ran Cli(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  const int code = cli::Run(args, out, err);
-  return {code, out.str(), err.str()};
-}
+using cli_tests::Cli;
+using Ran = cli_tests::CliRun;
 
 class CliSelectTest : public ::testing::Test {
  protected:
