@@ -1,6 +1,6 @@
 // StoreImpl: the concrete Store. Each group of methods lives in the file named for it:
 // store_open.cc (open/create), catalog.cc (list, describe, select), save.cc, restore.cc, verify.cc,
-// space.cc.
+// space.cc, edit.cc (tag, untag, remove).
 #pragma once
 
 #include <memory>
@@ -39,6 +39,9 @@ class StoreImpl final : public Store {
   Status RestoreInto(const Selector& which, std::span<const TensorBuffer> buffers,
                      const ReadOptions& options) override;
   Result<VerifyReport> Verify() override;
+  Status Tag(const Selector& which, const std::string& name) override;
+  Status Untag(const std::string& name) override;
+  Result<CheckpointInfo> Remove(const Selector& which) override;
   Result<SpaceReport> Space() override;
   const std::string& path() const override { return path_; }
   uint64_t chunk_size() const override { return meta_.chunk_size; }

@@ -17,6 +17,9 @@ constexpr std::string_view kUsage =
     "  verify STORE\n"
     "  diff   STORE A B [--json] [--stats]\n"
     "  du     STORE [--json]\n"
+    "  tag    STORE WHICH NAME\n"
+    "  untag  STORE NAME\n"
+    "  rm     STORE WHICH\n"
     "\n"
     "WHICH picks one checkpoint: --step N (newest with that step) | --id ID | --latest | --tag NAME\n"
     "  | --at TIME (newest committed at or before an RFC 3339 time or Unix timestamp)\n"
@@ -59,6 +62,9 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   if (command == "verify") return Verify(rest, out, err);
   if (command == "diff") return Diff(rest, out, err);
   if (command == "du") return Du(rest, out, err);
+  if (command == "tag") return Tag(rest, out, err);
+  if (command == "untag") return Untag(rest, out, err);
+  if (command == "rm") return Rm(rest, out, err);
   if (command == "help" || command == "--help" || command == "-h") {
     out << kUsage;
     return kExitOk;

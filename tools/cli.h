@@ -27,5 +27,8 @@ int Show(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
 int Verify(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int Diff(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int Du(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int Tag(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int Untag(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int Rm(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace ckptdb::cli

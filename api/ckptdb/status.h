@@ -71,7 +71,8 @@ class [[nodiscard]] Result {
   // REQUIRES: ok()
   T& value() & { return *value_; }
   const T& value() const& { return *value_; }
-  T&& value() && { return std::move(*value_); }
+  // By value, so `for (auto& x : store->List().value())` does not dangle once the Result dies.
+  T value() && { return std::move(*value_); }
   T* operator->() { return &*value_; }
   const T* operator->() const { return &*value_; }
   T& operator*() & { return *value_; }

@@ -58,6 +58,21 @@ class Store {
   virtual Status RestoreInto(const Selector& which, std::span<const TensorBuffer> buffers,
                              const ReadOptions& options = {}) = 0;
 
+  // Gives the selected checkpoint the tag `name` (non-empty UTF-8). Tagging the checkpoint that
+  // already carries it is a no-op. Errors: AlreadyExists if another checkpoint carries it (untag it
+  // first); NotFound for the selector; InvalidArgument for a bad name.
+  virtual Status Tag(const Selector& which, const std::string& name) = 0;
+
+  // Removes tag `name` from the checkpoint that carries it. Errors: NotFound if no checkpoint does.
+  virtual Status Untag(const std::string& name) = 0;
+
+  // Deletes the selected checkpoint's manifest and its tags in one durable batch and returns what was
+  // deleted. Its chunks stay on disk until garbage collection (not yet built) reclaims those no other
+  // checkpoint uses. If it was the head, the head moves to its nearest surviving ancestor, else to
+  // the newest remaining checkpoint. Checkpoints whose parent it was keep their parent id.
+  // Errors: NotFound for the selector.
+  virtual Result<CheckpointInfo> Remove(const Selector& which) = 0;
+
   // Reads and re-hashes every chunk of every checkpoint and reports each damaged tensor.
   // Errors: only failures to run the check (IOError); damage is reported in the VerifyReport.
   virtual Result<VerifyReport> Verify() = 0;
