@@ -91,6 +91,26 @@ Result<std::optional<std::string>> Db::GetChunk(const Digest& d) {
   return std::optional<std::string>(std::move(value));
 }
 
+Result<std::vector<std::pair<Digest, std::string>>> Db::ScanChunks() {
+  std::vector<std::pair<Digest, std::string>> out;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->chunks()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto d = keys::DigestFromChunkKey(it->key().ToStringView());
+    if (!d || it->key()[0] != keys::kChunkIndex)
+      return Status::Corruption("store " + path_ + ": chunk index key of length " + std::to_string(it->key().size()) +
+                                " is malformed");
+    out.emplace_back(*d, it->value().ToString());
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), path_);
+  return out;
+}
+
+Status Db::CompactChunks() {
+  rocksdb::CompactRangeOptions o;
+  o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+  return FromRocks(impl_->db->CompactRange(o, impl_->chunks(), nullptr, nullptr), path_);
+}
+
 Result<std::optional<std::string>> Db::GetMeta(std::string_view key) {
   std::string value;
   rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->meta(), rocksdb::Slice(key), &value);

@@ -46,6 +46,11 @@ class Db {
   // The chunk index value of `d` (see keys::DecodeChunkRef), or nullopt.
   Result<std::optional<std::string>> GetChunk(const Digest& d);
 
+  // Every chunk index entry (digest, value), in key order. Values are small: this never reads chunk bytes.
+  Result<std::vector<std::pair<Digest, std::string>>> ScanChunks();
+  // Compacts the chunk index so deleted inline chunks give their space back.
+  Status CompactChunks();
+
   Result<std::optional<std::string>> GetMeta(std::string_view key);
   Result<std::optional<std::string>> GetManifest(uint64_t id);
   // Every manifest, by ascending id.

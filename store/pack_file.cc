@@ -114,6 +114,14 @@ PackReader::~PackReader() {
   for (auto& [id, fd] : fds_) ::close(fd.first);
 }
 
+void PackReader::Evict(uint64_t pack_id) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (auto it = fds_.find(pack_id); it != fds_.end()) {
+    ::close(it->second.first);
+    fds_.erase(it);
+  }
+}
+
 Result<std::pair<int, bool>> PackReader::Descriptor(uint64_t pack_id) {
   std::lock_guard<std::mutex> l(mu_);
   if (auto it = fds_.find(pack_id); it != fds_.end()) return it->second;

@@ -57,6 +57,9 @@ class PackReader {
   // or too short.
   Status Read(uint64_t pack_id, uint64_t offset, uint64_t len, uint8_t* dest);
 
+  // Closes the cached descriptor of a pack about to be deleted, so its space really returns.
+  void Evict(uint64_t pack_id);
+
  private:
   Result<std::pair<int, bool>> Descriptor(uint64_t pack_id);  // fd, is O_DIRECT
   const std::string dir_;

@@ -41,6 +41,7 @@ Status StoreImpl::ReadTensors(const CheckpointManifest& m, const std::vector<siz
   std::mutex mu;
   Status first;
   std::atomic<bool> failed{false};
+  std::shared_lock<std::shared_mutex> files(files_mu_);
   pool_.ParallelFor(tasks.size(), [&](size_t k) {
     if (failed.load(std::memory_order_relaxed)) return;
     const ChunkTask& task = tasks[k];

@@ -1,10 +1,11 @@
 // StoreImpl: the concrete Store. Each group of methods lives in the file named for it:
 // store_open.cc (open/create), catalog.cc (list, describe, select), save.cc, restore.cc, verify.cc,
-// space.cc, edit.cc (tag, untag, remove).
+// space.cc, edit.cc (tag, untag, remove), gc.cc.
 #pragma once
 
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,7 @@ class StoreImpl final : public Store {
   Status Tag(const Selector& which, const std::string& name) override;
   Status Untag(const std::string& name) override;
   Result<CheckpointInfo> Remove(const Selector& which) override;
+  Result<GcReport> CollectGarbage() override;
   Result<SpaceReport> Space() override;
   const std::string& path() const override { return path_; }
   uint64_t chunk_size() const override { return meta_.chunk_size; }
@@ -67,7 +69,10 @@ class StoreImpl final : public Store {
   const bool direct_io_;
   PackReader packs_;
   ThreadPool pool_;
-  std::mutex save_mu_;  // one save at a time: dedup checks and commits must not interleave
+  std::mutex save_mu_;
+  // Readers of pack files hold it shared from locating a chunk to reading it; garbage collection
+  // holds it exclusively only while it deletes pack files.
+  std::shared_mutex files_mu_;  // one save at a time: dedup checks and commits must not interleave
 };
 
 }  // namespace ckptdb

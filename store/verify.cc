@@ -30,6 +30,7 @@ Result<VerifyReport> StoreImpl::Verify() {
 
   std::mutex mu;
   std::map<Digest, std::string> problems;
+  std::shared_lock<std::shared_mutex> files(files_mu_);
   std::atomic<uint64_t> bytes{0};
   pool_.ParallelFor(chunks.size(), [&](size_t k) {
     const auto& [d, length] = chunks[k];

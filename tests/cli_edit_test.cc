@@ -90,5 +90,33 @@ TEST_F(CliEditTest, BadCommandLinesAreUsageErrors) {
   EXPECT_EQ(Log(), before);
 }
 
+TEST_F(CliEditTest, GcAfterRmReportsTheReclaimedBytes) {
+  // A big tensor only checkpoint 4 holds, so removing it frees a whole pack.
+  std::vector<uint8_t> big = testing::RandomBytes(42, 4 << 20);
+  const std::string file = dir_.Join("big.safetensors");
+  ASSERT_TRUE(WriteSafetensors(file, {{"big", DType::kU8, {int64_t(big.size())}, big.data(), big.size()}}, {}).ok());
+  ASSERT_EQ(Cli({"import", store_, "--step", "40", file}).code, 0);
+  Ran nothing = Cli({"gc", store_, "--json"});
+  ASSERT_EQ(nothing.code, 0) << nothing.err;
+  EXPECT_EQ(json::Parse(nothing.out)->find("reclaimed_bytes")->as_uint64(), 0u);
+  ASSERT_EQ(Cli({"rm", store_, "--step", "40"}).code, 0);
+  Ran r = Cli({"gc", store_, "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto v = json::Parse(r.out);
+  ASSERT_TRUE(v.ok()) << r.out;
+  EXPECT_EQ(v->find("reclaimed_bytes")->as_uint64(), big.size());
+  EXPECT_EQ(v->find("chunks_deleted")->as_uint64(), 1u);
+  EXPECT_EQ(Cli({"verify", store_}).code, 0);
+  Ran human = Cli({"gc", store_});
+  EXPECT_EQ(human.code, 0);
+  EXPECT_EQ(human.out.rfind("reclaimed 0 B: ", 0), 0u) << human.out;
+}
+
+TEST_F(CliEditTest, GcBadInput) {
+  ExpectOneLineError(Cli({"gc", dir_.Join("absent")}), 1, "absent");
+  ExpectOneLineError(Cli({"gc", store_, "--now"}), 2, "--now");
+  ExpectOneLineError(Cli({"gc"}), 2, "STORE");
+}
+
 }  // namespace
 }  // namespace ckptdb

@@ -20,6 +20,7 @@ constexpr std::string_view kUsage =
     "  tag    STORE WHICH NAME\n"
     "  untag  STORE NAME\n"
     "  rm     STORE WHICH\n"
+    "  gc     STORE [--json]\n"
     "\n"
     "WHICH picks one checkpoint: --step N (newest with that step) | --id ID | --latest | --tag NAME\n"
     "  | --at TIME (newest committed at or before an RFC 3339 time or Unix timestamp)\n"
@@ -65,6 +66,7 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   if (command == "tag") return Tag(rest, out, err);
   if (command == "untag") return Untag(rest, out, err);
   if (command == "rm") return Rm(rest, out, err);
+  if (command == "gc") return Gc(rest, out, err);
   if (command == "help" || command == "--help" || command == "-h") {
     out << kUsage;
     return kExitOk;

@@ -30,5 +30,6 @@ int Du(const std::vector<std::string>& args, std::ostream& out, std::ostream& er
 int Tag(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int Untag(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int Rm(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int Gc(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace ckptdb::cli

@@ -67,11 +67,19 @@ class Store {
   virtual Status Untag(const std::string& name) = 0;
 
   // Deletes the selected checkpoint's manifest and its tags in one durable batch and returns what was
-  // deleted. Its chunks stay on disk until garbage collection (not yet built) reclaims those no other
+  // deleted. Its chunks stay on disk until CollectGarbage reclaims those no other
   // checkpoint uses. If it was the head, the head moves to its nearest surviving ancestor, else to
   // the newest remaining checkpoint. Checkpoints whose parent it was keep their parent id.
   // Errors: NotFound for the selector.
   virtual Result<CheckpointInfo> Remove(const Selector& which) = 0;
+
+  // Deletes chunks no checkpoint references and gives their disk space back: pack files with no live
+  // chunk are deleted, and packs that are more than 1/8 garbage have their live chunks copied (and
+  // re-hashed) into a new pack first. Crash-safe: the index change commits in one synced batch before
+  // any file is deleted, so a kill at any point never loses a live chunk and the next call finishes
+  // the job. Blocks saves and edits while it runs; reads wait only while files are deleted.
+  // Errors: IOError; Corruption if a live chunk being moved fails its digest (nothing is moved).
+  virtual Result<GcReport> CollectGarbage() = 0;
 
   // Reads and re-hashes every chunk of every checkpoint and reports each damaged tensor.
   // Errors: only failures to run the check (IOError); damage is reported in the VerifyReport.

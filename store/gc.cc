@@ -1,0 +1,154 @@
+// Garbage collection: mark the digests the manifests reference, then sweep the chunk index and the
+// pack files. The order makes it crash-safe: (1) live chunks of mostly-dead packs are copied into a
+// new pack and synced; (2) one synced batch deletes dead index entries and re-points moved ones;
+// (3) only then are pack files that no index entry names deleted. A kill before (2) leaves an
+// unreferenced new pack; after it, unreferenced old packs; the next run deletes either.
+#include <boost/filesystem.hpp>
+#include <sys/stat.h>
+
+#include <map>
+#include <set>
+#include <unordered_set>
+
+#include "store/keys.h"
+#include "store/store_impl.h"
+
+namespace fs = boost::filesystem;
+
+namespace ckptdb {
+namespace {
+
+// A pack with more garbage than this fraction is rewritten: keeps the store under ~1.15x its live
+// bytes while not copying packs that are nearly all live.
+constexpr double kRewriteGarbageFraction = 1.0 / 8;
+
+struct PackUse {
+  uint64_t live = 0, dead = 0;  // padded bytes
+  std::vector<std::pair<Digest, keys::ChunkRef>> live_chunks;
+};
+
+uint64_t Padded(uint64_t n) { return (n + kPackAlign - 1) / kPackAlign * kPackAlign; }
+
+// Pack files on disk: id -> allocated bytes.
+std::map<uint64_t, uint64_t> PacksOnDisk(const std::string& dir) {
+  std::map<uint64_t, uint64_t> out;
+  boost::system::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() != 25 || name.substr(20) != ".pack" || name.find_first_not_of("0123456789") != 20) continue;
+    struct stat st;
+    if (::stat(it->path().c_str(), &st) == 0) out[std::stoull(name.substr(0, 20))] = uint64_t(st.st_blocks) * 512;
+  }
+  return out;
+}
+
+uint64_t Sum(const std::map<uint64_t, uint64_t>& m) {
+  uint64_t n = 0;
+  for (const auto& [id, bytes] : m) n += bytes;
+  return n;
+}
+
+}  // namespace
+
+Result<GcReport> StoreImpl::CollectGarbage() {
+  std::lock_guard<std::mutex> lock(save_mu_);
+  const std::string where = "store " + path_ + ", collecting garbage";
+  GcReport report;
+  const uint64_t disk_before = Sum(PacksOnDisk(packs_dir_));
+
+  // Mark.
+  auto all = LoadAll();
+  if (!all.ok()) return all.status();
+  std::unordered_set<std::string> live;
+  for (const auto& m : *all)
+    for (const auto& t : m.tensors)
+      for (const auto& d : t.chunks) live.insert(std::string(d.bytes.begin(), d.bytes.end()));
+
+  // Sweep the index: drop dead entries, account pack usage.
+  auto index = db_->ScanChunks();
+  if (!index.ok()) return index.status();
+  CommitBatch batch;
+  std::map<uint64_t, PackUse> packs;
+  for (const auto& [d, value] : *index) {
+    auto ref = keys::DecodeChunkRef(value);
+    if (!ref) return Status::Corruption(where + ": the index entry of chunk " + d.ToHex() + " is malformed");
+    const bool is_live = live.count(std::string(d.bytes.begin(), d.bytes.end())) > 0;
+    if (is_live) report.live_bytes += ref->length;
+    if (!is_live) {
+      batch.chunk_deletes.push_back(keys::ChunkIndexKey(d));
+      ++report.chunks_deleted;
+    }
+    if (ref->is_inline) continue;
+    PackUse& use = packs[ref->pack];
+    (is_live ? use.live : use.dead) += Padded(ref->length);
+    if (is_live) use.live_chunks.emplace_back(d, *ref);
+  }
+
+  // Copy the live chunks of mostly-dead packs into one new pack.
+  auto next_pack = db_->GetMeta(keys::kNextPack);
+  if (!next_pack.ok()) return next_pack.status();
+  const auto new_id = next_pack->has_value() ? keys::DecodeU64(**next_pack) : std::optional<uint64_t>(1);
+  if (!new_id) return Status::Corruption(where + ": next_pack is malformed");
+  std::unique_ptr<PackWriter> writer;
+  auto copy_live = [&]() -> Status {
+    for (auto& [id, use] : packs) {
+      if (use.live == 0 || use.dead <= kRewriteGarbageFraction * (use.live + use.dead)) continue;
+      if (!writer) {
+        auto created = PackWriter::Create(packs_dir_, *new_id, direct_io_);
+        if (!created.ok()) return created.status();
+        writer = std::move(created).value();
+      }
+      for (const auto& [d, ref] : use.live_chunks) {
+        uint8_t* buf = ThreadScratch(Padded(ref.length));
+        if (!buf) return Status::IOError("out of memory for a copy buffer");
+        if (Status s = packs_.Read(ref.pack, ref.offset, ref.length, buf); !s.ok()) return s;
+        // Never copy damage into a fresh pack where it would look like a sound chunk.
+        if (HashBytes(buf, ref.length) != d)
+          return Status::Corruption("live chunk " + d.ToHex() + " in pack " + std::to_string(id) +
+                                    " does not match its digest; nothing was moved (run verify)");
+        const uint64_t offset = writer->Reserve(ref.length);
+        if (Status s = writer->Write(offset, buf, ref.length); !s.ok()) return s;
+        batch.chunk_puts.emplace_back(keys::ChunkIndexKey(d), keys::EncodePackedChunk(*new_id, offset, ref.length));
+      }
+      ++report.packs_rewritten;
+    }
+    return writer ? writer->Finish() : Status::OK();
+  };
+  if (Status s = copy_live(); !s.ok()) {
+    if (writer) {  // nothing names the new pack yet: take it away again
+      writer.reset();
+      boost::system::error_code ec;
+      fs::remove(PackPath(packs_dir_, *new_id), ec);
+    }
+    return s.WithContext(where);
+  }
+  if (writer) batch.meta_puts.emplace_back(std::string(keys::kNextPack), keys::EncodeU64(*new_id + 1));
+  if (!batch.chunk_deletes.empty() || !batch.chunk_puts.empty())
+    if (Status s = db_->Commit(batch); !s.ok()) return s.WithContext(where);
+
+  // Delete every pack file the committed index no longer names (including leftovers of crashed
+  // saves and of earlier interrupted collections).
+  auto after = db_->ScanChunks();
+  if (!after.ok()) return after.status();
+  std::set<uint64_t> named;
+  for (const auto& [d, value] : *after)
+    if (auto ref = keys::DecodeChunkRef(value); ref && !ref->is_inline) named.insert(ref->pack);
+  {
+    std::unique_lock<std::shared_mutex> files(files_mu_);
+    for (const auto& [id, bytes] : PacksOnDisk(packs_dir_)) {
+      if (named.count(id)) continue;
+      packs_.Evict(id);
+      boost::system::error_code ec;
+      fs::remove(PackPath(packs_dir_, id), ec);
+      if (ec) return Status::IOError(where + ": cannot delete " + PackPath(packs_dir_, id) + ": " + ec.message());
+      ++report.packs_deleted;
+    }
+  }
+  if (report.chunks_deleted > 0)
+    if (Status s = db_->CompactChunks(); !s.ok()) return s.WithContext(where);
+  const uint64_t disk_after = Sum(PacksOnDisk(packs_dir_));
+  report.reclaimed_bytes = disk_before > disk_after ? disk_before - disk_after : 0;
+  return report;
+}
+
+}  // namespace ckptdb
