@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,15 +25,6 @@ namespace {
 
 namespace fs = boost::filesystem;
 constexpr uint64_t kChunk = 256 << 10;
-
-uint64_t PackBytes(const std::string& store) {
-  uint64_t n = 0;
-  for (const auto& e : fs::directory_iterator(store + "/packs")) {
-    struct stat st;
-    if (::stat(e.path().c_str(), &st) == 0) n += uint64_t(st.st_blocks) * 512;
-  }
-  return n;
-}
 
 // Five checkpoints of one 32 MiB tensor, each rewriting a different quarter, with the first three
 // removed: collection then deletes chunks, rewrites mostly-dead packs and deletes emptied ones.
@@ -124,7 +114,7 @@ TEST(GcCrashTest, KillDuringCollectionNeverLosesALiveChunk) {
     // The next collection finishes the job: only live bytes (plus slack) stay on disk.
     ASSERT_EQ(testing::RunProcess({testing::CliPath(), "gc", path}), 0);
     f.ExpectIntact(path);
-    EXPECT_LE(PackBytes(path), 1.15 * (32 << 20) * 1.25);  // live: 32 MiB + one changed quarter
+    EXPECT_LE(testing::AllocatedBytes(path + "/packs"), 1.15 * (32 << 20) * 1.25);  // live: 32 MiB + one changed quarter
     fs::remove_all(path);
   }
   std::printf("[ gc crash ] %d trials: %d killed mid-collection, %d had finished\n", trials, killed, finished);

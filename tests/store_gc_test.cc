@@ -1,5 +1,4 @@
 // Garbage collection: space really returns, live chunks always survive, damage is never copied.
-#include <sys/stat.h>
 
 #include <boost/filesystem.hpp>
 #include <gtest/gtest.h>
@@ -15,16 +14,6 @@ namespace {
 
 namespace fs = boost::filesystem;
 constexpr uint64_t kChunk = 64 << 10;
-
-// Allocated bytes of the pack files (what the filesystem really holds).
-uint64_t PackBytes(const std::string& store) {
-  uint64_t n = 0;
-  for (const auto& e : fs::directory_iterator(store + "/packs")) {
-    struct stat st;
-    if (::stat(e.path().c_str(), &st) == 0) n += uint64_t(st.st_blocks) * 512;
-  }
-  return n;
-}
 
 size_t PackCount(const std::string& store) {
   return std::distance(fs::directory_iterator(store + "/packs"), fs::directory_iterator());
@@ -73,13 +62,13 @@ class StoreGcTest : public ::testing::Test {
 TEST_F(StoreGcTest, NothingToCollectChangesNothing) {
   Data("a", 4);
   Save({"a"});
-  const uint64_t before = PackBytes(path_);
+  const uint64_t before = testing::AllocatedBytes(path_ + "/packs");
   GcReport r = Gc();
   EXPECT_EQ(r.reclaimed_bytes, 0u);
   EXPECT_EQ(r.chunks_deleted, 0u);
   EXPECT_EQ(r.packs_deleted, 0u);
   EXPECT_EQ(r.live_bytes, 4 * kChunk);
-  EXPECT_EQ(PackBytes(path_), before);
+  EXPECT_EQ(testing::AllocatedBytes(path_ + "/packs"), before);
   ExpectRestores(1, {"a"});
 }
 
@@ -93,7 +82,7 @@ TEST_F(StoreGcTest, RemovingACheckpointThenCollectingReturnsItsSpace) {
   EXPECT_EQ(r.chunks_deleted, 8u);
   EXPECT_EQ(r.packs_deleted, 1u);
   EXPECT_EQ(r.reclaimed_bytes, 8 * kChunk);
-  EXPECT_EQ(PackBytes(path_), 8 * kChunk);
+  EXPECT_EQ(testing::AllocatedBytes(path_ + "/packs"), 8 * kChunk);
   ExpectRestores(2, {"b"});
   EXPECT_TRUE(store_->Verify()->ok());
 }
@@ -123,7 +112,7 @@ TEST_F(StoreGcTest, AMostlyDeadPackIsRewrittenSoDiskStaysNearTheLiveBytes) {
   EXPECT_EQ(r.packs_rewritten, 1u);
   EXPECT_EQ(r.chunks_deleted, 14u);
   EXPECT_EQ(r.live_bytes, 6 * kChunk);
-  EXPECT_EQ(PackBytes(path_), 6 * kChunk);  // pack 2 (4 chunks) + the new pack (2 moved chunks)
+  EXPECT_EQ(testing::AllocatedBytes(path_ + "/packs"), 6 * kChunk);  // pack 2 (4 chunks) + the new pack (2 moved chunks)
   ExpectRestores(2, {"keep", "new"});
   EXPECT_TRUE(store_->Verify()->ok());
   // A store reopened after the move reads the moved chunks too.
@@ -156,7 +145,7 @@ TEST_F(StoreGcTest, DiskSizeAfterCollectionIsWithinTheBound) {
   auto space = store_->Space();
   ASSERT_TRUE(space.ok());
   EXPECT_EQ(r.live_bytes, space->unique_bytes);
-  EXPECT_LE(PackBytes(path_), 1.15 * space->unique_bytes) << "live " << space->unique_bytes;
+  EXPECT_LE(testing::AllocatedBytes(path_ + "/packs"), 1.15 * space->unique_bytes) << "live " << space->unique_bytes;
   EXPECT_LE(space->disk_bytes, 1.15 * space->unique_bytes + (8 << 20));
   ExpectRestores(10, {"w"});
 }

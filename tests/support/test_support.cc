@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -117,6 +118,16 @@ int RunProcess(const std::vector<std::string>& argv, std::string* output) {
   boost::system::error_code ec;
   fs::remove(capture, ec);
   return code;
+}
+
+uint64_t AllocatedBytes(const std::string& dir) {
+  uint64_t total = 0;
+  for (fs::recursive_directory_iterator it(dir), end; it != end; ++it) {
+    struct stat st;
+    if (fs::is_regular_file(it->status()) && ::stat(it->path().c_str(), &st) == 0)
+      total += static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+  return total;
 }
 
 uint64_t DirectoryBytes(const std::string& dir) {

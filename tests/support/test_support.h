@@ -42,5 +42,7 @@ int RunProcess(const std::vector<std::string>& argv, std::string* output = nullp
 
 // The total size in bytes of the regular files under `dir` (what du -b would say).
 uint64_t DirectoryBytes(const std::string& dir);
+// The space the regular files under `dir` really occupy (st_blocks x 512, what du would say).
+uint64_t AllocatedBytes(const std::string& dir);
 
 }  // namespace ckptdb::testing
