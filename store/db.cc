@@ -76,11 +76,9 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const std::string& 
 }
 
 Result<bool> Db::HasChunk(const Digest& d) {
-  std::string value;
-  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->chunks(), keys::ChunkIndexKey(d), &value);
-  if (s.IsNotFound()) return false;
-  if (!s.ok()) return FromRocks(s, path_);
-  return true;
+  auto value = GetChunk(d);
+  if (!value.ok()) return value.status();
+  return value->has_value();
 }
 
 Result<std::optional<std::string>> Db::GetChunk(const Digest& d) {

@@ -51,8 +51,6 @@ Status StoreImpl::Untag(const std::string& name) {
 
 Result<CheckpointInfo> StoreImpl::Remove(const Selector& which) {
   std::lock_guard<std::mutex> lock(save_mu_);
-  auto all = LoadAll();
-  if (!all.ok()) return all.status();
   auto target = Describe(which);
   if (!target.ok()) return target.status();
   const CheckpointInfo victim = target->info;
@@ -63,6 +61,9 @@ Result<CheckpointInfo> StoreImpl::Remove(const Selector& which) {
   auto head = db_->GetMeta(keys::kHead);
   if (!head.ok()) return head.status();
   if (head->has_value() && keys::DecodeU64(**head) == victim.id) {
+    // Only a removed head needs the rest of the history, to find its successor.
+    auto all = LoadAll();
+    if (!all.ok()) return all.status();
     std::map<CheckpointId, const CheckpointInfo*> alive;
     for (const auto& m : *all)
       if (m.info.id != victim.id) alive[m.info.id] = &m.info;

@@ -59,10 +59,10 @@ Result<GcReport> StoreImpl::CollectGarbage() {
   // Mark.
   auto all = LoadAll();
   if (!all.ok()) return all.status();
-  std::unordered_set<std::string> live;
+  std::unordered_set<Digest, DigestHash> live;
   for (const auto& m : *all)
     for (const auto& t : m.tensors)
-      for (const auto& d : t.chunks) live.insert(std::string(d.bytes.begin(), d.bytes.end()));
+      live.insert(t.chunks.begin(), t.chunks.end());
 
   // Sweep the index: drop dead entries, account pack usage.
   auto index = db_->ScanChunks();
@@ -72,7 +72,7 @@ Result<GcReport> StoreImpl::CollectGarbage() {
   for (const auto& [d, value] : *index) {
     auto ref = keys::DecodeChunkRef(value);
     if (!ref) return Status::Corruption(where + ": the index entry of chunk " + d.ToHex() + " is malformed");
-    const bool is_live = live.count(std::string(d.bytes.begin(), d.bytes.end())) > 0;
+    const bool is_live = live.count(d) > 0;
     if (is_live) report.live_bytes += ref->length;
     if (!is_live) {
       batch.chunk_deletes.push_back(keys::ChunkIndexKey(d));

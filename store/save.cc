@@ -17,19 +17,6 @@
 namespace ckptdb {
 namespace {
 
-struct DigestHash {
-  size_t operator()(const Digest& d) const {
-    size_t h;
-    std::memcpy(&h, d.bytes.data(), sizeof h);  // the digest is uniformly random already
-    return h;
-  }
-};
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 // The first error of a parallel run; later tasks see it and stop early.
 class FirstError {
  public:

@@ -16,15 +16,6 @@
 namespace ckptdb {
 namespace {
 
-// Digests are uniformly random bytes, so their first word is already a good hash.
-struct DigestHash {
-  size_t operator()(const Digest& d) const {
-    size_t h;
-    std::memcpy(&h, d.bytes.data(), sizeof h);
-    return h;
-  }
-};
-
 // Adds the allocated bytes of `st` to `*total` unless that inode was already counted (hard links
 // are counted once, as du does).
 void Count(const struct stat& st, std::set<std::pair<dev_t, ino_t>>* seen, uint64_t* total) {
@@ -114,8 +105,7 @@ Result<SpaceReport> StoreImpl::Space() {
     report.checkpoints.push_back({m.info.id, m.info.step, 0});
     for (const TensorInfo& t : m.tensors)
       for (size_t i = 0; i < t.chunks.size(); ++i) {
-        // Chunk lengths follow from the manifest (FORMAT.md, "Chunking"): no chunk is read.
-        const uint64_t length = std::min(m.chunk_size, t.size_bytes - i * m.chunk_size);
+        const uint64_t length = ChunkLength(t.size_bytes, i, m.chunk_size);
         auto [it, fresh] = uses.try_emplace(t.chunks[i], Use{length, k, false});
         if (!fresh && it->second.owner != k) it->second.shared = true;
       }

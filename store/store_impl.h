@@ -3,6 +3,8 @@
 // space.cc, edit.cc (tag, untag, remove), gc.cc.
 #pragma once
 
+#include <algorithm>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -24,6 +26,24 @@ struct ChunkTask {
   uint64_t offset;
   uint64_t length;
 };
+
+// Digests are uniformly random bytes, so their first word is already a good hash.
+struct DigestHash {
+  size_t operator()(const Digest& d) const {
+    size_t h;
+    std::memcpy(&h, d.bytes.data(), sizeof h);
+    return h;
+  }
+};
+
+// The byte length of chunk `index` of a `size_bytes`-byte tensor (FORMAT.md, "Chunking"): known from
+// the manifest alone, without reading the chunk.
+inline uint64_t ChunkLength(uint64_t size_bytes, uint64_t index, uint64_t chunk_size) {
+  return std::min(chunk_size, size_bytes - index * chunk_size);
+}
+
+// UTC nanoseconds since the Unix epoch, for commit and creation times.
+int64_t NowNs();
 
 // Cuts tensors of the given byte sizes into chunks of `chunk_size` (the last may be shorter; an
 // empty tensor has none).

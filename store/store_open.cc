@@ -15,11 +15,6 @@ namespace fs = boost::filesystem;
 namespace ckptdb {
 namespace {
 
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 // A store directory holds the RocksDB database in db/ and the chunk pack files in packs/.
 constexpr const char* kDbDir = "db";
 constexpr const char* kPacksDir = "packs";
@@ -114,6 +109,11 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path_in, const Sto
   return std::unique_ptr<Store>(new StoreImpl(path, std::move(db).value(), *meta, options));
 }
 
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 StoreImpl::StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta meta, const StoreOptions& options)
     : path_(std::move(path)),
       db_(std::move(db)),
@@ -127,7 +127,7 @@ std::vector<ChunkTask> PlanChunks(const std::vector<uint64_t>& sizes, uint64_t c
   std::vector<ChunkTask> tasks;
   for (size_t t = 0; t < sizes.size(); ++t)
     for (uint64_t off = 0, i = 0; off < sizes[t]; off += chunk_size, ++i)
-      tasks.push_back({t, i, off, std::min(chunk_size, sizes[t] - off)});
+      tasks.push_back({t, i, off, ChunkLength(sizes[t], i, chunk_size)});
   return tasks;
 }
 

@@ -14,18 +14,18 @@ Result<VerifyReport> StoreImpl::Verify() {
   VerifyReport report;
   report.checkpoints = raws->size();
   // A manifest that does not decode is damage to report, not a reason to stop checking the rest.
-  auto all = std::make_unique<std::vector<CheckpointManifest>>();
+  std::vector<CheckpointManifest> all;
   for (const auto& [id, bytes] : *raws) {
     auto m = DecodeStored(id, bytes);
-    if (m.ok()) all->push_back(std::move(m).value());
+    if (m.ok()) all.push_back(std::move(m).value());
     else report.damage.push_back({id, 0, "", 0, Digest{}, m.status().message()});
   }
 
   std::map<Digest, uint64_t> lengths;  // each distinct chunk and the length its users expect
-  for (const auto& m : *all)
+  for (const auto& m : all)
     for (const auto& t : m.tensors)
       for (size_t i = 0; i < t.chunks.size(); ++i)
-        lengths.emplace(t.chunks[i], std::min(m.chunk_size, t.size_bytes - i * m.chunk_size));
+        lengths.emplace(t.chunks[i], ChunkLength(t.size_bytes, i, m.chunk_size));
   std::vector<std::pair<Digest, uint64_t>> chunks(lengths.begin(), lengths.end());
 
   std::mutex mu;
@@ -45,7 +45,7 @@ Result<VerifyReport> StoreImpl::Verify() {
   report.chunks_checked = chunks.size();
   report.bytes_checked = bytes.load();
 
-  for (const auto& m : *all)
+  for (const auto& m : all)
     for (const auto& t : m.tensors)
       for (size_t i = 0; i < t.chunks.size(); ++i)
         if (auto it = problems.find(t.chunks[i]); it != problems.end())
