@@ -19,7 +19,10 @@ using CheckpointId = uint64_t;
 struct CheckpointInfo {
   CheckpointId id = 0;
   int64_t step = 0;
-  std::optional<CheckpointId> parent;  // the head when this checkpoint was saved
+  // The head when this checkpoint was saved. When that checkpoint is removed (Remove, retention,
+  // Rollback with discard) this is re-pointed to the removed one's own parent in the same commit,
+  // so a parent id always names a checkpoint the store holds: its nearest surviving ancestor.
+  std::optional<CheckpointId> parent;
   int64_t commit_time_ns = 0;          // UTC, nanoseconds since the Unix epoch
   uint64_t tensor_count = 0;
   uint64_t logical_bytes = 0;          // sum of the tensors' byte lengths
@@ -132,6 +135,18 @@ struct GcReport {
   uint64_t packs_deleted = 0;     // pack files removed (emptied, rewritten, or left by a failed save)
   uint64_t packs_rewritten = 0;   // packs whose live chunks were copied out before deletion
   uint64_t live_bytes = 0;        // chunk bytes the remaining checkpoints reference
+  // Checkpoints the stored retention policy removed before collecting (see retention.h), oldest first.
+  std::vector<CheckpointInfo> checkpoints_removed;
+};
+
+// What Store::Rollback did.
+struct RollbackReport {
+  CheckpointInfo head;  // the new head: the next save is its child
+  // Checkpoints on the old head's line that are not ancestors of the new head, newest first. Without
+  // discard they all stay, readable, on their own branch; with discard the untagged ones are deleted.
+  std::vector<CheckpointInfo> abandoned;
+  // Those of `abandoned` that discard deleted (tagged ones are kept: only Remove deletes a tag).
+  std::vector<CheckpointInfo> discarded;
 };
 
 }  // namespace ckptdb

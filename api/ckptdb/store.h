@@ -17,6 +17,7 @@
 
 #include "ckptdb/checkpoint.h"
 #include "ckptdb/options.h"
+#include "ckptdb/retention.h"
 #include "ckptdb/status.h"
 #include "ckptdb/tensor.h"
 
@@ -32,7 +33,9 @@ class Store {
 
   virtual ~Store() = default;
 
-  // Saves `tensors` as a new checkpoint whose parent is the current head, and returns its summary.
+  // Saves `tensors` as a new checkpoint whose parent is the current head, makes it the head, and
+  // returns its summary. If a retention policy with max_to_keep is set, the checkpoints it no longer
+  // keeps are deleted in the same durable commit (their chunks stay until CollectGarbage).
   // REQUIRES: each TensorRef passes ValidateTensorRef; names are unique; the bytes stay unchanged
   //           until Save returns.
   // Errors: InvalidArgument naming the tensor (bad or duplicate name, size that disagrees with
@@ -69,17 +72,36 @@ class Store {
   // Deletes the selected checkpoint's manifest and its tags in one durable batch and returns what was
   // deleted. Its chunks stay on disk until CollectGarbage reclaims those no other
   // checkpoint uses. If it was the head, the head moves to its nearest surviving ancestor, else to
-  // the newest remaining checkpoint. Checkpoints whose parent it was keep their parent id.
+  // the newest remaining checkpoint. Its children are re-pointed to its parent in the same batch.
   // Errors: NotFound for the selector.
   virtual Result<CheckpointInfo> Remove(const Selector& which) = 0;
 
-  // Deletes chunks no checkpoint references and gives their disk space back: pack files with no live
+  // Applies the stored retention policy (one durable batch, as in Save), then
+  // deletes chunks no checkpoint references and gives their disk space back: pack files with no live
   // chunk are deleted, and packs that are more than 1/8 garbage have their live chunks copied (and
   // re-hashed) into a new pack first. Crash-safe: the index change commits in one synced batch before
   // any file is deleted, so a kill at any point never loses a live chunk and the next call finishes
   // the job. Blocks saves and edits while it runs; reads wait only while files are deleted.
   // Errors: IOError; Corruption if a live chunk being moved fails its digest (nothing is moved).
   virtual Result<GcReport> CollectGarbage() = 0;
+
+  // The stored retention policy; a store that never had one returns the default (keep everything).
+  // Errors: Corruption if the stored policy does not decode.
+  virtual Result<RetentionPolicy> GetRetention() = 0;
+
+  // Stores `policy` durably, replacing the previous one. It is applied at the next Save or
+  // CollectGarbage, not here. Errors: InvalidArgument from ValidateRetentionPolicy (nothing stored).
+  virtual Status SetRetention(const RetentionPolicy& policy) = 0;
+
+  // The head: the checkpoint the next save will take as its parent; nullopt for an empty store.
+  virtual Result<std::optional<CheckpointId>> Head() = 0;
+
+  // Makes the selected checkpoint the head, so the next save is its child and history forks there.
+  // The checkpoints this abandons (on the old head's line, not ancestors of the new head) stay
+  // readable on their own branch, or with `discard` the untagged ones are deleted in the same
+  // durable batch. Rolling forward to a descendant of the head abandons nothing.
+  // Errors: NotFound for the selector; nothing changes on any error.
+  virtual Result<RollbackReport> Rollback(const Selector& which, bool discard) = 0;
 
   // Reads and re-hashes every chunk of every checkpoint and reports each damaged tensor.
   // Errors: only failures to run the check (IOError); damage is reported in the VerifyReport.
