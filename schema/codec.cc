@@ -8,6 +8,7 @@
 #include <set>
 
 #include "schema/manifest_generated.h"
+#include "schema/policy_generated.h"
 #include "schema/store_meta_generated.h"
 
 namespace ckptdb {
@@ -180,6 +181,34 @@ Result<StoreMeta> DecodeStoreMeta(std::string_view bytes) {
   if (!IsValidChunkSize(meta.chunk_size))
     return Status::Corruption("store chunk size " + std::to_string(meta.chunk_size) + " is invalid");
   return meta;
+}
+
+std::string EncodeRetentionPolicy(const RetentionPolicy& p) {
+  flatbuffers::FlatBufferBuilder b(128);
+  flatbuffers::Offset<fb::KeepBest> best;
+  if (p.keep_best)
+    best = fb::CreateKeepBest(b, b.CreateString(p.keep_best->metric), p.keep_best->maximize, p.keep_best->count);
+  auto root = fb::CreateRetentionPolicy(b, p.max_to_keep, p.keep_every_steps, p.keep_every_hours, best);
+  fb::FinishRetentionPolicyBuffer(b, root);
+  return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
+}
+
+Result<RetentionPolicy> DecodeRetentionPolicy(std::string_view bytes) {
+  auto copy = CopyForVerify(bytes, "retention policy");
+  if (!copy.ok()) return copy.status();
+  flatbuffers::Verifier verifier(copy->data(), bytes.size());
+  if (!fb::VerifyRetentionPolicyBuffer(verifier))
+    return Status::Corruption("retention policy fails FlatBuffers verification");
+  const fb::RetentionPolicy* f = fb::GetRetentionPolicy(copy->data());
+  RetentionPolicy p;
+  p.max_to_keep = f->max_to_keep();
+  p.keep_every_steps = f->keep_every_steps();
+  p.keep_every_hours = f->keep_every_hours();
+  if (const fb::KeepBest* best = f->keep_best())
+    p.keep_best = KeepBest{best->metric()->str(), best->maximize(), best->count()};
+  if (Status s = ValidateRetentionPolicy(p); !s.ok())
+    return Status::Corruption("stored retention policy is invalid: " + s.message());
+  return p;
 }
 
 }  // namespace ckptdb::schema

@@ -12,6 +12,7 @@
 
 #include "ckptdb/checkpoint.h"
 #include "ckptdb/options.h"
+#include "ckptdb/retention.h"
 #include "ckptdb/status.h"
 
 namespace ckptdb::schema {
@@ -34,5 +35,9 @@ Result<CheckpointManifest> DecodeManifest(std::string_view bytes);
 
 std::string EncodeStoreMeta(const StoreMeta& meta);
 Result<StoreMeta> DecodeStoreMeta(std::string_view bytes);
+
+// REQUIRES for encoding: ValidateRetentionPolicy(policy).ok(). Decoding validates the same rules.
+std::string EncodeRetentionPolicy(const RetentionPolicy& policy);
+Result<RetentionPolicy> DecodeRetentionPolicy(std::string_view bytes);
 
 }  // namespace ckptdb::schema

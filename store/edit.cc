@@ -54,27 +54,25 @@ Result<CheckpointInfo> StoreImpl::Remove(const Selector& which) {
   auto target = Describe(which);
   if (!target.ok()) return target.status();
   const CheckpointInfo victim = target->info;
+  auto all = LoadAll();  // to find the victim's children, and the head's successor
+  if (!all.ok()) return all.status();
 
   CommitBatch batch;
-  batch.manifest_deletes.push_back(keys::EncodeU64(victim.id));
-  for (const auto& tag : victim.tags) batch.meta_deletes.push_back(keys::TagKey(tag));
-  auto head = db_->GetMeta(keys::kHead);
+  for (size_t i : PruneInto(*all, {victim.id}, batch))
+    batch.manifest_puts.emplace_back(keys::EncodeU64((*all)[i].info.id), schema::EncodeManifest((*all)[i]));
+  auto head = Head();
   if (!head.ok()) return head.status();
-  if (head->has_value() && keys::DecodeU64(**head) == victim.id) {
-    // Only a removed head needs the rest of the history, to find its successor.
-    auto all = LoadAll();
-    if (!all.ok()) return all.status();
-    std::map<CheckpointId, const CheckpointInfo*> alive;
-    for (const auto& m : *all)
-      if (m.info.id != victim.id) alive[m.info.id] = &m.info;
-    // Walk up the removed head's ancestry to the first checkpoint that still exists.
-    std::optional<CheckpointId> new_head;
-    std::map<CheckpointId, std::optional<CheckpointId>> parent;
-    for (const auto& m : *all) parent[m.info.id] = m.info.parent;
-    for (auto p = victim.parent; p && !new_head; p = parent.count(*p) ? parent[*p] : std::nullopt)
-      if (alive.count(*p)) new_head = *p;
-    if (!new_head && !alive.empty()) new_head = alive.rbegin()->first;
-    if (new_head) batch.meta_puts.emplace_back(std::string(keys::kHead), keys::EncodeU64(*new_head));
+  if (*head == victim.id) {
+    // Its parent (the nearest surviving ancestor, as parents are kept pointing at survivors), else
+    // the newest checkpoint left. A parent id from before re-pointing may name nothing: skip it.
+    std::optional<CheckpointId> next, newest;
+    for (const auto& m : *all) {
+      if (m.info.id == victim.id) continue;
+      if (m.info.id == victim.parent) next = m.info.id;
+      newest = m.info.id;  // ascending ids: ends at the newest
+    }
+    if (!next) next = newest;
+    if (next) batch.meta_puts.emplace_back(std::string(keys::kHead), keys::EncodeU64(*next));
     else batch.meta_deletes.push_back(std::string(keys::kHead));
   }
   if (Status s = db_->Commit(batch); !s.ok()) return s.WithContext("store " + path_ + ", removing " + Where(victim));

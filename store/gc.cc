@@ -56,9 +56,22 @@ Result<GcReport> StoreImpl::CollectGarbage() {
   GcReport report;
   const uint64_t disk_before = Sum(PacksOnDisk(packs_dir_));
 
-  // Mark.
+  // Retire what the policy no longer keeps, in its own durable batch before anything is swept: a
+  // kill after it leaves only unreferenced chunks, which this sweep (or the next) reclaims.
   auto all = LoadAll();
   if (!all.ok()) return all.status();
+  auto policy = GetRetention();
+  if (!policy.ok()) return policy.status().WithContext(where);
+  auto head = Head();
+  if (!head.ok()) return head.status();
+  if (policy->max_to_keep > 0 && *head) {
+    CommitBatch retire;
+    report.checkpoints_removed = RetireInto(*policy, *all, **head, retire);
+    if (!report.checkpoints_removed.empty())
+      if (Status s = db_->Commit(retire); !s.ok()) return s.WithContext(where + ", applying the retention policy");
+  }
+
+  // Mark.
   std::unordered_set<Digest, DigestHash> live;
   for (const auto& m : *all)
     for (const auto& t : m.tensors)

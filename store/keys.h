@@ -22,6 +22,7 @@ inline constexpr std::string_view kHead = "head";
 inline constexpr std::string_view kTagPrefix = "tag/";
 
 inline constexpr std::string_view kNextPack = "next_pack";
+inline constexpr std::string_view kPolicy = "policy";  // RetentionPolicy fb; absent: keep everything
 
 // Chunk column family: 'i' + digest -> where the chunk's bytes are.
 inline constexpr char kChunkIndex = 'i';

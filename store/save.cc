@@ -2,7 +2,7 @@
 // with O_DIRECT, sync it, then commit the chunk index entries and the manifest in one synced batch.
 // A crash before the commit leaves at most an unreferenced pack file, which the next save reuses
 // (truncates) because next_pack only advances in the commit; the checkpoint is visible only once
-// its manifest is.
+// its manifest is. With a retention policy, the checkpoints it retires are deleted in that same batch.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -135,7 +135,7 @@ Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const
 
   auto next = db_->GetMeta(keys::kNextId);
   if (!next.ok()) return next.status();
-  auto head = db_->GetMeta(keys::kHead);
+  auto head = Head();
   if (!head.ok()) return head.status();
   const auto id = next->has_value() ? keys::DecodeU64(**next) : std::optional<uint64_t>(1);
   if (!id) return Status::Corruption("store " + path_ + ": next_id is malformed");
@@ -143,10 +143,7 @@ Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const
   CheckpointInfo& info = m.info;
   info.id = *id;
   info.step = options.step;
-  if (head->has_value()) {
-    info.parent = keys::DecodeU64(**head);
-    if (!info.parent) return Status::Corruption("store " + path_ + ": head is malformed");
-  }
+  info.parent = *head;
   info.commit_time_ns = NowNs();
   info.tensor_count = tensors.size();
   info.new_bytes = new_bytes.load();
@@ -156,6 +153,17 @@ Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const
   m.metadata = options.metadata;
 
   CommitBatch batch;
+  // Rotation commits with the checkpoint, so no crash can leave the new one without the old ones
+  // gone or the old ones gone without the new one.
+  auto policy = GetRetention();
+  if (!policy.ok()) return policy.status().WithContext(where);
+  if (policy->max_to_keep > 0) {
+    auto all = LoadAll();
+    if (!all.ok()) return all.status().WithContext(where);
+    all->push_back(m);
+    RetireInto(*policy, *all, info.id, batch, info.id);
+    info.parent = all->back().info.parent;  // the new head is never retired and stays last
+  }
   batch.chunk_puts = std::move(index_puts);
   if (pack) batch.meta_puts.emplace_back(std::string(keys::kNextPack), keys::EncodeU64(*pack_id + 1));
   batch.manifest_puts.emplace_back(keys::EncodeU64(info.id), schema::EncodeManifest(m));

@@ -1,12 +1,14 @@
 // StoreImpl: the concrete Store. Each group of methods lives in the file named for it:
 // store_open.cc (open/create), catalog.cc (list, describe, select), save.cc, restore.cc, verify.cc,
-// space.cc, edit.cc (tag, untag, remove), gc.cc.
+// space.cc, edit.cc (tag, untag, remove), gc.cc, policy.cc (retention), rollback.cc (head, rollback),
+// prune.cc (deleting checkpoints inside a batch).
 #pragma once
 
 #include <algorithm>
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -49,6 +51,20 @@ int64_t NowNs();
 // empty tensor has none).
 std::vector<ChunkTask> PlanChunks(const std::vector<uint64_t>& sizes, uint64_t chunk_size);
 
+// Adds to `batch` the deletion of checkpoints `victims` of `all` (every manifest in the store, plus
+// any the batch commits): their manifests and tag index entries. Each surviving child of a victim is
+// re-pointed, in `all`, to the victim's nearest surviving ancestor; returns the indices in `all` of
+// those changed manifests, which the caller must put in the batch.
+std::vector<size_t> PruneInto(std::vector<CheckpointManifest>& all, const std::set<CheckpointId>& victims,
+                              CommitBatch& batch);
+
+// Applies `policy` with head `head` to `all` (as PruneInto), puts the rewritten survivors in `batch`
+// except `written_anyway` (the manifest a save puts itself), removes the victims from `all`, and
+// returns them oldest first.
+std::vector<CheckpointInfo> RetireInto(const RetentionPolicy& policy, std::vector<CheckpointManifest>& all,
+                                       CheckpointId head, CommitBatch& batch,
+                                       std::optional<CheckpointId> written_anyway = std::nullopt);
+
 class StoreImpl final : public Store {
  public:
   StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta meta, const StoreOptions& options);
@@ -65,6 +81,10 @@ class StoreImpl final : public Store {
   Result<CheckpointInfo> Remove(const Selector& which) override;
   Result<GcReport> CollectGarbage() override;
   Result<SpaceReport> Space() override;
+  Result<RetentionPolicy> GetRetention() override;
+  Status SetRetention(const RetentionPolicy& policy) override;
+  Result<std::optional<CheckpointId>> Head() override;
+  Result<RollbackReport> Rollback(const Selector& which, bool discard) override;
   const std::string& path() const override { return path_; }
   uint64_t chunk_size() const override { return meta_.chunk_size; }
 

@@ -105,8 +105,8 @@ TEST_F(StoreEditTest, RemoveDeletesTheCheckpointAndItsTagsDurably) {
   EXPECT_EQ(Ids(), (std::vector<CheckpointId>{a.id, c.id}));
   EXPECT_EQ(store_->Describe(Selector::Tag("mid")).status().code(), Code::kNotFound);
   EXPECT_EQ(store_->Describe(Selector::Step(20)).status().code(), Code::kNotFound);
-  // The others still restore and verify; a child keeps naming its removed parent.
-  EXPECT_EQ(store_->Describe(Selector::Id(c.id))->info.parent, b.id);
+  // The others still restore and verify; the child now names the removed one's parent.
+  EXPECT_EQ(store_->Describe(Selector::Id(c.id))->info.parent, a.id);
   EXPECT_TRUE(store_->Verify()->ok());
   // The tag name can be reused.
   EXPECT_TRUE(store_->Tag(Selector::Id(a.id), "mid").ok());

@@ -1,0 +1,47 @@
+// The stored retention policy and its application inside a commit batch (retention.h). The decision
+// itself is the pure DecideRetention; this file only reads, stores and applies it.
+#include "store/keys.h"
+#include "store/store_impl.h"
+
+namespace ckptdb {
+
+Result<RetentionPolicy> StoreImpl::GetRetention() {
+  auto raw = db_->GetMeta(keys::kPolicy);
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return RetentionPolicy{};
+  auto p = schema::DecodeRetentionPolicy(**raw);
+  if (!p.ok()) return p.status().WithContext("store " + path_);
+  return p;
+}
+
+Status StoreImpl::SetRetention(const RetentionPolicy& policy) {
+  if (Status s = ValidateRetentionPolicy(policy); !s.ok()) return s.WithContext("store " + path_);
+  std::lock_guard<std::mutex> lock(save_mu_);  // a save applies the policy it read under this lock
+  CommitBatch batch;
+  batch.meta_puts.emplace_back(std::string(keys::kPolicy), schema::EncodeRetentionPolicy(policy));
+  return db_->Commit(batch).WithContext("store " + path_ + ", storing the retention policy");
+}
+
+std::vector<CheckpointInfo> RetireInto(const RetentionPolicy& policy, std::vector<CheckpointManifest>& all,
+                                       CheckpointId head, CommitBatch& batch,
+                                       std::optional<CheckpointId> written_anyway) {
+  std::vector<CheckpointInfo> infos;
+  infos.reserve(all.size());
+  for (const auto& m : all) infos.push_back(m.info);
+  std::set<CheckpointId> victims;
+  std::vector<CheckpointInfo> removed;
+  const auto decisions = DecideRetention(policy, infos, head);
+  for (size_t i = 0; i < decisions.size(); ++i)
+    if (!decisions[i].keep()) {
+      victims.insert(decisions[i].id);
+      removed.push_back(infos[i]);
+    }
+  if (victims.empty()) return removed;
+  for (size_t i : PruneInto(all, victims, batch))
+    if (all[i].info.id != written_anyway)
+      batch.manifest_puts.emplace_back(keys::EncodeU64(all[i].info.id), schema::EncodeManifest(all[i]));
+  std::erase_if(all, [&](const CheckpointManifest& m) { return victims.count(m.info.id) > 0; });
+  return removed;
+}
+
+}  // namespace ckptdb

@@ -1,0 +1,60 @@
+// The head and moving it: Rollback makes an earlier checkpoint the parent of the next save, so
+// history forks instead of the future being deleted. Like every edit, one synced batch.
+#include <unordered_map>
+
+#include "ckptdb/lineage.h"
+#include "store/keys.h"
+#include "store/store_impl.h"
+
+namespace ckptdb {
+
+Result<std::optional<CheckpointId>> StoreImpl::Head() {
+  auto head = db_->GetMeta(keys::kHead);
+  if (!head.ok()) return head.status();
+  if (!head->has_value()) return std::optional<CheckpointId>();
+  auto id = keys::DecodeU64(**head);
+  if (!id) return Status::Corruption("store " + path_ + ": head is malformed");
+  return std::optional<CheckpointId>(*id);
+}
+
+Result<RollbackReport> StoreImpl::Rollback(const Selector& which, bool discard) {
+  std::lock_guard<std::mutex> lock(save_mu_);
+  const std::string where = "store " + path_ + ", rolling back to " + which.ToString();
+  auto target = Describe(which);
+  if (!target.ok()) return target.status();
+  auto head = Head();
+  if (!head.ok()) return head.status();
+  auto all = LoadAll();
+  if (!all.ok()) return all.status();
+  std::vector<CheckpointInfo> infos;
+  std::unordered_map<CheckpointId, size_t> index;
+  for (const auto& m : *all) {
+    index[m.info.id] = infos.size();
+    infos.push_back(m.info);
+  }
+
+  RollbackReport report;
+  report.head = target->info;
+  std::set<CheckpointId> kept_line;
+  for (CheckpointId id : Ancestry(infos, target->info.id)) kept_line.insert(id);
+  std::set<CheckpointId> victims;
+  if (*head)
+    for (CheckpointId id : Ancestry(infos, **head)) {  // nearest first, so newest first
+      if (kept_line.count(id)) break;  // the rest of the old line is shared with the new one
+      const CheckpointInfo& c = infos[index.at(id)];
+      report.abandoned.push_back(c);
+      if (discard && c.tags.empty()) {
+        victims.insert(id);
+        report.discarded.push_back(c);
+      }
+    }
+
+  CommitBatch batch;
+  batch.meta_puts.emplace_back(std::string(keys::kHead), keys::EncodeU64(target->info.id));
+  for (size_t i : PruneInto(*all, victims, batch))
+    batch.manifest_puts.emplace_back(keys::EncodeU64((*all)[i].info.id), schema::EncodeManifest((*all)[i]));
+  if (Status s = db_->Commit(batch); !s.ok()) return s.WithContext(where);
+  return report;
+}
+
+}  // namespace ckptdb
