@@ -157,11 +157,12 @@ Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const
   // gone or the old ones gone without the new one.
   auto policy = GetRetention();
   if (!policy.ok()) return policy.status().WithContext(where);
+  bool retired = false;
   if (policy->max_to_keep > 0) {
     auto all = LoadAll();
     if (!all.ok()) return all.status().WithContext(where);
     all->push_back(m);
-    RetireInto(*policy, *all, info.id, batch, info.id);
+    retired = !RetireInto(*policy, *all, info.id, batch, info.id).empty();
     info.parent = all->back().info.parent;  // the new head is never retired and stays last
   }
   batch.chunk_puts = std::move(index_puts);
@@ -171,6 +172,7 @@ Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const
   batch.meta_puts.emplace_back(std::string(keys::kHead), keys::EncodeU64(info.id));
   for (const auto& tag : info.tags) batch.meta_puts.emplace_back(keys::TagKey(tag), keys::EncodeU64(info.id));
   if (Status s = db_->Commit(batch); !s.ok()) return s.WithContext(where + ", committing");
+  if (retired && background_gc_) collector_.Request();
   return info;
 }
 

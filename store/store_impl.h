@@ -15,6 +15,7 @@
 
 #include "ckptdb/store.h"
 #include "schema/codec.h"
+#include "store/background_collector.h"
 #include "store/db.h"
 #include "store/pack_file.h"
 #include "store/thread_pool.h"
@@ -85,6 +86,7 @@ class StoreImpl final : public Store {
   Status SetRetention(const RetentionPolicy& policy) override;
   Result<std::optional<CheckpointId>> Head() override;
   Result<RollbackReport> Rollback(const Selector& which, bool discard) override;
+  Status WaitForBackgroundWork() override { return collector_.Wait(); }
   const std::string& path() const override { return path_; }
   uint64_t chunk_size() const override { return meta_.chunk_size; }
 
@@ -113,6 +115,9 @@ class StoreImpl final : public Store {
   // Readers of pack files hold it shared from locating a chunk to reading it; garbage collection
   // holds it exclusively only while it deletes pack files.
   std::shared_mutex files_mu_;  // one save at a time: dedup checks and commits must not interleave
+  const bool background_gc_;
+  // Last, so it is destroyed (finishing and joining its collection) before anything it uses.
+  BackgroundCollector collector_{[this] { return CollectGarbage().status(); }};
 };
 
 }  // namespace ckptdb

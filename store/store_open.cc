@@ -121,7 +121,8 @@ StoreImpl::StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta
       packs_dir_(path_ + "/" + kPacksDir),
       direct_io_(options.use_direct_io),
       packs_(packs_dir_, options.use_direct_io),
-      pool_(options.threads) {}
+      pool_(options.threads),
+      background_gc_(options.background_gc) {}
 
 std::vector<ChunkTask> PlanChunks(const std::vector<uint64_t>& sizes, uint64_t chunk_size) {
   std::vector<ChunkTask> tasks;

@@ -35,7 +35,8 @@ class Store {
 
   // Saves `tensors` as a new checkpoint whose parent is the current head, makes it the head, and
   // returns its summary. If a retention policy with max_to_keep is set, the checkpoints it no longer
-  // keeps are deleted in the same durable commit (their chunks stay until CollectGarbage).
+  // keeps are deleted in the same durable commit; their chunks are reclaimed by a background
+  // CollectGarbage (StoreOptions::background_gc) or the next explicit one.
   // REQUIRES: each TensorRef passes ValidateTensorRef; names are unique; the bytes stay unchanged
   //           until Save returns.
   // Errors: InvalidArgument naming the tensor (bad or duplicate name, size that disagrees with
@@ -114,6 +115,11 @@ class Store {
   // checkpoint whose manifest does not decode; IOError naming the path when RocksDB or the
   // directory walk fails.
   virtual Result<SpaceReport> Space() = 0;
+
+  // Waits until no background garbage collection (StoreOptions::background_gc) is requested or
+  // running, and returns the first error of those that ran since the last call (OK if none failed;
+  // a failed collection loses nothing and the next one retries). Thread-safe.
+  virtual Status WaitForBackgroundWork() = 0;
 
   virtual const std::string& path() const = 0;
   virtual uint64_t chunk_size() const = 0;
