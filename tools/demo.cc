@@ -222,10 +222,35 @@ std::vector<ckptdb::TensorBuffer> Buffers(Model& m) {
   return out;
 }
 
+// Retention as a trainer would set it: the 3 newest checkpoints, a milestone every 200 steps and
+// the best loss survive; the rest rotate away in the save's own commit and their disk space returns
+// by background garbage collection.
+ckptdb::RetentionPolicy Policy() {
+  ckptdb::RetentionPolicy p;
+  p.max_to_keep = 3;
+  p.keep_every_steps = 200;
+  p.keep_best = ckptdb::KeepBest{"loss", /*maximize=*/false, 1};
+  return p;
+}
+
 ckptdb::Result<std::unique_ptr<ckptdb::Store>> OpenStore(const fs::path& dir) {
   ckptdb::StoreOptions options;
   options.chunk_size = kChunkSize;
-  return ckptdb::Store::Open(dir.string(), options);
+  auto store = ckptdb::Store::Open(dir.string(), options);
+  if (!store.ok()) return store;
+  if (Status s = (*store)->SetRetention(Policy()); !s.ok()) return s;
+  return store;
+}
+
+std::string KeptBecause(uint32_t reasons) {
+  static const std::pair<uint32_t, const char*> kNames[] = {
+      {ckptdb::kKeepHead, "head"}, {ckptdb::kKeepRecent, "recent"}, {ckptdb::kKeepStepMilestone, "milestone"},
+      {ckptdb::kKeepHourMilestone, "hourly"}, {ckptdb::kKeepBest, "best-loss"}, {ckptdb::kKeepTagged, "tagged"},
+      {ckptdb::kKeepNoLimit, "no-limit"}};
+  std::string out;
+  for (const auto& [bit, name] : kNames)
+    if (reasons & bit) out += (out.empty() ? "" : ",") + std::string(name);
+  return out;
 }
 
 Status SaveCheckpoint(ckptdb::Store& store, Model& m, double loss, const char* run) {
@@ -302,16 +327,20 @@ bool SameState(Model& a, Model& b) {
   return differ == 0;
 }
 
-Status PrintHistory(ckptdb::Store& store) {
+Status PrintHistory(ckptdb::Store& store, int64_t saves) {
+  // The last save's rotation is collected in the background; wait so the disk figure is final.
+  if (Status s = store.WaitForBackgroundWork(); !s.ok()) return s;
   auto list = store.List();
   if (!list.ok()) return list.status();
-  std::printf("\nhistory of run B (%s), newest first:\n", store.path().c_str());
-  std::printf("  %-4s %5s %6s  %-23s %7s %11s %11s %8s\n", "id", "step", "parent",
-              "committed (UTC)", "tensors", "logical", "new", "loss");
-  uint64_t logical = 0, fresh = 0;
-  for (auto it = list->rbegin(); it != list->rend(); ++it) {
-    const ckptdb::CheckpointInfo& c = *it;
-    logical += c.logical_bytes, fresh += c.new_bytes;
+  auto head = store.Head();
+  if (!head.ok()) return head.status();
+  const auto why = ckptdb::DecideRetention(Policy(), *list, *head);
+  std::printf("\nhistory of run B (%s), newest first: %zu of %lld checkpoints kept\n", store.path().c_str(),
+              list->size(), ll(saves));
+  std::printf("  %-4s %5s %6s  %-23s %11s %11s %8s  %s\n", "id", "step", "parent", "committed (UTC)", "logical",
+              "new", "loss", "kept because");
+  for (size_t i = list->size(); i-- > 0;) {
+    const ckptdb::CheckpointInfo& c = (*list)[i];
     const time_t secs = c.commit_time_ns / 1000000000;
     struct tm tm;
     gmtime_r(&secs, &tm);
@@ -319,15 +348,15 @@ Status PrintHistory(ckptdb::Store& store) {
     std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
     if (c.parent) std::snprintf(parent, sizeof parent, "%llu", ull(*c.parent));
     auto loss = c.metrics.find("loss");
-    std::printf("  %-4llu %5lld %6s  %s.%03d %7llu %11s %11s %8.4f\n", ull(c.id),
-                ll(c.step), parent, when, int(c.commit_time_ns / 1000000 % 1000),
-                ull(c.tensor_count), Bytes(c.logical_bytes).c_str(),
-                Bytes(c.new_bytes).c_str(), loss == c.metrics.end() ? NAN : loss->second);
+    std::printf("  %-4llu %5lld %6s  %s.%03d %11s %11s %8.4f  %s\n", ull(c.id), ll(c.step), parent, when,
+                int(c.commit_time_ns / 1000000 % 1000), Bytes(c.logical_bytes).c_str(), Bytes(c.new_bytes).c_str(),
+                loss == c.metrics.end() ? NAN : loss->second, KeptBecause(why[i].reasons).c_str());
   }
-  const uint64_t saved = logical - std::min(logical, fresh);
-  std::printf("dedup: %zu checkpoints hold %s of tensors in %s of chunks: %s saved (%.1f%%)\n",
-              list->size(), Bytes(logical).c_str(), Bytes(fresh).c_str(), Bytes(saved).c_str(),
-              logical ? 100.0 * saved / logical : 0.0);
+  auto space = store.Space();
+  if (!space.ok()) return space.status();
+  std::printf("space: %s of tensors in %s of unique chunks (dedup %.2fx); %s on disk after background gc\n",
+              Bytes(space->logical_bytes).c_str(), Bytes(space->unique_bytes).c_str(), space->dedup_ratio,
+              Bytes(space->disk_bytes).c_str());
   return Status::OK();
 }
 
@@ -396,6 +425,8 @@ int RunDemo(const Config& cfg, const fs::path& dir) {
   std::printf("checkpoint: %zu tensors, %s; chunk size %s; %lld steps, saving every %lld\n",
               Buffers(probe).size(), Bytes(state).c_str(), Bytes(kChunkSize).c_str(),
               ll(cfg.steps), ll(cfg.every));
+  std::printf("retention: keep the %llu newest, one per %llu steps, and the best loss\n",
+              ull(Policy().max_to_keep), ull(Policy().keep_every_steps));
 
   // Run B's doomed trainer is forked before this process opens any store: forking after RocksDB
   // has started its background threads would leave the child without them.
@@ -437,7 +468,8 @@ int RunDemo(const Config& cfg, const fs::path& dir) {
   if (Status s = Train(**store_a, a, cfg, 0, "A"); !s.ok()) return Fail(s, "run A");
   std::printf("  [A] done in %.2f s\n", Seconds(t0));
 
-  if (Status s = PrintHistory(**store_b); !s.ok()) return Fail(s, "listing run B");
+  if (Status s = PrintHistory(**store_b, (cfg.steps + cfg.every - 1) / cfg.every); !s.ok())
+    return Fail(s, "listing run B");
   std::printf("\n");
   return SameState(a, b) ? 0 : 1;
 }
