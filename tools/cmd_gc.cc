@@ -1,4 +1,4 @@
-// ckptdb gc: reclaim the space of chunks no checkpoint references.
+// ckptdb gc: apply the retention policy, then reclaim the space of chunks no checkpoint references.
 #include "tools/args.h"
 #include "tools/command_util.h"
 #include "tools/format.h"
@@ -19,13 +19,20 @@ int Gc(const std::vector<std::string>& argv, std::ostream& out, std::ostream& er
     json::Writer w(/*pretty=*/true);
     w.BeginObject().Key("reclaimed_bytes").Uint(r->reclaimed_bytes).Key("chunks_deleted").Uint(r->chunks_deleted);
     w.Key("packs_deleted").Uint(r->packs_deleted).Key("packs_rewritten").Uint(r->packs_rewritten);
-    w.Key("live_bytes").Uint(r->live_bytes).EndObject();
+    w.Key("live_bytes").Uint(r->live_bytes).Key("checkpoints_removed").BeginArray();
+    for (const CheckpointInfo& c : r->checkpoints_removed) w.Uint(c.id);
+    w.EndArray().EndObject();
     out << w.str() << "\n";
     return kExitOk;
   }
   out << "reclaimed " << HumanBytes(r->reclaimed_bytes) << ": " << r->chunks_deleted << " chunks deleted, "
       << r->packs_deleted << " pack files deleted (" << r->packs_rewritten << " rewritten); "
       << HumanBytes(r->live_bytes) << " live\n";
+  if (const size_t n = r->checkpoints_removed.size()) {
+    out << n << (n == 1 ? " checkpoint" : " checkpoints") << " removed by the retention policy:";
+    for (const CheckpointInfo& c : r->checkpoints_removed) out << (&c == &r->checkpoints_removed[0] ? " " : ", ") << c.id;
+    out << "\n";
+  }
   return kExitOk;
 }
 
