@@ -12,7 +12,7 @@ constexpr std::string_view kUsage =
     "commands:\n"
     "  import STORE --step N [--chunk-size BYTES] [--tag NAME]... [--metric NAME=VALUE]... FILE.safetensors...\n"
     "  export STORE WHICH -o OUT.safetensors\n"
-    "  log    STORE [--json]\n"
+    "  log    STORE [--json | --graph]\n"
     "  show   STORE WHICH [--json]\n"
     "  verify STORE\n"
     "  diff   STORE A B [--json] [--stats]\n"
@@ -21,6 +21,9 @@ constexpr std::string_view kUsage =
     "  untag  STORE NAME\n"
     "  rm     STORE WHICH\n"
     "  gc     STORE [--json]\n"
+    "  policy STORE [--max-to-keep N|none] [--keep-every-steps K|none] [--keep-every-hours H|none]\n"
+    "         [--keep-best METRIC:min|max[:N] | --keep-best none] [--json]\n"
+    "  rollback STORE WHICH [--discard] [--json]\n"
     "\n"
     "WHICH picks one checkpoint: --step N (newest with that step) | --id ID | --latest | --tag NAME\n"
     "  | --at TIME (newest committed at or before an RFC 3339 time or Unix timestamp)\n"
@@ -67,6 +70,8 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   if (command == "untag") return Untag(rest, out, err);
   if (command == "rm") return Rm(rest, out, err);
   if (command == "gc") return Gc(rest, out, err);
+  if (command == "policy") return Policy(rest, out, err);
+  if (command == "rollback") return Rollback(rest, out, err);
   if (command == "help" || command == "--help" || command == "-h") {
     out << kUsage;
     return kExitOk;

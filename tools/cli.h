@@ -31,5 +31,7 @@ int Tag(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
 int Untag(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int Rm(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int Gc(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int Policy(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int Rollback(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace ckptdb::cli
