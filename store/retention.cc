@@ -15,9 +15,11 @@ namespace {
 constexpr double kMaxHours = 1e6;  // keeps H in nanoseconds far inside int64
 constexpr double kNsPerHour = 3600.0 * 1e9;
 
-// floor(step / k) for any sign of step, so that steps -1 and 0 fall in different intervals.
+// floor(step / k) for any sign of step, so that steps -1 and 0 fall in different intervals. A K
+// beyond int64 splits the steps into just [-K, 0) and [0, K).
 int64_t Interval(int64_t step, uint64_t k) {
-  const int64_t kk = k > uint64_t(INT64_MAX) ? INT64_MAX : int64_t(k);
+  if (k > uint64_t(INT64_MAX)) return step < 0 ? -1 : 0;
+  const int64_t kk = int64_t(k);
   int64_t q = step / kk;
   if (step % kk != 0 && step < 0) --q;
   return q;
@@ -53,7 +55,9 @@ void MarkHourMilestones(double hours, const std::vector<CheckpointInfo>& cps, st
   const double gap_ns = hours * kNsPerHour;
   std::optional<int64_t> last;
   for (size_t i : order) {
-    if (last && double(cps[i].commit_time_ns) - double(*last) < gap_ns) continue;
+    // Subtract in integers first (wide enough for any two times): a double near 1.8e18 ns cannot
+    // tell nanoseconds apart.
+    if (last && double(static_cast<__int128>(cps[i].commit_time_ns) - *last) < gap_ns) continue;
     reasons[i] |= kKeepHourMilestone;
     last = cps[i].commit_time_ns;
   }

@@ -23,6 +23,8 @@ struct KeepBest {
   std::string metric;     // non-empty UTF-8
   bool maximize = false;  // true: higher is better (accuracy); false: lower is better (loss)
   uint64_t count = 1;     // >= 1
+
+  bool operator==(const KeepBest&) const = default;
 };
 
 struct RetentionPolicy {
