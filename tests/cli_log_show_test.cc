@@ -117,7 +117,8 @@ TEST_F(CliLogTest, JsonHasExactlyTheDocumentedKeysOldestFirst) {
   ASSERT_TRUE(v.is_array());
   ASSERT_EQ(v.as_array().size(), 3u);
   const std::regex rfc3339(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z)");
-  const std::vector<std::string> keys = {"id", "step", "parent", "time", "tensors", "logical_bytes", "new_bytes", "tags", "metrics"};
+  const std::vector<std::string> keys = {"id",        "step",          "parent",    "branch", "head", "time",
+                                         "tensors",   "logical_bytes", "new_bytes", "tags",   "metrics"};
   for (size_t i = 0; i < 3; ++i) {
     const Value& c = v.as_array()[i];
     const CheckpointInfo& want = list_[i];
@@ -134,6 +135,8 @@ TEST_F(CliLogTest, JsonHasExactlyTheDocumentedKeysOldestFirst) {
     } else {
       EXPECT_EQ(c.find("parent")->as_uint64(), i);
     }
+    EXPECT_EQ(c.find("branch")->as_uint64(), 0u);  // a linear history is all the current branch
+    EXPECT_EQ(c.find("head")->as_bool(), i == 2);
     const std::string time = c.find("time")->as_string();
     EXPECT_TRUE(std::regex_match(time, rfc3339)) << time;
     EXPECT_EQ(time.substr(0, 19), Utc(want.commit_time_ns, "%Y-%m-%dT%H:%M:%S"));

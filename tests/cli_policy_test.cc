@@ -38,15 +38,18 @@ class CliPolicyTest : public ::testing::Test {
     for (const auto& [step, loss] : rows) Import(step, {"--metric", "loss=" + loss});
   }
 
-  void Import(int step, std::vector<std::string> extra = {}) {
+  // Returns the import's standard output.
+  std::string Import(int step, std::vector<std::string> extra = {}) {
     const int64_t v = step;
     const std::string file = dir_.Join("s" + std::to_string(step) + ".safetensors");
-    ASSERT_TRUE(WriteSafetensors(file, {{"v", DType::kI64, {}, &v, 8}}, {}).ok());
+    EXPECT_TRUE(WriteSafetensors(file, {{"v", DType::kI64, {}, &v, 8}}, {}).ok());
     std::vector<std::string> args = {"import", store_, "--step", std::to_string(step)};
     args.insert(args.end(), extra.begin(), extra.end());
     args.push_back(file);
     CliRun r = Cli(args);
-    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    return r.out;
   }
 
   // The policy as the library reads it back from a freshly opened store.
@@ -226,12 +229,13 @@ TEST_F(CliPolicyTest, MissingStoreFailsWithoutCreatingIt) {
 
 TEST_F(CliPolicyTest, ImportRotatesToTheKeptCheckpoints) {
   ASSERT_EQ(Policy({"--max-to-keep", "2"}).code, 0);
-  Import(700);
+  // The import names what its own commit rotated away.
+  EXPECT_EQ(Lines(Import(700))[1], "retention policy removed checkpoints: 1, 2, 3, 4, 5");
   EXPECT_EQ(LoggedIds(), (std::vector<uint64_t>{6, 7}));
-  Import(800, {"--tag", "keep-me"});
-  Import(900);
+  EXPECT_EQ(Lines(Import(800, {"--tag", "keep-me"}))[1], "retention policy removed checkpoints: 6");
+  EXPECT_EQ(Lines(Import(900))[1], "retention policy removed checkpoints: 7");
   EXPECT_EQ(LoggedIds(), (std::vector<uint64_t>{8, 9}));
-  Import(1000);
+  EXPECT_EQ(Lines(Import(1000)).size(), 1u);  // nothing removed, nothing said
   EXPECT_EQ(LoggedIds(), (std::vector<uint64_t>{8, 9, 10}));  // a tagged checkpoint is never rotated away
   // The survivors' lineage stays whole: each parent names a checkpoint the store holds.
   const json::Value log = ParseJson(Cli({"log", store_, "--json"}).out);
