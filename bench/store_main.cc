@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "ckptdb/ckptdb.h"
 #include "store/blake3.h"
 #include "tests/support/test_support.h"
@@ -35,11 +36,9 @@ namespace {
 using namespace ckptdb;
 namespace fs = std::filesystem;
 
-constexpr uint64_t kMiB = 1ull << 20, kAlign = 4096, kIoPiece = 16 * kMiB;
+using bench::kAlign, bench::kIoPiece, bench::kMiB, bench::DropCaches, bench::IoWriteBytes, bench::Mix,
+    bench::Now, bench::ParallelFor;
 
-double Now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 std::string g_scratch;  // removed on every exit path: normal end, Die, SIGINT/SIGTERM
 [[noreturn]] void Quit(int rc) {
   std::error_code ec;
@@ -49,19 +48,6 @@ std::string g_scratch;  // removed on every exit path: normal end, Die, SIGINT/S
 [[noreturn]] void Die(const std::string& msg) {
   std::fprintf(stderr, "store bench: %s\n", msg.c_str());
   Quit(1);
-}
-uint64_t Mix(uint64_t z) {  // splitmix64 finaliser: spreads seeds so generator streams never overlap
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-// Runs fn(0..n-1) on `threads` std::threads that take indices from an atomic counter.
-void ParallelFor(int threads, size_t n, const std::function<void(size_t)>& fn) {
-  std::atomic<size_t> next{0};
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t)
-    pool.emplace_back([&] { for (size_t i; (i = next.fetch_add(1)) < n;) fn(i); });
-  for (auto& th : pool) th.join();
 }
 
 struct Args {
@@ -130,53 +116,18 @@ void Fill(const State& s, const std::vector<size_t>& which, uint64_t gen, int th
   });
 }
 
-uint64_t IoWriteBytes() {  // bytes this process (all threads) caused to be sent to storage
-  std::ifstream f("/proc/self/io");
-  std::string k;
-  uint64_t v;
-  while (f >> k >> v)
-    if (k == "write_bytes:") return v;
-  return 0;
-}
-
-bool g_cache_warned = false;
-void DropCaches() {
-  ::sync();
-  int fd = ::open("/proc/sys/vm/drop_caches", O_WRONLY);
-  bool ok = fd >= 0 && ::write(fd, "3", 1) == 1;
-  if (fd >= 0) ::close(fd);
-  if (!ok && !g_cache_warned) {
-    std::printf("NOTE: cannot write /proc/sys/vm/drop_caches (not root?): buffered reads may be cached\n");
-    g_cache_warned = true;
-  }
-}
-
 // Writes the arena to `path` in 16 MiB writes, then fsync; returns seconds (open to fsync done).
 double WriteBaseline(const std::string& path, const State& s, bool direct) {
-  double t0 = Now();
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | (direct ? O_DIRECT : 0), 0644);
-  if (fd < 0) Die("open " + path + (direct ? " with O_DIRECT" : "") + ": " + std::strerror(errno));
-  for (uint64_t off = 0; off < s.arena_bytes;) {
-    ssize_t n = ::pwrite(fd, s.arena + off, std::min(kIoPiece, s.arena_bytes - off), static_cast<off_t>(off));
-    if (n <= 0) Die("write " + path + ": " + std::strerror(errno));
-    off += static_cast<uint64_t>(n);
-  }
-  if (::fsync(fd) != 0) Die("fsync " + path + ": " + std::strerror(errno));
-  double t = Now() - t0;
-  ::close(fd);
+  std::string error;
+  double t = bench::TimedWrite(path, s.arena, s.arena_bytes, s.arena_bytes, direct, &error);
+  if (t < 0) Die(error);
   return t;
 }
 
 double ReadBaseline(const std::string& path, uint8_t* buf, uint64_t expect) {
-  double t0 = Now();
-  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECT);
-  if (fd < 0) Die("open " + path + " with O_DIRECT: " + std::strerror(errno));
-  uint64_t total = 0;
-  for (ssize_t n; (n = ::read(fd, buf, kIoPiece)) != 0; total += static_cast<uint64_t>(n))
-    if (n < 0) Die("read " + path + ": " + std::strerror(errno));
-  double t = Now() - t0;
-  ::close(fd);
-  if (total != expect) Die("read " + std::to_string(total) + " bytes of " + path);
+  std::string error;
+  double t = bench::TimedRead(path, buf, expect, &error);
+  if (t < 0) Die(error);
   return t;
 }
 
@@ -417,12 +368,7 @@ void Target(const char* label, const char* target, bool pass, const char* fmt, T
 
 int Run(const Args& a, const std::string& scratch) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::string cpu = "unknown";
-  {
-    std::ifstream f("/proc/cpuinfo");
-    for (std::string l; std::getline(f, l);)
-      if (l.rfind("model name", 0) == 0) { cpu = l.substr(l.find(':') + 2); break; }
-  }
+  const std::string cpu = bench::CpuModel();
   State s, into;
   s.specs = PlanModel(static_cast<uint64_t>(a.gib * (1ull << 30)));
   for (auto& sp : s.specs) {
