@@ -6,6 +6,7 @@
 #include <boost/filesystem.hpp>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <unordered_set>
@@ -18,14 +19,36 @@ namespace fs = boost::filesystem;
 namespace ckptdb {
 namespace {
 
-// A pack with more garbage than this fraction is rewritten: keeps the store under ~1.15x its live
-// bytes while not copying packs that are nearly all live.
-constexpr double kRewriteGarbageFraction = 1.0 / 8;
+// Packs are rewritten until the garbage left in partly live packs is at most this fraction of the
+// live bytes: keeps the store under ~1.15x its live bytes (with padding and RocksDB's files).
+constexpr double kGarbageBudget = 1.0 / 8;
 
 struct PackUse {
-  uint64_t live = 0, dead = 0;  // padded bytes
+  uint64_t live = 0, dead = 0;  // padded live bytes; allocated bytes that are not live
   std::vector<std::pair<Digest, keys::ChunkRef>> live_chunks;
 };
+
+// Which partly live packs to rewrite: greedily the most-garbage ones first (the most space back per
+// byte copied), until the garbage left is within budget. Collecting after every rotation then
+// copies only when garbage has built up, instead of re-copying every pack past a fixed fraction.
+std::set<uint64_t> PacksToRewrite(const std::map<uint64_t, PackUse>& packs) {
+  uint64_t live = 0, dead = 0;
+  std::vector<std::pair<double, uint64_t>> by_garbage;  // (garbage fraction, pack id)
+  for (const auto& [id, use] : packs) {
+    if (use.live == 0) continue;  // deleted outright, at no copying cost
+    live += use.live;
+    dead += use.dead;
+    if (use.dead > 0) by_garbage.emplace_back(double(use.dead) / double(use.live + use.dead), id);
+  }
+  std::sort(by_garbage.rbegin(), by_garbage.rend());
+  std::set<uint64_t> out;
+  for (const auto& [fraction, id] : by_garbage) {
+    if (double(dead) <= kGarbageBudget * double(live)) break;
+    out.insert(id);
+    dead -= packs.at(id).dead;
+  }
+  return out;
+}
 
 uint64_t Padded(uint64_t n) { return (n + kPackAlign - 1) / kPackAlign * kPackAlign; }
 
@@ -92,10 +115,16 @@ Result<GcReport> StoreImpl::CollectGarbage() {
       ++report.chunks_deleted;
     }
     if (ref->is_inline) continue;
+    if (!is_live) continue;
     PackUse& use = packs[ref->pack];
-    (is_live ? use.live : use.dead) += Padded(ref->length);
-    if (is_live) use.live_chunks.emplace_back(d, *ref);
+    use.live += Padded(ref->length);
+    use.live_chunks.emplace_back(d, *ref);
   }
+  // Garbage is what a pack occupies beyond its live chunks: that also counts the chunks an earlier
+  // collection dropped from the index without rewriting their pack, which the index no longer shows.
+  for (const auto& [id, allocated] : PacksOnDisk(packs_dir_))
+    if (auto it = packs.find(id); it != packs.end()) it->second.dead = allocated - std::min(allocated, it->second.live);
+  const std::set<uint64_t> rewrite = PacksToRewrite(packs);
 
   // Copy the live chunks of mostly-dead packs into one new pack.
   auto next_pack = db_->GetMeta(keys::kNextPack);
@@ -105,7 +134,7 @@ Result<GcReport> StoreImpl::CollectGarbage() {
   std::unique_ptr<PackWriter> writer;
   auto copy_live = [&]() -> Status {
     for (auto& [id, use] : packs) {
-      if (use.live == 0 || use.dead <= kRewriteGarbageFraction * (use.live + use.dead)) continue;
+      if (!rewrite.count(id)) continue;
       if (!writer) {
         auto created = PackWriter::Create(packs_dir_, *new_id, direct_io_);
         if (!created.ok()) return created.status();

@@ -79,8 +79,9 @@ class Store {
 
   // Applies the stored retention policy (one durable batch, as in Save), then
   // deletes chunks no checkpoint references and gives their disk space back: pack files with no live
-  // chunk are deleted, and packs that are more than 1/8 garbage have their live chunks copied (and
-  // re-hashed) into a new pack first. Crash-safe: the index change commits in one synced batch before
+  // chunk are deleted, and while the garbage left in partly live packs exceeds 1/8 of the live bytes,
+  // the packs with the largest share of garbage have their live chunks copied (and re-hashed) into a
+  // new pack first, so afterwards the packs hold at most ~1.125x the live chunk bytes. Crash-safe: the index change commits in one synced batch before
   // any file is deleted, so a kill at any point never loses a live chunk and the next call finishes
   // the job. Blocks saves and edits while it runs; reads wait only while files are deleted.
   // Errors: IOError; Corruption if a live chunk being moved fails its digest (nothing is moved).
