@@ -154,6 +154,10 @@ void Target(const char* label, const char* target, bool pass, const char* fmt, T
 }
 
 constexpr uint64_t kSlack = 8 * kMiB;  // the "few MiB" of the disk target: RocksDB's own files, pack padding
+// The background collection after each rotation keeps garbage under half the live bytes (it runs
+// beside training, so it copies less than an explicit gc, which compacts to 1.15x): see
+// kBackgroundGcGarbageBudget in store/store_impl.h.
+constexpr double kBackgroundBound = 1.5;
 
 int Run(const Args& a, const std::string& scratch) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -199,7 +203,7 @@ int Run(const Args& a, const std::string& scratch) {
   uint64_t disk_peak = 0;
   double worst = 0;  // the highest disk / live unique bytes after a rotating save
   int worst_at = 0;
-  bool bound_held = true;  // disk <= 1.15 x live + kSlack after every rotating save
+  bool bound_held = true;  // disk <= kBackgroundBound x live + kSlack after every rotating save
   const std::vector<TensorRef> refs = Refs(s);
   std::printf("-- saves (seconds per Save; kept and disk: the rotated store's checkpoints and du after it)\n");
   for (int i = 1; i <= a.checkpoints; ++i) {
@@ -232,7 +236,7 @@ int Run(const Args& a, const std::string& scratch) {
     disk_peak = std::max(disk_peak, disk);
     const bool rotates = static_cast<uint64_t>(i) > a.max_to_keep && a.max_to_keep > 0;
     if (rotates && double(disk) / live > worst) worst = double(disk) / live, worst_at = i;
-    if (rotates) bound_held = bound_held && disk <= 1.15 * live + kSlack;
+    if (rotates) bound_held = bound_held && disk <= kBackgroundBound * live + kSlack;
     if (rotates) t_rot.push_back(tr), t_plain.push_back(tp), ratios.push_back(tr / tp);
     if (rotates && a.background_gc)
       bg_secs.push_back(tw), bg_bytes.push_back(double(bg_written)), bg_ratios.push_back((tr + tw) / tp);
@@ -357,7 +361,7 @@ int Run(const Args& a, const std::string& scratch) {
          "%.1f MB on disk / %.1f MB live unique = %.3fx (store open)", MB(gc.disk_after), MB(space.unique_bytes),
          ratio);
   if (a.background_gc && worst > 0)  // each rotating save is followed by a gc: the bound should hold throughout
-    Target("disk after saves", "target <= 1.15x + 8 MiB", bound_held,
+    Target("disk after saves", "target <= 1.5x + 8 MiB", bound_held,
            "worst after a rotating save and its background gc: %.3fx live unique (save %d)", worst, worst_at);
   std::printf("restore check %s (%zu checkpoints, each bit-exact against the state it saved)\n",
               restore_ok ? "PASS" : "FAIL", listed.size());

@@ -19,19 +19,15 @@ namespace fs = boost::filesystem;
 namespace ckptdb {
 namespace {
 
-// Packs are rewritten until the garbage left in partly live packs is at most this fraction of the
-// live bytes: keeps the store under ~1.15x its live bytes (with padding and RocksDB's files).
-constexpr double kGarbageBudget = 1.0 / 8;
-
 struct PackUse {
   uint64_t live = 0, dead = 0;  // padded live bytes; allocated bytes that are not live
   std::vector<std::pair<Digest, keys::ChunkRef>> live_chunks;
 };
 
 // Which partly live packs to rewrite: greedily the most-garbage ones first (the most space back per
-// byte copied), until the garbage left is within budget. Collecting after every rotation then
-// copies only when garbage has built up, instead of re-copying every pack past a fixed fraction.
-std::set<uint64_t> PacksToRewrite(const std::map<uint64_t, PackUse>& packs) {
+// byte copied), until the garbage left is at most `budget` x the live bytes. Collecting after every
+// rotation then copies only when garbage has built up, not every pack past a fixed fraction.
+std::set<uint64_t> PacksToRewrite(const std::map<uint64_t, PackUse>& packs, double budget) {
   uint64_t live = 0, dead = 0;
   std::vector<std::pair<double, uint64_t>> by_garbage;  // (garbage fraction, pack id)
   for (const auto& [id, use] : packs) {
@@ -43,7 +39,7 @@ std::set<uint64_t> PacksToRewrite(const std::map<uint64_t, PackUse>& packs) {
   std::sort(by_garbage.rbegin(), by_garbage.rend());
   std::set<uint64_t> out;
   for (const auto& [fraction, id] : by_garbage) {
-    if (double(dead) <= kGarbageBudget * double(live)) break;
+    if (double(dead) <= budget * double(live)) break;
     out.insert(id);
     dead -= packs.at(id).dead;
   }
@@ -73,7 +69,7 @@ uint64_t Sum(const std::map<uint64_t, uint64_t>& m) {
 
 }  // namespace
 
-Result<GcReport> StoreImpl::CollectGarbage() {
+Result<GcReport> StoreImpl::Collect(double garbage_budget) {
   std::lock_guard<std::mutex> lock(save_mu_);
   const std::string where = "store " + path_ + ", collecting garbage";
   GcReport report;
@@ -124,7 +120,7 @@ Result<GcReport> StoreImpl::CollectGarbage() {
   // collection dropped from the index without rewriting their pack, which the index no longer shows.
   for (const auto& [id, allocated] : PacksOnDisk(packs_dir_))
     if (auto it = packs.find(id); it != packs.end()) it->second.dead = allocated - std::min(allocated, it->second.live);
-  const std::set<uint64_t> rewrite = PacksToRewrite(packs);
+  const std::set<uint64_t> rewrite = PacksToRewrite(packs, garbage_budget);
 
   // Copy the live chunks of mostly-dead packs into one new pack.
   auto next_pack = db_->GetMeta(keys::kNextPack);

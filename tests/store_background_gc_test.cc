@@ -66,7 +66,8 @@ TEST_F(BackgroundGcTest, RotationReclaimsDiskWithoutAnExplicitCollection) {
 
 // Each save changes ~10% of the chunks, so every collection sees only a little fresh garbage per
 // pack. Garbage an earlier collection dropped from the index must still count, or it piles up
-// below any per-collection threshold (the retention benchmark caught 1.6x).
+// below any per-collection threshold where no later collection sees it (the retention benchmark
+// caught 1.6x). The background keeps within 1.5x live; an explicit collection compacts to 1.15x.
 TEST_F(BackgroundGcTest, DiskStaysNearLiveBytesAfterEveryCollectionWhenFewChunksChange) {
   auto store = Open(true);
   RetentionPolicy p;
@@ -85,9 +86,12 @@ TEST_F(BackgroundGcTest, DiskStaysNearLiveBytesAfterEveryCollectionWhenFewChunks
     auto space = store->Space();
     ASSERT_TRUE(space.ok()) << space.status().ToString();
     if (i > 3) {
-      EXPECT_LE(PackBytes(), 1.15 * space->unique_bytes) << "after save " << i;
+      EXPECT_LE(PackBytes(), 1.5 * space->unique_bytes) << "after save " << i;
     }
   }
+  auto gc = store->CollectGarbage();
+  ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+  EXPECT_LE(PackBytes(), 1.15 * store->Space()->unique_bytes);
   auto back = store->Restore(Selector::Latest());
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(std::memcmp((*back)[0].bytes.data(), w.data(), kBytes), 0);
