@@ -98,13 +98,15 @@ TEST_F(StoreRetentionTest, MaxToKeepRotatesAtEverySaveAndSurvivorsStayWhole) {
   Reopen();
   EXPECT_EQ(Ids(), (IdList{4, 5, 6}));
   EXPECT_EQ(ParentOf(4), std::nullopt);
-  // The background collection returned the rotated checkpoints' own chunks (2 each) and kept the
-  // shared one, so an explicit one finds nothing left.
+  // The background collection dropped the rotated checkpoints' own chunks (2 each) and kept the
+  // shared one, within its looser disk bound (StoreOptions::background_gc); an explicit collection
+  // finds no dead chunk left and compacts to the tight bound.
   ASSERT_TRUE(store_->WaitForBackgroundWork().ok());
   const uint64_t live = (1 + 3 * retention_tests::kOwnChunks) * kChunk;
   EXPECT_EQ(store_->Space()->unique_bytes, live);
-  EXPECT_LE(testing::AllocatedBytes(path_ + "/packs"), 1.15 * live);
+  EXPECT_LE(testing::AllocatedBytes(path_ + "/packs"), 1.5 * live);
   const GcReport r = Gc();
+  EXPECT_LE(testing::AllocatedBytes(path_ + "/packs"), 1.15 * live);
   EXPECT_EQ(r.chunks_deleted, 0u);
   EXPECT_EQ(r.live_bytes, live);
   EXPECT_TRUE(r.checkpoints_removed.empty());
