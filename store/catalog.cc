@@ -56,22 +56,28 @@ Result<std::vector<CheckpointInfo>> StoreImpl::List() {
   return out;
 }
 
-Result<CheckpointManifest> StoreImpl::Describe(const Selector& which) {
-  if (which.kind() == Selector::Kind::kId) return LoadManifest(static_cast<uint64_t>(which.value()));
-  if (which.kind() == Selector::Kind::kTag) {
-    auto target = db_->GetMeta(keys::TagKey(which.name()));
-    if (!target.ok()) return target.status();
-    if (!target->has_value()) return Status::NotFound("store " + path_ + " has no " + which.ToString());
-    auto id = keys::DecodeU64(**target);
-    if (!id) return Status::Corruption("store " + path_ + ": the index entry of " + which.ToString() + " is malformed");
-    return LoadManifest(*id);
+Result<CheckpointId> StoreImpl::NamedId(const Selector& which) {
+  if (which.kind() == Selector::Kind::kId) return static_cast<CheckpointId>(which.value());
+  auto target = db_->GetMeta(keys::TagKey(which.name()));
+  if (!target.ok()) return target.status();
+  if (!target->has_value()) return Status::NotFound("store " + path_ + " has no " + which.ToString());
+  auto id = keys::DecodeU64(**target);
+  if (!id) return Status::Corruption("store " + path_ + ": the index entry of " + which.ToString() + " is malformed");
+  return *id;
+}
+
+Result<size_t> StoreImpl::Select(const std::vector<CheckpointManifest>& all, const Selector& which) {
+  if (which.kind() == Selector::Kind::kId || which.kind() == Selector::Kind::kTag) {
+    auto id = NamedId(which);
+    if (!id.ok()) return id.status();
+    for (size_t i = 0; i < all.size(); ++i)
+      if (all[i].info.id == *id) return i;
+    return Status::NotFound("store " + path_ + " has no checkpoint with id " + std::to_string(*id));
   }
-  auto all = LoadAll();
-  if (!all.ok()) return all.status();
   std::optional<size_t> pick;
   // Ids grow with commit order, so walking forward and keeping the last match prefers the newest.
-  for (size_t i = 0; i < all->size(); ++i) {
-    const CheckpointInfo& c = (*all)[i].info;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const CheckpointInfo& c = all[i].info;
     switch (which.kind()) {
       case Selector::Kind::kLatest: pick = i; break;
       case Selector::Kind::kStep: if (c.step == which.value()) pick = i; break;
@@ -79,17 +85,31 @@ Result<CheckpointManifest> StoreImpl::Describe(const Selector& which) {
       case Selector::Kind::kBest: {
         auto it = c.metrics.find(which.name());
         if (it == c.metrics.end() || it->second != it->second) break;  // absent or NaN
-        const double best = pick ? (*all)[*pick].info.metrics.at(which.name()) : 0;
+        const double best = pick ? all[*pick].info.metrics.at(which.name()) : 0;
         if (!pick || (which.value() ? it->second >= best : it->second <= best)) pick = i;
         break;
       }
       default: break;
     }
   }
-  if (pick) return std::move((*all)[*pick]);
+  if (pick) return *pick;
   if (which.kind() == Selector::Kind::kLatest)
     return Status::NotFound("store " + path_ + " has no checkpoints, so no checkpoint is latest");
   return Status::NotFound("store " + path_ + " has no checkpoint at " + which.ToString());
+}
+
+Result<CheckpointManifest> StoreImpl::Describe(const Selector& which) {
+  // An id or a tag names one checkpoint: read just its manifest.
+  if (which.kind() == Selector::Kind::kId || which.kind() == Selector::Kind::kTag) {
+    auto id = NamedId(which);
+    if (!id.ok()) return id.status();
+    return LoadManifest(*id);
+  }
+  auto all = LoadAll();
+  if (!all.ok()) return all.status();
+  auto i = Select(*all, which);
+  if (!i.ok()) return i.status();
+  return std::move((*all)[*i]);
 }
 
 }  // namespace ckptdb

@@ -51,23 +51,21 @@ Status StoreImpl::Untag(const std::string& name) {
 
 Result<CheckpointInfo> StoreImpl::Remove(const Selector& which) {
   std::lock_guard<std::mutex> lock(save_mu_);
-  auto target = Describe(which);
-  if (!target.ok()) return target.status();
-  const CheckpointInfo victim = target->info;
   auto all = LoadAll();  // to find the victim's children, and the head's successor
   if (!all.ok()) return all.status();
+  auto target = Select(*all, which);
+  if (!target.ok()) return target.status();
+  const CheckpointInfo victim = (*all)[*target].info;
 
   CommitBatch batch;
-  for (size_t i : PruneInto(*all, {victim.id}, batch))
-    batch.manifest_puts.emplace_back(keys::EncodeU64((*all)[i].info.id), schema::EncodeManifest((*all)[i]));
+  PruneInto(*all, {victim.id}, batch);
   auto head = Head();
   if (!head.ok()) return head.status();
   if (*head == victim.id) {
     // Its parent (the nearest surviving ancestor, as parents are kept pointing at survivors), else
     // the newest checkpoint left. A parent id from before re-pointing may name nothing: skip it.
     std::optional<CheckpointId> next, newest;
-    for (const auto& m : *all) {
-      if (m.info.id == victim.id) continue;
+    for (const auto& m : *all) {  // the victim is already gone from `all`
       if (m.info.id == victim.parent) next = m.info.id;
       newest = m.info.id;  // ascending ids: ends at the newest
     }

@@ -73,7 +73,9 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
   std::lock_guard<std::mutex> lock(save_mu_);
   const std::string where = "store " + path_ + ", collecting garbage";
   GcReport report;
-  const uint64_t disk_before = Sum(PacksOnDisk(packs_dir_));
+  // No save runs while this holds save_mu_, so the packs on disk stay as listed until the sweep.
+  const std::map<uint64_t, uint64_t> on_disk = PacksOnDisk(packs_dir_);
+  const uint64_t disk_before = Sum(on_disk);
 
   // Retire what the policy no longer keeps, in its own durable batch before anything is swept: a
   // kill after it leaves only unreferenced chunks, which this sweep (or the next) reclaims.
@@ -110,15 +112,14 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
       batch.chunk_deletes.push_back(keys::ChunkIndexKey(d));
       ++report.chunks_deleted;
     }
-    if (ref->is_inline) continue;
-    if (!is_live) continue;
+    if (ref->is_inline || !is_live) continue;
     PackUse& use = packs[ref->pack];
     use.live += Padded(ref->length);
     use.live_chunks.emplace_back(d, *ref);
   }
   // Garbage is what a pack occupies beyond its live chunks: that also counts the chunks an earlier
   // collection dropped from the index without rewriting their pack, which the index no longer shows.
-  for (const auto& [id, allocated] : PacksOnDisk(packs_dir_))
+  for (const auto& [id, allocated] : on_disk)
     if (auto it = packs.find(id); it != packs.end()) it->second.dead = allocated - std::min(allocated, it->second.live);
   const std::set<uint64_t> rewrite = PacksToRewrite(packs, garbage_budget);
 

@@ -24,7 +24,7 @@ Status StoreImpl::SetRetention(const RetentionPolicy& policy) {
 
 std::vector<CheckpointInfo> RetireInto(const RetentionPolicy& policy, std::vector<CheckpointManifest>& all,
                                        CheckpointId head, CommitBatch& batch,
-                                       std::optional<CheckpointId> written_anyway) {
+                                       std::optional<CheckpointId> written_by_caller) {
   std::vector<CheckpointInfo> infos;
   infos.reserve(all.size());
   for (const auto& m : all) infos.push_back(m.info);
@@ -36,11 +36,7 @@ std::vector<CheckpointInfo> RetireInto(const RetentionPolicy& policy, std::vecto
       victims.insert(decisions[i].id);
       removed.push_back(infos[i]);
     }
-  if (victims.empty()) return removed;
-  for (size_t i : PruneInto(all, victims, batch))
-    if (all[i].info.id != written_anyway)
-      batch.manifest_puts.emplace_back(keys::EncodeU64(all[i].info.id), schema::EncodeManifest(all[i]));
-  std::erase_if(all, [&](const CheckpointManifest& m) { return victims.count(m.info.id) > 0; });
+  if (!victims.empty()) PruneInto(all, victims, batch, written_by_caller);
   return removed;
 }
 

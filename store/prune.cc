@@ -8,8 +8,8 @@
 
 namespace ckptdb {
 
-std::vector<size_t> PruneInto(std::vector<CheckpointManifest>& all, const std::set<CheckpointId>& victims,
-                              CommitBatch& batch) {
+void PruneInto(std::vector<CheckpointManifest>& all, const std::set<CheckpointId>& victims, CommitBatch& batch,
+               std::optional<CheckpointId> written_by_caller) {
   std::unordered_map<CheckpointId, std::optional<CheckpointId>> parent;
   for (const auto& m : all) parent[m.info.id] = m.info.parent;
   // The nearest ancestor of `p` (itself included) that survives; bounded against parent cycles.
@@ -20,9 +20,8 @@ std::vector<size_t> PruneInto(std::vector<CheckpointManifest>& all, const std::s
     }
     return p && victims.count(*p) ? std::nullopt : p;
   };
-  std::vector<size_t> changed;
-  for (size_t i = 0; i < all.size(); ++i) {
-    CheckpointInfo& info = all[i].info;
+  for (CheckpointManifest& m : all) {
+    CheckpointInfo& info = m.info;
     if (victims.count(info.id)) {
       batch.manifest_deletes.push_back(keys::EncodeU64(info.id));
       for (const auto& tag : info.tags) batch.meta_deletes.push_back(keys::TagKey(tag));
@@ -30,9 +29,9 @@ std::vector<size_t> PruneInto(std::vector<CheckpointManifest>& all, const std::s
     }
     if (!info.parent || !victims.count(*info.parent)) continue;
     info.parent = survivor(info.parent);
-    changed.push_back(i);
+    if (info.id != written_by_caller) batch.manifest_puts.emplace_back(keys::EncodeU64(info.id), schema::EncodeManifest(m));
   }
-  return changed;
+  std::erase_if(all, [&](const CheckpointManifest& m) { return victims.count(m.info.id) > 0; });
 }
 
 }  // namespace ckptdb

@@ -20,12 +20,13 @@ Result<std::optional<CheckpointId>> StoreImpl::Head() {
 Result<RollbackReport> StoreImpl::Rollback(const Selector& which, bool discard) {
   std::lock_guard<std::mutex> lock(save_mu_);
   const std::string where = "store " + path_ + ", rolling back to " + which.ToString();
-  auto target = Describe(which);
-  if (!target.ok()) return target.status();
-  auto head = Head();
-  if (!head.ok()) return head.status();
   auto all = LoadAll();
   if (!all.ok()) return all.status();
+  auto selected = Select(*all, which);
+  if (!selected.ok()) return selected.status();
+  const CheckpointInfo target = (*all)[*selected].info;
+  auto head = Head();
+  if (!head.ok()) return head.status();
   std::vector<CheckpointInfo> infos;
   std::unordered_map<CheckpointId, size_t> index;
   for (const auto& m : *all) {
@@ -34,9 +35,9 @@ Result<RollbackReport> StoreImpl::Rollback(const Selector& which, bool discard) 
   }
 
   RollbackReport report;
-  report.head = target->info;
+  report.head = target;
   std::set<CheckpointId> kept_line;
-  for (CheckpointId id : Ancestry(infos, target->info.id)) kept_line.insert(id);
+  for (CheckpointId id : Ancestry(infos, target.id)) kept_line.insert(id);
   std::set<CheckpointId> victims;
   if (*head)
     for (CheckpointId id : Ancestry(infos, **head)) {  // nearest first, so newest first
@@ -50,9 +51,8 @@ Result<RollbackReport> StoreImpl::Rollback(const Selector& which, bool discard) 
     }
 
   CommitBatch batch;
-  batch.meta_puts.emplace_back(std::string(keys::kHead), keys::EncodeU64(target->info.id));
-  for (size_t i : PruneInto(*all, victims, batch))
-    batch.manifest_puts.emplace_back(keys::EncodeU64((*all)[i].info.id), schema::EncodeManifest((*all)[i]));
+  batch.meta_puts.emplace_back(std::string(keys::kHead), keys::EncodeU64(target.id));
+  PruneInto(*all, victims, batch);
   if (Status s = db_->Commit(batch); !s.ok()) return s.WithContext(where);
   return report;
 }

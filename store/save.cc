@@ -161,9 +161,9 @@ Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const
   if (policy->max_to_keep > 0) {
     auto all = LoadAll();
     if (!all.ok()) return all.status().WithContext(where);
-    all->push_back(m);
-    retired = !RetireInto(*policy, *all, info.id, batch, info.id).empty();
-    info.parent = all->back().info.parent;  // the new head is never retired and stays last
+    all->push_back(std::move(m));
+    retired = !RetireInto(*policy, *all, *id, batch, *id).empty();
+    m = std::move(all->back());  // the new head is never retired and stays last, its parent re-pointed
   }
   batch.chunk_puts = std::move(index_puts);
   if (pack) batch.meta_puts.emplace_back(std::string(keys::kNextPack), keys::EncodeU64(*pack_id + 1));

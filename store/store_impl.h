@@ -54,17 +54,17 @@ std::vector<ChunkTask> PlanChunks(const std::vector<uint64_t>& sizes, uint64_t c
 
 // Adds to `batch` the deletion of checkpoints `victims` of `all` (every manifest in the store, plus
 // any the batch commits): their manifests and tag index entries. Each surviving child of a victim is
-// re-pointed, in `all`, to the victim's nearest surviving ancestor; returns the indices in `all` of
-// those changed manifests, which the caller must put in the batch.
-std::vector<size_t> PruneInto(std::vector<CheckpointManifest>& all, const std::set<CheckpointId>& victims,
-                              CommitBatch& batch);
+// re-pointed, in `all`, to the victim's nearest surviving ancestor and its rewritten manifest put in
+// the batch, except `written_by_caller` (a manifest the caller puts itself). Removes the victims
+// from `all`.
+void PruneInto(std::vector<CheckpointManifest>& all, const std::set<CheckpointId>& victims, CommitBatch& batch,
+               std::optional<CheckpointId> written_by_caller = std::nullopt);
 
-// Applies `policy` with head `head` to `all` (as PruneInto), puts the rewritten survivors in `batch`
-// except `written_anyway` (the manifest a save puts itself), removes the victims from `all`, and
-// returns them oldest first.
+// Deletes in `batch`, as PruneInto, the checkpoints of `all` that `policy` with head `head` no longer
+// keeps, and returns them oldest first.
 std::vector<CheckpointInfo> RetireInto(const RetentionPolicy& policy, std::vector<CheckpointManifest>& all,
                                        CheckpointId head, CommitBatch& batch,
-                                       std::optional<CheckpointId> written_anyway = std::nullopt);
+                                       std::optional<CheckpointId> written_by_caller = std::nullopt);
 
 // Garbage collection rewrites partly live packs until the garbage left in them is at most this
 // fraction of the live bytes. An explicit CollectGarbage compacts to ~1.125x (the documented bound,
@@ -102,6 +102,11 @@ class StoreImpl final : public Store {
  private:
   // Decodes every manifest, oldest first.
   Result<std::vector<CheckpointManifest>> LoadAll();
+  // The index in `all` (every manifest, as LoadAll returns them) of the checkpoint `which` selects,
+  // for edits that need the whole history anyway. Errors as Describe.
+  Result<size_t> Select(const std::vector<CheckpointManifest>& all, const Selector& which);
+  // The id a kId or kTag selector names (a tag through the tag index).
+  Result<CheckpointId> NamedId(const Selector& which);
   Result<CheckpointManifest> LoadManifest(uint64_t id);
   // Decodes a manifest read from key `id` and checks it names itself `id`.
   Result<CheckpointManifest> DecodeStored(uint64_t id, std::string_view bytes) const;
