@@ -29,9 +29,8 @@ int Gc(const std::vector<std::string>& argv, std::ostream& out, std::ostream& er
       << r->packs_deleted << " pack files deleted (" << r->packs_rewritten << " rewritten); "
       << HumanBytes(r->live_bytes) << " live\n";
   if (const size_t n = r->checkpoints_removed.size()) {
-    out << n << (n == 1 ? " checkpoint" : " checkpoints") << " removed by the retention policy:";
-    for (const CheckpointInfo& c : r->checkpoints_removed) out << (&c == &r->checkpoints_removed[0] ? " " : ", ") << c.id;
-    out << "\n";
+    out << n << (n == 1 ? " checkpoint" : " checkpoints") << " removed by the retention policy: "
+        << JoinIds(r->checkpoints_removed) << "\n";
   }
   return kExitOk;
 }

@@ -111,10 +111,10 @@ int Import(const std::vector<std::string>& argv, std::ostream& out, std::ostream
     if (!after.ok()) return ReportError(err, after.status());
     std::set<CheckpointId> kept;
     for (const auto& c : *after) kept.insert(c.id);
-    std::string removed;
+    std::vector<CheckpointInfo> removed;
     for (const auto& c : before)
-      if (!kept.count(c.id)) removed += (removed.empty() ? "" : ", ") + std::to_string(c.id);
-    if (!removed.empty()) out << "retention policy removed checkpoints: " << removed << "\n";
+      if (!kept.count(c.id)) removed.push_back(c);
+    if (!removed.empty()) out << "retention policy removed checkpoints: " << JoinIds(removed) << "\n";
   }
   // The checkpoint is committed whatever happens here; a failed collection only delays reclaiming.
   if (Status s = (*store)->WaitForBackgroundWork(); !s.ok())

@@ -4,6 +4,7 @@
 #include "ckptdb/retention.h"
 #include "tools/args.h"
 #include "tools/command_util.h"
+#include "tools/format.h"
 #include "tools/json.h"
 
 namespace ckptdb::cli {
@@ -127,17 +128,14 @@ void WriteText(const RetentionPolicy& p, const std::vector<CheckpointInfo>& list
     out << p.keep_best->metric << ":" << (p.keep_best->maximize ? "max" : "min") << ":" << p.keep_best->count << "\n";
   else
     out << "off\n";
-  std::string ids;
-  size_t removed = 0;
-  for (size_t i = 0; i < list.size(); ++i) {
-    if (decisions[i].keep()) continue;
-    ids += (removed++ ? ", " : "") + std::to_string(list[i].id);
-  }
-  if (removed == 0)
+  std::vector<CheckpointInfo> removed;
+  for (size_t i = 0; i < list.size(); ++i)
+    if (!decisions[i].keep()) removed.push_back(list[i]);
+  if (removed.empty())
     out << "removes nothing now (" << list.size() << (list.size() == 1 ? " checkpoint" : " checkpoints") << " kept)\n";
   else
-    out << "would remove at next gc: " << removed << (removed == 1 ? " checkpoint (id " : " checkpoints (ids ") << ids
-        << ")\n";
+    out << "would remove at next gc: " << removed.size() << (removed.size() == 1 ? " checkpoint (id " : " checkpoints (ids ")
+        << JoinIds(removed) << ")\n";
 }
 
 }  // namespace

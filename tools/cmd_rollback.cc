@@ -1,16 +1,11 @@
 // ckptdb rollback: move the head back (or forward) so the next save forks history there.
 #include "tools/args.h"
 #include "tools/command_util.h"
+#include "tools/format.h"
 #include "tools/json.h"
 
 namespace ckptdb::cli {
 namespace {
-
-std::string Ids(const std::vector<CheckpointInfo>& list) {
-  std::string s;
-  for (const CheckpointInfo& c : list) s += (s.empty() ? "" : ", ") + std::to_string(c.id);
-  return s;
-}
 
 std::string Count(size_t n, const char* what) { return std::to_string(n) + " " + what + (n == 1 ? "" : "s"); }
 std::string Own(size_t n) { return n == 1 ? " on its own branch: " : " on their own branch: "; }
@@ -19,10 +14,10 @@ void WriteText(const RollbackReport& r, bool discard, std::ostream& out) {
   out << "head is now checkpoint " << r.head.id << " (step " << r.head.step << ")";
   if (!discard) {
     if (!r.abandoned.empty())
-      out << "; " << Count(r.abandoned.size(), "checkpoint") << " abandoned" << Own(r.abandoned.size()) << Ids(r.abandoned);
+      out << "; " << Count(r.abandoned.size(), "checkpoint") << " abandoned" << Own(r.abandoned.size()) << JoinIds(r.abandoned);
   } else {
     if (!r.discarded.empty())
-      out << "; discarded " << Count(r.discarded.size(), "checkpoint") << ": " << Ids(r.discarded)
+      out << "; discarded " << Count(r.discarded.size(), "checkpoint") << ": " << JoinIds(r.discarded)
           << " (run `ckptdb gc` to reclaim the space)";
     // Discard never deletes a tag (only rm does), so say which abandoned ones stayed and why.
     std::vector<CheckpointInfo> kept;
@@ -31,7 +26,7 @@ void WriteText(const RollbackReport& r, bool discard, std::ostream& out) {
       for (const CheckpointInfo& d : r.discarded) gone |= d.id == a.id;
       if (!gone) kept.push_back(a);
     }
-    if (!kept.empty()) out << "; kept " << Count(kept.size(), "tagged checkpoint") << Own(kept.size()) << Ids(kept);
+    if (!kept.empty()) out << "; kept " << Count(kept.size(), "tagged checkpoint") << Own(kept.size()) << JoinIds(kept);
   }
   out << "\n";
 }

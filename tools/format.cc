@@ -110,6 +110,12 @@ std::string ShortTime(int64_t unix_ns) {
   return buf;
 }
 
+std::string JoinIds(const std::vector<CheckpointInfo>& checkpoints) {
+  std::string s;
+  for (const CheckpointInfo& c : checkpoints) s += (s.empty() ? "" : ", ") + std::to_string(c.id);
+  return s;
+}
+
 Table::Table(std::vector<std::string> header, std::vector<bool> right) : right_(std::move(right)) {
   right_.resize(header.size(), false);
   rows_.push_back(std::move(header));

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "ckptdb/checkpoint.h"
+
 namespace ckptdb::cli {
 
 // "0 B", "512 B", "1.5 KiB", "4.0 MiB", "2.00 GiB".
@@ -21,6 +23,8 @@ std::string Rfc3339(int64_t unix_ns);
 std::optional<int64_t> ParseTime(std::string_view text);
 // "2026-11-23 01:36:00" (UTC), for tables.
 std::string ShortTime(int64_t unix_ns);
+// The checkpoints' ids in order, "4, 3, 1", for messages that name what a command changed.
+std::string JoinIds(const std::vector<CheckpointInfo>& checkpoints);
 
 // A table whose columns are padded to their widest cell; `right` marks right-aligned columns.
 class Table {
