@@ -42,11 +42,6 @@ constexpr uint64_t kDefaultSeed = 20261123;
 constexpr int64_t kNewStep = 300;
 constexpr int64_t kRetryStep = 301;
 
-bool LongMode() {
-  const char* v = std::getenv("CKPTDB_LONG_TESTS");
-  return v && std::string(v) == "1";
-}
-
 uint64_t CrashSeed() {
   const char* v = std::getenv("CKPTDB_CRASH_SEED");
   return v && *v ? std::strtoull(v, nullptr, 10) : kDefaultSeed;
@@ -193,7 +188,7 @@ std::vector<CheckpointInfo> CrashTest::base1_list_, CrashTest::base2_list_;
 
 TEST_F(CrashTest, KillDuringImportCommitsAllOrNothing) {
   const uint64_t seed = CrashSeed();
-  const int trials = LongMode() ? 60 : 8;
+  const int trials = testing::LongTests() ? 60 : 8;
   std::printf("[ crash    ] seed %llu (CKPTDB_CRASH_SEED=%llu reproduces the delays), %d trials, file %.1f MiB, "
               "chunk size %llu KiB\n",
               (unsigned long long)seed, (unsigned long long)seed, trials, c_->logical_bytes() / double(kMiB),
@@ -257,7 +252,7 @@ TEST_F(CrashTest, KillDuringImportCommitsAllOrNothing) {
   RecordProperty("trials", trials);
   RecordProperty("before_commit", before_commit);
   RecordProperty("after_commit", after_commit);
-  if (LongMode()) {
+  if (testing::LongTests()) {
     EXPECT_GT(before_commit, 0) << "no kill landed before the commit: the trials did not exercise a torn save";
     EXPECT_GT(after_commit, 0) << "no kill landed after the commit";
   }
@@ -307,7 +302,7 @@ TEST_F(CrashTest, KillDuringFirstSaveLeavesNoCheckpoint) {
   // Random kills: in the first 100 ms (store creation) and in the first half of the import.
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> early(0.0, 0.1), during(0.0, 0.5 * full);
-  const int random_pairs = LongMode() ? 16 : 2;
+  const int random_pairs = testing::LongTests() ? 16 : 2;
   for (int i = 0; i < random_pairs; ++i) {
     plans.push_back({"random early kill", early(rng), nullptr});
     plans.push_back({"random kill in the first half", during(rng), nullptr});

@@ -10,7 +10,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <thread>
@@ -81,8 +80,7 @@ pid_t SpawnGc(const std::string& store) {
 }
 
 TEST(GcCrashTest, KillDuringCollectionNeverLosesALiveChunk) {
-  const bool long_mode = std::getenv("CKPTDB_LONG_TESTS") != nullptr;
-  const int trials = long_mode ? 50 : 6;
+  const int trials = testing::LongTests() ? 50 : 6;
   const uint32_t seed = 20261125;
   std::mt19937 rng(seed);
   testing::ScratchDir dir;

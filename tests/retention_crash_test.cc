@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -32,10 +31,7 @@ using testing::OpenExisting;
 
 constexpr uint64_t kSeed = 20261123;
 
-int Trials() {
-  const char* v = std::getenv("CKPTDB_LONG_TESTS");
-  return v && std::string(v) == "1" ? 50 : 6;
-}
+int Trials() { return testing::LongTests() ? 50 : 6; }
 
 // Steps 100..500 with losses; checkpoint 1 carries the tag "release", checkpoint 2 has the best loss.
 struct Planned {

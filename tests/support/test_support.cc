@@ -137,4 +137,9 @@ uint64_t DirectoryBytes(const std::string& dir) {
   return total;
 }
 
+bool LongTests() {
+  const char* v = std::getenv("CKPTDB_LONG_TESTS");
+  return v && std::string(v) == "1";
+}
+
 }  // namespace ckptdb::testing

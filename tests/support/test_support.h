@@ -40,6 +40,9 @@ void WriteFileOrDie(const std::string& path, const std::string& bytes);
 // *output when it is non-null.
 int RunProcess(const std::vector<std::string>& argv, std::string* output = nullptr);
 
+// Whether CKPTDB_LONG_TESTS=1 asks the crash suites for their long runs (50+ trials each).
+bool LongTests();
+
 // The total size in bytes of the regular files under `dir` (what du -b would say).
 uint64_t DirectoryBytes(const std::string& dir);
 // The space the regular files under `dir` really occupy (st_blocks x 512, what du would say).
