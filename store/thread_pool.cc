@@ -1,6 +1,7 @@
 #include "store/thread_pool.h"
 
 #include <atomic>
+#include <exception>
 
 namespace ckptdb {
 
@@ -8,8 +9,21 @@ struct ThreadPool::Job {
   size_t n;
   const std::function<void(size_t)>* fn;
   std::atomic<size_t> next{0};
-  std::atomic<size_t> done{0};
-  int active_workers = 0;  // guarded by mu_
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;  // the first exception; written once, by whoever set `failed`
+  int active_workers = 0;    // guarded by mu_
+
+  // Runs indices until none are left (or one threw). Exceptions stay inside the job.
+  void Drain() {
+    for (size_t i; !failed.load(std::memory_order_relaxed) && (i = next.fetch_add(1)) < n;) {
+      try {
+        (*fn)(i);
+      } catch (...) {
+        if (!failed.exchange(true)) error = std::current_exception();
+      }
+    }
+  }
+  bool HasWork() const { return !failed.load(std::memory_order_relaxed) && next.load() < n; }
 };
 
 ThreadPool::ThreadPool(int threads) {
@@ -22,51 +36,51 @@ ThreadPool::~ThreadPool() {
     std::lock_guard<std::mutex> l(mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  work_cv_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::Drain(Job& job) {
-  for (size_t i; (i = job.next.fetch_add(1)) < job.n;) {
-    (*job.fn)(i);
-    job.done.fetch_add(1);
-  }
+ThreadPool::Job* ThreadPool::NextJob() {
+  for (Job* job : jobs_)
+    if (job->HasWork()) return job;
+  return nullptr;
 }
 
 void ThreadPool::WorkerLoop() {
-  uint64_t seen = 0;
   std::unique_lock<std::mutex> l(mu_);
   while (true) {
-    cv_.wait(l, [&] { return stop_ || (job_ != nullptr && generation_ != seen); });
+    Job* job = nullptr;
+    work_cv_.wait(l, [&] { return stop_ || (job = NextJob()) != nullptr; });
     if (stop_) return;
-    seen = generation_;
-    Job* job = job_;
     ++job->active_workers;
     l.unlock();
-    Drain(*job);
+    job->Drain();
     l.lock();
     --job->active_workers;
-    cv_.notify_all();
+    done_cv_.notify_all();
   }
 }
 
 void ThreadPool::ParallelFor(size_t n, const std::function<void(size_t)>& fn) {
   if (n == 0) return;
-  std::lock_guard<std::mutex> call(call_mu_);
   Job job;
   job.n = n;
   job.fn = &fn;
-  if (!workers_.empty() && n > 1) {
+  const bool share = !workers_.empty() && n > 1;
+  std::list<Job*>::iterator self;
+  if (share) {
     std::lock_guard<std::mutex> l(mu_);
-    job_ = &job;
-    ++generation_;
+    self = jobs_.insert(jobs_.end(), &job);
   }
-  cv_.notify_all();
-  Drain(job);
-  std::unique_lock<std::mutex> l(mu_);
-  // The job lives on this stack: wait until every index ran and no worker still holds it.
-  cv_.wait(l, [&] { return job.done.load() == n && job.active_workers == 0; });
-  job_ = nullptr;
+  if (share) work_cv_.notify_all();
+  job.Drain();
+  if (share) {
+    std::unique_lock<std::mutex> l(mu_);
+    jobs_.erase(self);  // no worker picks it up from here on
+    // The job lives on this stack: wait until no worker still runs one of its indices.
+    done_cv_.wait(l, [&] { return job.active_workers == 0; });
+  }
+  if (job.error) std::rethrow_exception(job.error);
 }
 
 }  // namespace ckptdb

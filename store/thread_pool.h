@@ -1,13 +1,18 @@
 // ThreadPool: a fixed set of workers for ParallelFor over chunk tasks.
 //
-// ParallelFor runs fn(0..n-1) on the workers and the calling thread, handing out indices in order
-// from a shared counter, and returns when all are done. Calls from different threads are
-// serialised. Thread safety: ParallelFor may be called from any thread; fn must be thread-safe.
+// ParallelFor runs fn(0..n-1) on the calling thread and on the workers, handing out indices in
+// order from a per-call counter, and returns when all are done. Calls from different threads run
+// side by side: every caller works on its own call, and idle workers share themselves among the
+// calls in progress (oldest first), so a restore started during a long save is not queued behind
+// it. If fn throws, the indices not yet started are skipped and the first exception is rethrown on
+// the caller's thread once every running index has finished; a worker never dies of it.
+// Thread safety: ParallelFor may be called from any thread; fn must be thread-safe.
 #pragma once
 
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
+#include <list>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -28,14 +33,14 @@ class ThreadPool {
  private:
   struct Job;
   void WorkerLoop();
-  static void Drain(Job& job);
+  // The oldest call that still has indices to hand out, or nullptr. REQUIRES: mu_ held.
+  Job* NextJob();
 
-  std::mutex call_mu_;  // one ParallelFor at a time
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable work_cv_;  // workers: a call has indices to hand out, or stop_
+  std::condition_variable done_cv_;  // callers: a worker let go of a call
   std::vector<std::thread> workers_;
-  Job* job_ = nullptr;
-  uint64_t generation_ = 0;
+  std::list<Job*> jobs_;  // calls in progress, oldest first; guarded by mu_
   bool stop_ = false;
 };
 

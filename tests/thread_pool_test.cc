@@ -1,5 +1,5 @@
 // Specifies store/thread_pool.h: ParallelFor runs every index exactly once, on the caller and the
-// workers, and concurrent callers are serialised rather than lost or mixed up.
+// workers, concurrent callers run side by side without being lost or mixed up, and an exception reaches the caller.
 #include "store/thread_pool.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <set>
 #include <string>
 #include <thread>
@@ -119,27 +120,40 @@ TEST(ThreadPool, ConcurrentParallelForCallsFromTwoThreadsBothComplete) {
   }
 }
 
-TEST(ThreadPool, CallsFromDifferentThreadsDoNotRunAtTheSameTime) {
-  // The header promises that calls from different threads are serialised: while one caller's
-  // indices run, none of the other caller's may.
-  ThreadPool pool(4);
-  std::atomic<int> active[2] = {0, 0};
-  std::atomic<int> overlaps{0};
-  auto caller = [&](int who) {
-    for (int round = 0; round < 50; ++round) {
-      pool.ParallelFor(16, [&](size_t) {
-        active[who].fetch_add(1);
-        if (active[1 - who].load() != 0) overlaps.fetch_add(1);
-        std::this_thread::sleep_for(std::chrono::microseconds(50));
-        active[who].fetch_sub(1);
+TEST(ThreadPool, ASecondCallFinishesWhileALongCallFromAnotherThreadStillRuns) {
+  // The header promises that calls run side by side: a short call (a restore) must not queue
+  // behind a long one (a save) that occupies every worker.
+  for (int threads : {1, 2, 4}) {
+    ThreadPool pool(threads);
+    std::atomic<bool> release{false};
+    std::atomic<int> long_started{0};
+    std::thread long_call([&] {
+      pool.ParallelFor(64, [&](size_t) {
+        long_started.fetch_add(1);
+        while (!release.load()) std::this_thread::sleep_for(std::chrono::microseconds(100));
       });
-    }
-  };
-  std::thread a(caller, 0);
-  std::thread b(caller, 1);
-  a.join();
-  b.join();
-  EXPECT_EQ(overlaps.load(), 0);
+    });
+    while (long_started.load() == 0) std::this_thread::yield();
+    std::atomic<int> short_runs{0};
+    pool.ParallelFor(100, [&](size_t) { short_runs.fetch_add(1); });
+    EXPECT_EQ(short_runs.load(), 100) << "threads=" << threads;
+    EXPECT_FALSE(release.load());
+    release = true;
+    long_call.join();
+  }
+}
+
+TEST(ThreadPool, AnExceptionFromAnIndexReachesTheCallerAndThePoolKeepsWorking) {
+  for (int threads : {1, 2, 8}) {
+    ThreadPool pool(threads);
+    std::atomic<int> ran{0};
+    EXPECT_THROW(pool.ParallelFor(1000, [&](size_t i) {
+      ran.fetch_add(1);
+      if (i == 3) throw std::bad_alloc();
+    }), std::bad_alloc) << "threads=" << threads;
+    EXPECT_LT(ran.load(), 1000) << "indices after the failure are skipped";
+    ExpectEachIndexRunsExactlyOnce(pool, 500, "after an exception, threads=" + std::to_string(threads));
+  }
 }
 
 TEST(ThreadPool, DestroyingAnIdlePoolJoinsItsWorkers) {
