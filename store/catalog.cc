@@ -27,15 +27,15 @@ Result<CheckpointManifest> StoreImpl::DecodeStored(uint64_t id, std::string_view
   return m;
 }
 
-Result<CheckpointManifest> StoreImpl::LoadManifest(uint64_t id) {
-  auto raw = db_->GetManifest(id);
+Result<CheckpointManifest> StoreImpl::LoadManifest(uint64_t id, const DbSnapshot* at) {
+  auto raw = db_->GetManifest(id, at);
   if (!raw.ok()) return raw.status();
   if (!raw->has_value()) return Status::NotFound("store " + path_ + " has no checkpoint with id " + std::to_string(id));
   return DecodeStored(id, **raw);
 }
 
-Result<std::vector<CheckpointManifest>> StoreImpl::LoadAll() {
-  auto raws = db_->ScanManifests();
+Result<std::vector<CheckpointManifest>> StoreImpl::LoadAll(const DbSnapshot* at) {
+  auto raws = db_->ScanManifests(at);
   if (!raws.ok()) return raws.status();
   std::vector<CheckpointManifest> out;
   out.reserve(raws->size());
@@ -48,7 +48,8 @@ Result<std::vector<CheckpointManifest>> StoreImpl::LoadAll() {
 }
 
 Result<std::vector<CheckpointInfo>> StoreImpl::List() {
-  auto all = LoadAll();
+  Reading read = BeginRead();
+  auto all = LoadAll(read.at());
   if (!all.ok()) return all.status();
   std::vector<CheckpointInfo> out;
   out.reserve(all->size());
@@ -56,9 +57,9 @@ Result<std::vector<CheckpointInfo>> StoreImpl::List() {
   return out;
 }
 
-Result<CheckpointId> StoreImpl::NamedId(const Selector& which) {
+Result<CheckpointId> StoreImpl::NamedId(const Selector& which, const DbSnapshot* at) {
   if (which.kind() == Selector::Kind::kId) return static_cast<CheckpointId>(which.value());
-  auto target = db_->GetMeta(keys::TagKey(which.name()));
+  auto target = db_->GetMeta(keys::TagKey(which.name()), at);
   if (!target.ok()) return target.status();
   if (!target->has_value()) return Status::NotFound("store " + path_ + " has no " + which.ToString());
   auto id = keys::DecodeU64(**target);
@@ -66,9 +67,10 @@ Result<CheckpointId> StoreImpl::NamedId(const Selector& which) {
   return *id;
 }
 
-Result<size_t> StoreImpl::Select(const std::vector<CheckpointManifest>& all, const Selector& which) {
+Result<size_t> StoreImpl::Select(const std::vector<CheckpointManifest>& all, const Selector& which,
+                                 const DbSnapshot* at) {
   if (which.kind() == Selector::Kind::kId || which.kind() == Selector::Kind::kTag) {
-    auto id = NamedId(which);
+    auto id = NamedId(which, at);
     if (!id.ok()) return id.status();
     for (size_t i = 0; i < all.size(); ++i)
       if (all[i].info.id == *id) return i;
@@ -99,15 +101,20 @@ Result<size_t> StoreImpl::Select(const std::vector<CheckpointManifest>& all, con
 }
 
 Result<CheckpointManifest> StoreImpl::Describe(const Selector& which) {
+  Reading read = BeginRead();
+  return DescribeAt(which, read.at());
+}
+
+Result<CheckpointManifest> StoreImpl::DescribeAt(const Selector& which, const DbSnapshot* at) {
   // An id or a tag names one checkpoint: read just its manifest.
   if (which.kind() == Selector::Kind::kId || which.kind() == Selector::Kind::kTag) {
-    auto id = NamedId(which);
+    auto id = NamedId(which, at);
     if (!id.ok()) return id.status();
-    return LoadManifest(*id);
+    return LoadManifest(*id, at);
   }
-  auto all = LoadAll();
+  auto all = LoadAll(at);
   if (!all.ok()) return all.status();
-  auto i = Select(*all, which);
+  auto i = Select(*all, which, at);
   if (!i.ok()) return i.status();
   return std::move((*all)[*i]);
 }

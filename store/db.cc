@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <thread>
 
 #include "store/keys.h"
 
@@ -22,6 +24,11 @@ Status FromRocks(const rocksdb::Status& s, const std::string& path) {
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
   if (lower.find("lock file") != std::string::npos || lower.find("lock hold") != std::string::npos)
     return Status::Busy("store " + path + " is open in another process (" + msg + ")");
+  if (lower.find("read-only file system") != std::string::npos)
+    return Status::FailedPrecondition("store " + path + " is on a read-only file system, so it cannot be written (" +
+                                      msg + "); reading commands open it read-only");
+  if (lower.find("permission denied") != std::string::npos)
+    return Status::IOError("store " + path + " cannot be written: " + msg);
   if (s.IsCorruption()) return Status::Corruption("store " + path + ": " + msg);
   if (s.IsNotFound()) return Status::NotFound("store " + path + ": " + msg);
   if (s.IsInvalidArgument()) return Status::InvalidArgument("store " + path + ": " + msg);
@@ -35,6 +42,32 @@ rocksdb::ColumnFamilyOptions SmallValueCf() {
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   cf.compression = rocksdb::kNoCompression;
   return cf;
+}
+
+// The log a read-only instance gets instead of RocksDB's LOG file, so that opening writes nothing.
+class NullLogger : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char*, va_list) override {}
+};
+
+class RocksSnapshot : public DbSnapshot {
+ public:
+  RocksSnapshot(rocksdb::DB* db, const rocksdb::Snapshot* snap) : db_(db), snap_(snap) {}
+  ~RocksSnapshot() override {
+    if (snap_) db_->ReleaseSnapshot(snap_);
+  }
+  const rocksdb::Snapshot* get() const { return snap_; }
+
+ private:
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snap_;
+};
+
+rocksdb::ReadOptions At(const DbSnapshot* at) {
+  rocksdb::ReadOptions ro;
+  if (at) ro.snapshot = static_cast<const RocksSnapshot*>(at)->get();
+  return ro;
 }
 
 }  // namespace
@@ -53,7 +86,8 @@ struct Db::Impl {
   }
 };
 
-Db::Db(std::string path, std::unique_ptr<Impl> impl) : path_(std::move(path)), impl_(std::move(impl)) {}
+Db::Db(std::string path, std::unique_ptr<Impl> impl, bool read_only)
+    : path_(std::move(path)), read_only_(read_only), impl_(std::move(impl)) {}
 Db::~Db() = default;
 
 Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const std::string& path, const DbOptions& options) {
@@ -73,29 +107,54 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const std::string& 
       {keys::kMetaCf, SmallValueCf()}, {keys::kManifestCf, SmallValueCf()}, {keys::kChunkCf, SmallValueCf()}};
   auto impl = std::make_unique<Impl>();
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(dbo, dir, cfs, &impl->handles, &raw);
+  rocksdb::Status s;
+  if (options.read_only) {
+    // A secondary instance follows a live writer's MANIFEST and WAL without taking its LOCK. With
+    // every table file held open (max_open_files = -1) the writer's compactions may delete files
+    // this instance still reads. Its only file would be the info log: give it none. The open can
+    // race with the writer deleting a WAL or table file it just listed, so retry a few times.
+    dbo.info_log = std::make_shared<NullLogger>();
+    dbo.max_open_files = -1;
+    dbo.create_if_missing = false;
+    dbo.create_missing_column_families = false;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      impl->handles.clear();
+      s = rocksdb::DB::OpenAsSecondary(dbo, dir, dir + "/.ckptdb-reader-unused", cfs, &impl->handles, &raw);
+      if (s.ok() || s.IsCorruption() || s.IsInvalidArgument()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10 << attempt));
+    }
+  } else {
+    s = rocksdb::DB::Open(dbo, dir, cfs, &impl->handles, &raw);
+  }
   if (!s.ok()) return FromRocks(s, path);
   impl->db.reset(raw);
-  return std::unique_ptr<Db>(new Db(path, std::move(impl)));
+  return std::unique_ptr<Db>(new Db(path, std::move(impl), options.read_only));
 }
 
-Result<bool> Db::HasChunk(const Digest& d) {
-  auto value = GetChunk(d);
+std::shared_ptr<const DbSnapshot> Db::Snapshot() {
+  // A secondary instance has no snapshots ("not supported in secondary mode"), and needs none: its
+  // state changes only in Refresh, which the store runs with no read in progress.
+  if (read_only_) return std::make_shared<RocksSnapshot>(impl_->db.get(), nullptr);
+  return std::make_shared<RocksSnapshot>(impl_->db.get(), impl_->db->GetSnapshot());
+}
+
+Result<bool> Db::HasChunk(const Digest& d, const DbSnapshot* at) {
+  auto value = GetChunk(d, at);
   if (!value.ok()) return value.status();
   return value->has_value();
 }
 
-Result<std::optional<std::string>> Db::GetChunk(const Digest& d) {
+Result<std::optional<std::string>> Db::GetChunk(const Digest& d, const DbSnapshot* at) {
   std::string value;
-  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->chunks(), keys::ChunkIndexKey(d), &value);
+  rocksdb::Status s = impl_->db->Get(At(at), impl_->chunks(), keys::ChunkIndexKey(d), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return FromRocks(s, path_);
   return std::optional<std::string>(std::move(value));
 }
 
-Result<std::vector<std::pair<Digest, std::string>>> Db::ScanChunks() {
+Result<std::vector<std::pair<Digest, std::string>>> Db::ScanChunks(const DbSnapshot* at) {
   std::vector<std::pair<Digest, std::string>> out;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->chunks()));
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(At(at), impl_->chunks()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     auto d = keys::DigestFromChunkKey(it->key().ToStringView());
     if (!d || it->key()[0] != keys::kChunkIndex)
@@ -108,31 +167,33 @@ Result<std::vector<std::pair<Digest, std::string>>> Db::ScanChunks() {
 }
 
 Status Db::CompactChunks() {
+  if (read_only_) return Status::FailedPrecondition("store " + path_ + " is open read-only");
   rocksdb::CompactRangeOptions o;
   o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
   return FromRocks(impl_->db->CompactRange(o, impl_->chunks(), nullptr, nullptr), path_);
 }
 
-Result<std::optional<std::string>> Db::GetMeta(std::string_view key) {
+Result<std::optional<std::string>> Db::GetMeta(std::string_view key, const DbSnapshot* at) {
   std::string value;
-  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->meta(), rocksdb::Slice(key), &value);
+  rocksdb::Status s = impl_->db->Get(At(at), impl_->meta(), rocksdb::Slice(key), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return FromRocks(s, path_);
   return std::optional<std::string>(std::move(value));
 }
 
-Result<std::optional<std::string>> Db::GetManifest(uint64_t id) {
+Result<std::optional<std::string>> Db::GetManifest(uint64_t id, const DbSnapshot* at) {
   std::string value;
-  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->manifests(), keys::EncodeU64(id), &value);
+  rocksdb::Status s = impl_->db->Get(At(at), impl_->manifests(), keys::EncodeU64(id), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return FromRocks(s, path_);
   return std::optional<std::string>(std::move(value));
 }
 
-Result<std::vector<std::pair<uint64_t, std::string>>> Db::ScanManifests() {
+Result<std::vector<std::pair<uint64_t, std::string>>> Db::ScanManifests(const DbSnapshot* at, uint64_t from) {
   std::vector<std::pair<uint64_t, std::string>> out;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->manifests()));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(At(at), impl_->manifests()));
+  const std::string start = keys::EncodeU64(from);
+  for (it->Seek(start); it->Valid(); it->Next()) {
     auto id = keys::DecodeU64(it->key().ToStringView());
     if (!id) return Status::Corruption("store " + path_ + ": manifest key of length " +
                                        std::to_string(it->key().size()) + " is not an 8-byte id");
@@ -142,9 +203,9 @@ Result<std::vector<std::pair<uint64_t, std::string>>> Db::ScanManifests() {
   return out;
 }
 
-Result<std::vector<std::pair<std::string, std::string>>> Db::ScanMeta(std::string_view prefix) {
+Result<std::vector<std::pair<std::string, std::string>>> Db::ScanMeta(std::string_view prefix, const DbSnapshot* at) {
   std::vector<std::pair<std::string, std::string>> out;
-  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->meta()));
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(At(at), impl_->meta()));
   for (it->Seek(rocksdb::Slice(prefix)); it->Valid() && it->key().starts_with(rocksdb::Slice(prefix)); it->Next())
     out.emplace_back(it->key().ToString(), it->value().ToString());
   if (!it->status().ok()) return FromRocks(it->status(), path_);
@@ -152,6 +213,7 @@ Result<std::vector<std::pair<std::string, std::string>>> Db::ScanMeta(std::strin
 }
 
 Status Db::Commit(const CommitBatch& c) {
+  if (read_only_) return Status::FailedPrecondition("store " + path_ + " is open read-only, so it cannot be changed");
   rocksdb::WriteBatch batch;
   rocksdb::Status s;
   for (const auto& [k, v] : c.meta_puts) if (s.ok()) s = batch.Put(impl_->meta(), k, v);
@@ -164,6 +226,32 @@ Status Db::Commit(const CommitBatch& c) {
   wo.sync = true;
   if (s.ok()) s = impl_->db->Write(wo, &batch);
   return FromRocks(s, path_);
+}
+
+Status Db::Refresh() {
+  if (!read_only_) return Status::OK();
+  return FromRocks(impl_->db->TryCatchUpWithPrimary(), path_);
+}
+
+Result<uint64_t> Db::TableFileCount() {
+  std::vector<rocksdb::LiveFileMetaData> files;
+  impl_->db->GetLiveFilesMetaData(&files);
+  return static_cast<uint64_t>(files.size());
+}
+
+Status Db::CompactIfFragmented(int max_files) {
+  if (read_only_) return Status::OK();
+  for (auto* cf : impl_->handles) {
+    rocksdb::ColumnFamilyMetaData meta;
+    impl_->db->GetColumnFamilyMetaData(cf, &meta);
+    if (meta.file_count <= static_cast<size_t>(max_files)) continue;
+    rocksdb::CompactRangeOptions o;
+    o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    o.change_level = true;  // one sorted run in the lowest level that fits, not scattered over levels
+    if (Status s = FromRocks(impl_->db->CompactRange(o, cf, nullptr, nullptr), path_); !s.ok())
+      return s.WithContext("compacting the catalog");
+  }
+  return Status::OK();
 }
 
 }  // namespace ckptdb

@@ -21,6 +21,18 @@ namespace ckptdb {
 struct DbOptions {
   bool create_if_missing = true;
   int background_jobs = 2;
+  // Open as a RocksDB secondary instance: only reads, writes no file anywhere (so it works on a
+  // read-only or full filesystem and beside a live writer), and sees the writer's later commits only
+  // after Refresh. Commit and compaction fail with FailedPrecondition.
+  bool read_only = false;
+};
+
+// One point-in-time view of the whole catalog (a RocksDB snapshot): reads through it see exactly
+// the batches committed before it was taken, whatever commits later. Released when the last
+// shared_ptr to it goes.
+class DbSnapshot {
+ public:
+  virtual ~DbSnapshot() = default;
 };
 
 // Puts and deletes that become durable together (one synced WriteBatch).
@@ -41,31 +53,54 @@ class Db {
                                          const DbOptions& options);
   ~Db();
 
+  // A view of the catalog as committed now. Every read below takes an optional view (`at`); without
+  // one it reads the latest committed state. A read-only instance's views are its state until the
+  // next Refresh (REQUIRES: no read through one runs across a Refresh).
+  std::shared_ptr<const DbSnapshot> Snapshot();
+
   // Whether the chunk index holds `d`.
-  Result<bool> HasChunk(const Digest& d);
+  Result<bool> HasChunk(const Digest& d, const DbSnapshot* at = nullptr);
   // The chunk index value of `d` (see keys::DecodeChunkRef), or nullopt.
-  Result<std::optional<std::string>> GetChunk(const Digest& d);
+  Result<std::optional<std::string>> GetChunk(const Digest& d, const DbSnapshot* at = nullptr);
 
   // Every chunk index entry (digest, value), in key order. Values are small: this never reads chunk bytes.
-  Result<std::vector<std::pair<Digest, std::string>>> ScanChunks();
+  Result<std::vector<std::pair<Digest, std::string>>> ScanChunks(const DbSnapshot* at = nullptr);
   // Compacts the chunk index so deleted inline chunks give their space back.
   Status CompactChunks();
 
-  Result<std::optional<std::string>> GetMeta(std::string_view key);
-  Result<std::optional<std::string>> GetManifest(uint64_t id);
-  // Every manifest, by ascending id.
-  Result<std::vector<std::pair<uint64_t, std::string>>> ScanManifests();
+  Result<std::optional<std::string>> GetMeta(std::string_view key, const DbSnapshot* at = nullptr);
+  Result<std::optional<std::string>> GetManifest(uint64_t id, const DbSnapshot* at = nullptr);
+  // Every manifest with id >= `from`, by ascending id.
+  Result<std::vector<std::pair<uint64_t, std::string>>> ScanManifests(const DbSnapshot* at = nullptr,
+                                                                      uint64_t from = 0);
   // Every meta key starting with `prefix` and its value, in key order.
-  Result<std::vector<std::pair<std::string, std::string>>> ScanMeta(std::string_view prefix);
+  Result<std::vector<std::pair<std::string, std::string>>> ScanMeta(std::string_view prefix,
+                                                                    const DbSnapshot* at = nullptr);
   // Applies `batch` atomically and durably (sync=true).
   Status Commit(const CommitBatch& batch);
+
+  // Read-only instances: catches up with the batches a live writer committed since the open (or
+  // the last refresh). Views taken before stay as they were. A no-op for the writer.
+  Status Refresh();
+
+  // Keeps the catalog from growing a file per commit: every open and close of a writer flushes a
+  // small table file, and because checkpoint ids only grow, RocksDB moves each one down a level
+  // without merging it, so a store of thousands of checkpoints held thousands of files (and failed
+  // under a 1,024 open-file limit). When a column family holds more than `max_files` table files,
+  // compacts it into a few. Called by the writer at open and every few hundred commits.
+  Status CompactIfFragmented(int max_files);
+  // Table files in all column families: for tests and benchmarks of the bound above.
+  Result<uint64_t> TableFileCount();
+
+  bool read_only() const { return read_only_; }
 
   const std::string& path() const { return path_; }
 
  private:
   struct Impl;
-  Db(std::string path, std::unique_ptr<Impl> impl);
+  Db(std::string path, std::unique_ptr<Impl> impl, bool read_only);
   std::string path_;
+  bool read_only_;
   std::unique_ptr<Impl> impl_;
 };
 

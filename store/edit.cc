@@ -9,9 +9,10 @@
 namespace ckptdb {
 
 Status StoreImpl::Tag(const Selector& which, const std::string& name) {
+  if (Status s = CheckWritable(); !s.ok()) return s;
   if (name.empty() || !IsValidUtf8(name)) return Status::InvalidArgument("tag '" + name + "' is empty or not UTF-8");
   std::lock_guard<std::mutex> lock(save_mu_);
-  auto m = Describe(which);
+  auto m = DescribeAt(which, nullptr);
   if (!m.ok()) return m.status();
   auto holder = db_->GetMeta(keys::TagKey(name));
   if (!holder.ok()) return holder.status();
@@ -30,6 +31,7 @@ Status StoreImpl::Tag(const Selector& which, const std::string& name) {
 }
 
 Status StoreImpl::Untag(const std::string& name) {
+  if (Status s = CheckWritable(); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(save_mu_);
   auto holder = db_->GetMeta(keys::TagKey(name));
   if (!holder.ok()) return holder.status();
@@ -50,6 +52,7 @@ Status StoreImpl::Untag(const std::string& name) {
 }
 
 Result<CheckpointInfo> StoreImpl::Remove(const Selector& which) {
+  if (Status s = CheckWritable(); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(save_mu_);
   auto all = LoadAll();  // to find the victim's children, and the head's successor
   if (!all.ok()) return all.status();
@@ -59,7 +62,7 @@ Result<CheckpointInfo> StoreImpl::Remove(const Selector& which) {
 
   CommitBatch batch;
   PruneInto(*all, {victim.id}, batch);
-  auto head = Head();
+  auto head = HeadAt(nullptr);
   if (!head.ok()) return head.status();
   if (*head == victim.id) {
     // Its parent (the nearest surviving ancestor, as parents are kept pointing at survivors), else

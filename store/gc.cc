@@ -3,10 +3,17 @@
 // new pack and synced; (2) one synced batch deletes dead index entries and re-points moved ones;
 // (3) only then are pack files that no index entry names deleted. A kill before (2) leaves an
 // unreferenced new pack; after it, unreferenced old packs; the next run deletes either.
+//
+// It runs beside saves and reads: (1) marks and copies under a snapshot of the catalog, without the
+// save lock; (2) takes the save lock only to commit, and first keeps alive every chunk a checkpoint
+// committed since the snapshot references (a save may have deduplicated against a chunk that looked
+// dead); (3) deletes files only when no read, in this process or a reader process, began before the
+// commit (read_views.h, reader_holds.h), and never a pack a save is still writing (PackIds).
 #include <boost/filesystem.hpp>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <set>
 #include <unordered_set>
@@ -48,17 +55,29 @@ std::set<uint64_t> PacksToRewrite(const std::map<uint64_t, PackUse>& packs, doub
 
 uint64_t Padded(uint64_t n) { return (n + kPackAlign - 1) / kPackAlign * kPackAlign; }
 
-// Pack files on disk: id -> allocated bytes.
+// Pack files on disk: id -> allocated bytes. A name of 20 digits that does not fit 64 bits (a stray
+// file) is no pack of ours: it is neither counted nor deleted.
 std::map<uint64_t, uint64_t> PacksOnDisk(const std::string& dir) {
   std::map<uint64_t, uint64_t> out;
   boost::system::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
     if (name.size() != 25 || name.substr(20) != ".pack" || name.find_first_not_of("0123456789") != 20) continue;
+    uint64_t id = 0;
+    auto [ptr, err] = std::from_chars(name.data(), name.data() + 20, id);
+    if (err != std::errc() || ptr != name.data() + 20) continue;
     struct stat st;
-    if (::stat(it->path().c_str(), &st) == 0) out[std::stoull(name.substr(0, 20))] = uint64_t(st.st_blocks) * 512;
+    if (::stat(it->path().c_str(), &st) == 0) out[id] = uint64_t(st.st_blocks) * 512;
   }
   return out;
+}
+
+// Checks an index entry the way ReadChunk does before the collection trusts its pack, offset and
+// length: a corrupt entry must read as Corruption, not as a huge copy or an I/O error.
+bool PlausibleRef(const keys::ChunkRef& ref) {
+  if (ref.is_inline) return ref.length < keys::kInlineChunkMax;
+  return ref.length >= keys::kInlineChunkMax && ref.length <= schema::kMaxChunkSize && ref.offset % kPackAlign == 0 &&
+         ref.offset <= static_cast<uint64_t>(INT64_MAX) - ref.length;
 }
 
 uint64_t Sum(const std::map<uint64_t, uint64_t>& m) {
@@ -70,48 +89,57 @@ uint64_t Sum(const std::map<uint64_t, uint64_t>& m) {
 }  // namespace
 
 Result<GcReport> StoreImpl::Collect(double garbage_budget) {
-  std::lock_guard<std::mutex> lock(save_mu_);
+  if (Status s = CheckWritable(); !s.ok()) return s;
+  if (!next_pack_error_.ok()) return next_pack_error_;
+  std::lock_guard<std::mutex> gc_lock(gc_mu_);
   const std::string where = "store " + path_ + ", collecting garbage";
   GcReport report;
-  // No save runs while this holds save_mu_, so the packs on disk stay as listed until the sweep.
-  const std::map<uint64_t, uint64_t> on_disk = PacksOnDisk(packs_dir_);
-  const uint64_t disk_before = Sum(on_disk);
+  const uint64_t disk_before = Sum(PacksOnDisk(packs_dir_));
 
   // Retire what the policy no longer keeps, in its own durable batch before anything is swept: a
   // kill after it leaves only unreferenced chunks, which this sweep (or the next) reclaims.
-  auto all = LoadAll();
-  if (!all.ok()) return all.status();
-  auto policy = GetRetention();
-  if (!policy.ok()) return policy.status().WithContext(where);
-  auto head = Head();
-  if (!head.ok()) return head.status();
-  if (policy->max_to_keep > 0 && *head) {
-    CommitBatch retire;
-    report.checkpoints_removed = RetireInto(*policy, *all, **head, retire);
-    if (!report.checkpoints_removed.empty())
-      if (Status s = db_->Commit(retire); !s.ok()) return s.WithContext(where + ", applying the retention policy");
+  {
+    std::lock_guard<std::mutex> lock(save_mu_);
+    auto policy = RetentionAt(nullptr);
+    if (!policy.ok()) return policy.status().WithContext(where);
+    auto head = HeadAt(nullptr);
+    if (!head.ok()) return head.status();
+    if (policy->max_to_keep > 0 && *head) {
+      auto all = LoadAll();
+      if (!all.ok()) return all.status();
+      CommitBatch retire;
+      report.checkpoints_removed = RetireInto(*policy, *all, **head, retire);
+      if (!report.checkpoints_removed.empty()) {
+        if (Status s = db_->Commit(retire); !s.ok()) return s.WithContext(where + ", applying the retention policy");
+        NoteCommit();
+      }
+    }
   }
 
-  // Mark.
+  // Mark, under a snapshot: saves go on meanwhile.
+  std::optional<Reading> read(BeginRead());
+  auto all = LoadAll(read->at());
+  if (!all.ok()) return all.status();
+  auto next_id = db_->GetMeta(keys::kNextId, read->at());
+  if (!next_id.ok()) return next_id.status();
+  const uint64_t marked_below = next_id->has_value() ? keys::DecodeU64(**next_id).value_or(0) : 1;
   std::unordered_set<Digest, DigestHash> live;
   for (const auto& m : *all)
     for (const auto& t : m.tensors)
       live.insert(t.chunks.begin(), t.chunks.end());
 
-  // Sweep the index: drop dead entries, account pack usage.
-  auto index = db_->ScanChunks();
+  // Sweep the index: find dead entries, account pack usage.
+  auto index = db_->ScanChunks(read->at());
   if (!index.ok()) return index.status();
-  CommitBatch batch;
+  std::vector<std::pair<Digest, uint64_t>> dead;  // digest, length
   std::map<uint64_t, PackUse> packs;
   for (const auto& [d, value] : *index) {
     auto ref = keys::DecodeChunkRef(value);
-    if (!ref) return Status::Corruption(where + ": the index entry of chunk " + d.ToHex() + " is malformed");
+    if (!ref || !PlausibleRef(*ref))
+      return Status::Corruption(where + ": the index entry of chunk " + d.ToHex() + " is malformed (run verify)");
     const bool is_live = live.count(d) > 0;
     if (is_live) report.live_bytes += ref->length;
-    if (!is_live) {
-      batch.chunk_deletes.push_back(keys::ChunkIndexKey(d));
-      ++report.chunks_deleted;
-    }
+    if (!is_live) dead.emplace_back(d, ref->length);
     if (ref->is_inline || !is_live) continue;
     PackUse& use = packs[ref->pack];
     use.live += Padded(ref->length);
@@ -119,20 +147,19 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
   }
   // Garbage is what a pack occupies beyond its live chunks: that also counts the chunks an earlier
   // collection dropped from the index without rewriting their pack, which the index no longer shows.
-  for (const auto& [id, allocated] : on_disk)
+  for (const auto& [id, allocated] : PacksOnDisk(packs_dir_))
     if (auto it = packs.find(id); it != packs.end()) it->second.dead = allocated - std::min(allocated, it->second.live);
   const std::set<uint64_t> rewrite = PacksToRewrite(packs, garbage_budget);
 
   // Copy the live chunks of mostly-dead packs into one new pack.
-  auto next_pack = db_->GetMeta(keys::kNextPack);
-  if (!next_pack.ok()) return next_pack.status();
-  const auto new_id = next_pack->has_value() ? keys::DecodeU64(**next_pack) : std::optional<uint64_t>(1);
-  if (!new_id) return Status::Corruption(where + ": next_pack is malformed");
+  CommitBatch batch;
+  std::optional<uint64_t> new_id;
   std::unique_ptr<PackWriter> writer;
   auto copy_live = [&]() -> Status {
     for (auto& [id, use] : packs) {
       if (!rewrite.count(id)) continue;
       if (!writer) {
+        new_id = pack_ids_.Allocate();
         auto created = PackWriter::Create(packs_dir_, *new_id, direct_io_);
         if (!created.ok()) return created.status();
         writer = std::move(created).value();
@@ -153,41 +180,92 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
     }
     return writer ? writer->Finish() : Status::OK();
   };
-  if (Status s = copy_live(); !s.ok()) {
+  Status copied = copy_live();
+  read.reset();  // this collection's own view must not keep its sweep from deleting files
+  if (!copied.ok()) {
     if (writer) {  // nothing names the new pack yet: take it away again
       writer.reset();
       boost::system::error_code ec;
       fs::remove(PackPath(packs_dir_, *new_id), ec);
     }
-    return s.WithContext(where);
+    if (new_id) pack_ids_.Release(*new_id);
+    return copied.WithContext(where);
   }
-  if (writer) batch.meta_puts.emplace_back(std::string(keys::kNextPack), keys::EncodeU64(*new_id + 1));
-  if (!batch.chunk_deletes.empty() || !batch.chunk_puts.empty())
-    if (Status s = db_->Commit(batch); !s.ok()) return s.WithContext(where);
 
-  // Delete every pack file the committed index no longer names (including leftovers of crashed
-  // saves and of earlier interrupted collections).
-  auto after = db_->ScanChunks();
-  if (!after.ok()) return after.status();
-  std::set<uint64_t> named;
-  for (const auto& [d, value] : *after)
-    if (auto ref = keys::DecodeChunkRef(value); ref && !ref->is_inline) named.insert(ref->pack);
+  // Commit, under the save lock. Checkpoints committed since the snapshot may reference chunks that
+  // looked dead in it (their saves found the entries and did not write the bytes again): keep those.
   {
-    std::unique_lock<std::shared_mutex> files(files_mu_);
-    for (const auto& [id, bytes] : PacksOnDisk(packs_dir_)) {
-      if (named.count(id)) continue;
-      packs_.Evict(id);
-      boost::system::error_code ec;
-      fs::remove(PackPath(packs_dir_, id), ec);
-      if (ec) return Status::IOError(where + ": cannot delete " + PackPath(packs_dir_, id) + ": " + ec.message());
-      ++report.packs_deleted;
+    std::lock_guard<std::mutex> lock(save_mu_);
+    auto newer = db_->ScanManifests(nullptr, marked_below);
+    Status s = newer.status();
+    std::unordered_set<Digest, DigestHash> revived;
+    if (s.ok())
+      for (const auto& [id, bytes] : *newer) {
+        auto m = DecodeStored(id, bytes);
+        if (!m.ok()) {
+          s = m.status();
+          break;
+        }
+        for (const auto& t : m->tensors) revived.insert(t.chunks.begin(), t.chunks.end());
+      }
+    if (s.ok()) {
+      for (const auto& [d, length] : dead) {
+        if (revived.count(d)) {
+          report.live_bytes += length;
+          continue;
+        }
+        batch.chunk_deletes.push_back(keys::ChunkIndexKey(d));
+        ++report.chunks_deleted;
+      }
+      if (writer) batch.meta_puts.emplace_back(std::string(keys::kNextPack), keys::EncodeU64(pack_ids_.next()));
+      if (!batch.chunk_deletes.empty() || !batch.chunk_puts.empty()) {
+        batch.meta_puts.emplace_back(std::string(keys::kGcEpoch), keys::EncodeU64(views_.epoch() + 1));
+        s = views_.CommitAdvancing([&] { return db_->Commit(batch); });
+        if (s.ok()) NoteCommit();
+      }
     }
+    if (new_id) pack_ids_.Release(*new_id);
+    if (!s.ok()) return s.WithContext(where);
   }
+
+  if (Status s = SweepPacks(where, report); !s.ok()) return s;
   if (report.chunks_deleted > 0)
     if (Status s = db_->CompactChunks(); !s.ok()) return s.WithContext(where);
   const uint64_t disk_after = Sum(PacksOnDisk(packs_dir_));
   report.reclaimed_bytes = disk_before > disk_after ? disk_before - disk_after : 0;
   return report;
+}
+
+Status StoreImpl::SweepPacks(const std::string& where, GcReport& report) {
+  // Holding the allocator: a save that commits a new pack either committed before the index is
+  // scanned below (so the scan names it) or is still in flight (so it is skipped).
+  auto ids = pack_ids_.Lock();
+  auto index = db_->ScanChunks();
+  if (!index.ok()) return index.status();
+  std::set<uint64_t> named;
+  for (const auto& [d, value] : *index)
+    if (auto ref = keys::DecodeChunkRef(value); ref && !ref->is_inline) named.insert(ref->pack);
+  std::vector<uint64_t> unnamed;
+  for (const auto& [id, bytes] : PacksOnDisk(packs_dir_))
+    if (!named.count(id) && !pack_ids_.InFlight(id)) unnamed.push_back(id);
+  if (unnamed.empty()) return Status::OK();
+
+  // A read that began before the latest collection's commit may still read a pack it un-named.
+  const uint64_t epoch = views_.epoch();
+  const auto oldest_here = views_.Oldest();
+  const auto oldest_reader = OldestReaderEpoch(path_);
+  if ((oldest_here && *oldest_here < epoch) || (oldest_reader && *oldest_reader < epoch)) {
+    report.packs_deferred = unnamed.size();
+    return Status::OK();
+  }
+  for (uint64_t id : unnamed) {
+    packs_.Evict(id);
+    boost::system::error_code ec;
+    fs::remove(PackPath(packs_dir_, id), ec);
+    if (ec) return Status::IOError(where + ": cannot delete " + PackPath(packs_dir_, id) + ": " + ec.message());
+    ++report.packs_deleted;
+  }
+  return Status::OK();
 }
 
 }  // namespace ckptdb

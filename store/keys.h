@@ -23,6 +23,8 @@ inline constexpr std::string_view kTagPrefix = "tag/";
 
 inline constexpr std::string_view kNextPack = "next_pack";
 inline constexpr std::string_view kPolicy = "policy";  // RetentionPolicy fb; absent: keep everything
+// Collections that changed the chunk index so far (absent: 0); see FORMAT.md, "Readers".
+inline constexpr std::string_view kGcEpoch = "gc_epoch";
 
 // Chunk column family: 'i' + digest -> where the chunk's bytes are.
 inline constexpr char kChunkIndex = 'i';

@@ -6,7 +6,12 @@
 namespace ckptdb {
 
 Result<RetentionPolicy> StoreImpl::GetRetention() {
-  auto raw = db_->GetMeta(keys::kPolicy);
+  Reading read = BeginRead();
+  return RetentionAt(read.at());
+}
+
+Result<RetentionPolicy> StoreImpl::RetentionAt(const DbSnapshot* at) {
+  auto raw = db_->GetMeta(keys::kPolicy, at);
   if (!raw.ok()) return raw.status();
   if (!raw->has_value()) return RetentionPolicy{};
   auto p = schema::DecodeRetentionPolicy(**raw);
@@ -15,6 +20,7 @@ Result<RetentionPolicy> StoreImpl::GetRetention() {
 }
 
 Status StoreImpl::SetRetention(const RetentionPolicy& policy) {
+  if (Status s = CheckWritable(); !s.ok()) return s;
   if (Status s = ValidateRetentionPolicy(policy); !s.ok()) return s.WithContext("store " + path_);
   std::lock_guard<std::mutex> lock(save_mu_);  // a save applies the policy it read under this lock
   CommitBatch batch;

@@ -9,8 +9,8 @@
 
 namespace ckptdb {
 
-Status StoreImpl::ReadChunk(const Digest& d, uint64_t length, uint8_t* dest, bool verify) {
-  auto value = db_->GetChunk(d);
+Status StoreImpl::ReadChunk(const Digest& d, uint64_t length, uint8_t* dest, bool verify, const DbSnapshot* at) {
+  auto value = db_->GetChunk(d, at);
   if (!value.ok()) return value.status();
   if (!value->has_value()) return Status::Corruption("chunk " + d.ToHex() + " is missing");
   auto ref = keys::DecodeChunkRef(**value);
@@ -33,7 +33,8 @@ Status StoreImpl::ReadChunk(const Digest& d, uint64_t length, uint8_t* dest, boo
 }
 
 Status StoreImpl::ReadTensors(const CheckpointManifest& m, const std::vector<size_t>& which,
-                              const std::vector<uint8_t*>& dest, const ReadOptions& options) {
+                              const std::vector<uint8_t*>& dest, const ReadOptions& options,
+                              const DbSnapshot* at) {
   std::vector<uint64_t> sizes;
   for (size_t t : which) sizes.push_back(m.tensors[t].size_bytes);
   const std::vector<ChunkTask> tasks = PlanChunks(sizes, m.chunk_size);
@@ -41,13 +42,12 @@ Status StoreImpl::ReadTensors(const CheckpointManifest& m, const std::vector<siz
   std::mutex mu;
   Status first;
   std::atomic<bool> failed{false};
-  std::shared_lock<std::shared_mutex> files(files_mu_);
   pool_.ParallelFor(tasks.size(), [&](size_t k) {
     if (failed.load(std::memory_order_relaxed)) return;
     const ChunkTask& task = tasks[k];
     const TensorInfo& tensor = m.tensors[which[task.tensor]];
     const Digest& d = tensor.chunks[task.index];
-    Status s = ReadChunk(d, task.length, dest[task.tensor] + task.offset, options.verify_chunks);
+    Status s = ReadChunk(d, task.length, dest[task.tensor] + task.offset, options.verify_chunks, at);
     if (s.ok()) return;
     std::lock_guard<std::mutex> l(mu);
     if (!failed.exchange(true))
@@ -57,7 +57,8 @@ Status StoreImpl::ReadTensors(const CheckpointManifest& m, const std::vector<siz
 }
 
 Result<std::vector<Tensor>> StoreImpl::Restore(const Selector& which, const ReadOptions& options) {
-  auto m = Describe(which);
+  Reading read = BeginRead();
+  auto m = DescribeAt(which, read.at());
   if (!m.ok()) return m.status();
   std::vector<Tensor> out(m->tensors.size());
   std::vector<size_t> all(m->tensors.size());
@@ -71,13 +72,14 @@ Result<std::vector<Tensor>> StoreImpl::Restore(const Selector& which, const Read
     all[i] = i;
     dest[i] = out[i].bytes.data();
   }
-  if (Status s = ReadTensors(*m, all, dest, options); !s.ok()) return s;
+  if (Status s = ReadTensors(*m, all, dest, options, read.at()); !s.ok()) return s;
   return out;
 }
 
 Status StoreImpl::RestoreInto(const Selector& which, std::span<const TensorBuffer> buffers,
                               const ReadOptions& options) {
-  auto m = Describe(which);
+  Reading read = BeginRead();
+  auto m = DescribeAt(which, read.at());
   if (!m.ok()) return m.status();
   std::map<std::string_view, size_t> by_name;
   for (size_t i = 0; i < m->tensors.size(); ++i) by_name[m->tensors[i].name] = i;
@@ -99,7 +101,7 @@ Status StoreImpl::RestoreInto(const Selector& which, std::span<const TensorBuffe
     picked.push_back(it->second);
     dest.push_back(static_cast<uint8_t*>(b.data));
   }
-  return ReadTensors(*m, picked, dest, options);
+  return ReadTensors(*m, picked, dest, options, read.at());
 }
 
 }  // namespace ckptdb

@@ -9,7 +9,12 @@
 namespace ckptdb {
 
 Result<std::optional<CheckpointId>> StoreImpl::Head() {
-  auto head = db_->GetMeta(keys::kHead);
+  Reading read = BeginRead();
+  return HeadAt(read.at());
+}
+
+Result<std::optional<CheckpointId>> StoreImpl::HeadAt(const DbSnapshot* at) {
+  auto head = db_->GetMeta(keys::kHead, at);
   if (!head.ok()) return head.status();
   if (!head->has_value()) return std::optional<CheckpointId>();
   auto id = keys::DecodeU64(**head);
@@ -18,6 +23,7 @@ Result<std::optional<CheckpointId>> StoreImpl::Head() {
 }
 
 Result<RollbackReport> StoreImpl::Rollback(const Selector& which, bool discard) {
+  if (Status s = CheckWritable(); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(save_mu_);
   const std::string where = "store " + path_ + ", rolling back to " + which.ToString();
   auto all = LoadAll();
@@ -25,7 +31,7 @@ Result<RollbackReport> StoreImpl::Rollback(const Selector& which, bool discard) 
   auto selected = Select(*all, which);
   if (!selected.ok()) return selected.status();
   const CheckpointInfo target = (*all)[*selected].info;
-  auto head = Head();
+  auto head = HeadAt(nullptr);
   if (!head.ok()) return head.status();
   std::vector<CheckpointInfo> infos;
   std::unordered_map<CheckpointId, size_t> index;

@@ -57,6 +57,8 @@ Status StoreImpl::CheckSaveInput(std::span<const TensorRef> tensors, const SaveO
 
 Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const SaveOptions& options) {
   const std::string where = "store " + path_ + ", saving step " + std::to_string(options.step);
+  if (Status s = CheckWritable(); !s.ok()) return s;
+  if (!next_pack_error_.ok()) return next_pack_error_;
   if (Status s = CheckSaveInput(tensors, options); !s.ok()) return s.WithContext(where);
   std::lock_guard<std::mutex> lock(save_mu_);
 
@@ -82,15 +84,16 @@ Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const
     m.info.logical_bytes += t.size_bytes;
   }
 
-  auto next_pack = db_->GetMeta(keys::kNextPack);
-  if (!next_pack.ok()) return next_pack.status();
-  const auto pack_id = next_pack->has_value() ? keys::DecodeU64(**next_pack) : std::optional<uint64_t>(1);
-  if (!pack_id) return Status::Corruption("store " + path_ + ": next_pack is malformed");
-
   std::mutex mu;  // guards claimed, index_puts and the lazily created pack
   std::unordered_set<Digest, DigestHash> claimed;  // digests some task of this save writes or found
   std::vector<std::pair<std::string, std::string>> index_puts;
   std::unique_ptr<PackWriter> pack;
+  std::optional<uint64_t> pack_id;  // allocated with the pack, in flight until this save ends
+  struct ReleasePack {
+    PackIds& ids;
+    std::optional<uint64_t>& id;
+    ~ReleasePack() { if (id) ids.Release(*id); }
+  } release_pack{pack_ids_, pack_id};
   std::atomic<uint64_t> new_bytes{0};
   FirstError error;
   pool_.ParallelFor(tasks.size(), [&](size_t k) {
@@ -114,6 +117,7 @@ Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const
       {
         std::lock_guard<std::mutex> l(mu);
         if (!pack) {
+          pack_id = pack_ids_.Allocate();
           auto created = PackWriter::Create(packs_dir_, *pack_id, direct_io_);
           if (!created.ok()) return error.Set(created.status());
           pack = std::move(created).value();
@@ -135,7 +139,7 @@ Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const
 
   auto next = db_->GetMeta(keys::kNextId);
   if (!next.ok()) return next.status();
-  auto head = Head();
+  auto head = HeadAt(nullptr);
   if (!head.ok()) return head.status();
   const auto id = next->has_value() ? keys::DecodeU64(**next) : std::optional<uint64_t>(1);
   if (!id) return Status::Corruption("store " + path_ + ": next_id is malformed");
@@ -155,7 +159,7 @@ Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const
   CommitBatch batch;
   // Rotation commits with the checkpoint, so no crash can leave the new one without the old ones
   // gone or the old ones gone without the new one.
-  auto policy = GetRetention();
+  auto policy = RetentionAt(nullptr);
   if (!policy.ok()) return policy.status().WithContext(where);
   bool retired = false;
   if (policy->max_to_keep > 0) {
@@ -166,12 +170,13 @@ Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const
     m = std::move(all->back());  // the new head is never retired and stays last, its parent re-pointed
   }
   batch.chunk_puts = std::move(index_puts);
-  if (pack) batch.meta_puts.emplace_back(std::string(keys::kNextPack), keys::EncodeU64(*pack_id + 1));
+  if (pack) batch.meta_puts.emplace_back(std::string(keys::kNextPack), keys::EncodeU64(pack_ids_.next()));
   batch.manifest_puts.emplace_back(keys::EncodeU64(info.id), schema::EncodeManifest(m));
   batch.meta_puts.emplace_back(std::string(keys::kNextId), keys::EncodeU64(info.id + 1));
   batch.meta_puts.emplace_back(std::string(keys::kHead), keys::EncodeU64(info.id));
   for (const auto& tag : info.tags) batch.meta_puts.emplace_back(keys::TagKey(tag), keys::EncodeU64(info.id));
   if (Status s = db_->Commit(batch); !s.ok()) return s.WithContext(where + ", committing");
+  NoteCommit();
   if (retired && background_gc_) collector_.Request();
   return info;
 }

@@ -85,7 +85,8 @@ Result<uint64_t> AllocatedBytes(const std::string& path) {
 }  // namespace
 
 Result<SpaceReport> StoreImpl::Space() {
-  auto all = LoadAll();
+  Reading read = BeginRead();
+  auto all = LoadAll(read.at());
   if (!all.ok()) return all.status();
 
   // Each distinct chunk: its length, the first checkpoint (index into *all) that references it, and

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <atomic>
 #include <mutex>
 #include <set>
 #include <shared_mutex>
@@ -18,6 +19,8 @@
 #include "store/background_collector.h"
 #include "store/db.h"
 #include "store/pack_file.h"
+#include "store/read_views.h"
+#include "store/reader_holds.h"
 #include "store/thread_pool.h"
 
 namespace ckptdb {
@@ -75,9 +78,42 @@ std::vector<CheckpointInfo> RetireInto(const RetentionPolicy& policy, std::vecto
 inline constexpr double kGcGarbageBudget = 1.0 / 8;
 inline constexpr double kBackgroundGcGarbageBudget = 1.0 / 2;
 
+// Pack ids for saves and collections that run at the same time: handed out in increasing order,
+// and remembered as in flight until the batch naming the pack commits (or the writer gives up on
+// it), so a collection's sweep never deletes a pack that is still being written.
+class PackIds {
+ public:
+  explicit PackIds(uint64_t next) : next_(next) {}
+  uint64_t Allocate();
+  void Release(uint64_t id);
+  // The value `next_pack` must have in a batch that commits now: above every id handed out.
+  uint64_t next() const;
+  // Holds the allocator while a collection lists and deletes un-named packs.
+  std::unique_lock<std::mutex> Lock() const { return std::unique_lock<std::mutex>(mu_); }
+  bool InFlight(uint64_t id) const { return in_flight_.count(id) > 0; }  // REQUIRES: Lock() held
+
+ private:
+  mutable std::mutex mu_;
+  uint64_t next_;
+  std::set<uint64_t> in_flight_;
+};
+
+// The catalog is compacted when a column family holds more table files than this (Db::
+// CompactIfFragmented), checked at open and after every kCompactEvery commits.
+inline constexpr int kMaxCatalogFiles = 24;
+inline constexpr uint64_t kCompactEvery = 256;
+
+class ReaderHold;
+// Builds the store over an opened catalog (store_open.cc): the writer's with `hold` null.
+Result<std::unique_ptr<Store>> OpenOn(const std::string& path, std::unique_ptr<Db> db, const StoreOptions& options,
+                                      std::unique_ptr<ReaderHold> hold);
+
 class StoreImpl final : public Store {
  public:
-  StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta meta, const StoreOptions& options);
+  // `hold` is the reader hold of a read-only store (nullptr for the writer); `epoch` the stored
+  // gc_epoch; `next_pack` the stored next_pack.
+  StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta meta, const StoreOptions& options,
+            std::unique_ptr<ReaderHold> hold, uint64_t epoch, uint64_t next_pack);
 
   Result<CheckpointInfo> Save(std::span<const TensorRef> tensors, const SaveOptions& options) override;
   Result<std::vector<CheckpointInfo>> List() override;
@@ -96,27 +132,56 @@ class StoreImpl final : public Store {
   Result<std::optional<CheckpointId>> Head() override;
   Result<RollbackReport> Rollback(const Selector& which, bool discard) override;
   Status WaitForBackgroundWork() override { return collector_.Wait(); }
+  Status Refresh() override;
+  bool read_only() const override { return db_->read_only(); }
   const std::string& path() const override { return path_; }
   uint64_t chunk_size() const override { return meta_.chunk_size; }
 
+  // Set at open when next_pack does not decode: saves and collections fail with it.
+  Status next_pack_error_;
+
  private:
+  // A read in progress: one committed state of the catalog until it is destroyed (read_views.h),
+  // and, in a read-only store, no Refresh meanwhile.
+  struct Reading {
+    std::shared_lock<std::shared_mutex> no_refresh;
+    ReadViews::View view;
+    const DbSnapshot* at() const { return view.at(); }
+  };
+  Reading BeginRead() {
+    std::shared_lock<std::shared_mutex> l(refresh_mu_);
+    return Reading{std::move(l), views_.Begin(*db_)};
+  }
+  // FailedPrecondition for a store opened read-only, naming it; OK otherwise.
+  Status CheckWritable() const;
+
+  // Every read below takes the catalog state `at` (nullptr: the latest committed one).
   // Decodes every manifest, oldest first.
-  Result<std::vector<CheckpointManifest>> LoadAll();
+  Result<std::vector<CheckpointManifest>> LoadAll(const DbSnapshot* at = nullptr);
   // The index in `all` (every manifest, as LoadAll returns them) of the checkpoint `which` selects,
   // for edits that need the whole history anyway. Errors as Describe.
-  Result<size_t> Select(const std::vector<CheckpointManifest>& all, const Selector& which);
+  Result<size_t> Select(const std::vector<CheckpointManifest>& all, const Selector& which,
+                        const DbSnapshot* at = nullptr);
   // The id a kId or kTag selector names (a tag through the tag index).
-  Result<CheckpointId> NamedId(const Selector& which);
-  Result<CheckpointManifest> LoadManifest(uint64_t id);
+  Result<CheckpointId> NamedId(const Selector& which, const DbSnapshot* at = nullptr);
+  Result<CheckpointManifest> LoadManifest(uint64_t id, const DbSnapshot* at = nullptr);
+  Result<CheckpointManifest> DescribeAt(const Selector& which, const DbSnapshot* at);
+  Result<std::optional<CheckpointId>> HeadAt(const DbSnapshot* at);
+  Result<RetentionPolicy> RetentionAt(const DbSnapshot* at);
   // Decodes a manifest read from key `id` and checks it names itself `id`.
   Result<CheckpointManifest> DecodeStored(uint64_t id, std::string_view bytes) const;
   // Reads the chunks of the tensors `which` of manifest `m` into `dest[i]` (one per tensor listed).
   Status ReadTensors(const CheckpointManifest& m, const std::vector<size_t>& which,
-                     const std::vector<uint8_t*>& dest, const ReadOptions& options);
+                     const std::vector<uint8_t*>& dest, const ReadOptions& options, const DbSnapshot* at);
   // Reads chunk `d` of `length` bytes into `dest`, checking its length and, if `verify`, its digest.
-  Status ReadChunk(const Digest& d, uint64_t length, uint8_t* dest, bool verify);
+  Status ReadChunk(const Digest& d, uint64_t length, uint8_t* dest, bool verify, const DbSnapshot* at);
   // CollectGarbage with a chosen garbage budget (see kGcGarbageBudget).
   Result<GcReport> Collect(double garbage_budget);
+  // Collect's last step: deletes the pack files the committed index no longer names, unless a read
+  // (here or in a reader process) that began before the latest collection may still read them.
+  Status SweepPacks(const std::string& where, GcReport& report);
+  // After every kCompactEvery commits, bounds the catalog's file count (Db::CompactIfFragmented).
+  void NoteCommit();
   Status CheckSaveInput(std::span<const TensorRef> tensors, const SaveOptions& options);
   std::string Where(const CheckpointInfo& info) const;  // "store P, checkpoint 3 (step 300)"
 
@@ -127,10 +192,16 @@ class StoreImpl final : public Store {
   const bool direct_io_;
   PackReader packs_;
   ThreadPool pool_;
+  // One save or edit at a time: dedup checks, tag checks, ids and commits must not interleave. A
+  // collection takes it only to commit.
   std::mutex save_mu_;
-  // Readers of pack files hold it shared from locating a chunk to reading it; garbage collection
-  // holds it exclusively only while it deletes pack files.
-  std::shared_mutex files_mu_;  // one save at a time: dedup checks and commits must not interleave
+  std::mutex gc_mu_;  // one collection at a time
+  // A read-only store's reads hold it shared; Refresh holds it exclusively while it catches up.
+  std::shared_mutex refresh_mu_;
+  ReadViews views_;
+  PackIds pack_ids_;
+  std::unique_ptr<ReaderHold> hold_;  // read-only stores only
+  std::atomic<uint64_t> commits_{0};
   const bool background_gc_;
   // Last, so it is destroyed (finishing and joining its collection) before anything it uses.
   BackgroundCollector collector_{[this] { return Collect(kBackgroundGcGarbageBudget).status(); }};

@@ -99,14 +99,90 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path_in, const Sto
   dbo.create_if_missing = false;  // creation happens only in CreateStore, whole or not at all
   auto db = Db::Open((fs::path(path) / kDbDir).string(), path, dbo);
   if (!db.ok()) return db.status();
-  auto raw_meta = (*db)->GetMeta(keys::kStoreMeta);
+  fs::create_directories(fs::path(path) / kPacksDir, ec);
+  if (ec) return Status::IOError("cannot create " + path + "/" + kPacksDir + ": " + ec.message());
+  if (Status s = (*db)->CompactIfFragmented(kMaxCatalogFiles); !s.ok()) return s;
+  return OpenOn(path, std::move(db).value(), options, nullptr);
+}
+
+Result<std::unique_ptr<Store>> Store::OpenReadOnly(const std::string& path_in, const StoreOptions& options) {
+  std::string path = path_in;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  if (path.empty()) return Status::InvalidArgument("store path is empty");
+  if (!IsStore(path)) return Status::NotFound("no store at " + path);
+  // The hold comes first: from the moment the catalog is opened, the writer must see a reader.
+  auto hold = ReaderHold::Take(path);
+  if (!hold.ok()) return hold.status();
+  DbOptions dbo;
+  dbo.create_if_missing = false;
+  dbo.read_only = true;
+  auto db = Db::Open((fs::path(path) / kDbDir).string(), path, dbo);
+  if (!db.ok()) return db.status();
+  return OpenOn(path, std::move(db).value(), options, std::move(hold).value());
+}
+
+Result<std::unique_ptr<Store>> OpenOn(const std::string& path, std::unique_ptr<Db> db, const StoreOptions& options,
+                                      std::unique_ptr<ReaderHold> hold) {
+  auto raw_meta = db->GetMeta(keys::kStoreMeta);
   if (!raw_meta.ok()) return raw_meta.status();
   if (!raw_meta->has_value()) return Status::Corruption("store " + path + " has no store metadata");
   auto meta = schema::DecodeStoreMeta(**raw_meta);
   if (!meta.ok()) return meta.status().WithContext("store " + path);
-  fs::create_directories(fs::path(path) / kPacksDir, ec);
-  if (ec) return Status::IOError("cannot create " + path + "/" + kPacksDir + ": " + ec.message());
-  return std::unique_ptr<Store>(new StoreImpl(path, std::move(db).value(), *meta, options));
+  auto counter = [&](std::string_view key, uint64_t absent) -> Result<uint64_t> {
+    auto raw = db->GetMeta(key);
+    if (!raw.ok()) return raw.status();
+    if (!raw->has_value()) return absent;
+    auto v = keys::DecodeU64(**raw);
+    if (!v) return Status::Corruption("store " + path + ": " + std::string(key) + " is malformed");
+    return *v;
+  };
+  auto epoch = counter(keys::kGcEpoch, 0);
+  if (!epoch.ok()) return epoch.status();
+  // A damaged next_pack stops writes (they would name packs wrongly), not reads.
+  auto next_pack = counter(keys::kNextPack, 1);
+  if (hold)
+    if (Status s = hold->Advance(*epoch); !s.ok()) return s;
+  auto store = std::make_unique<StoreImpl>(path, std::move(db), *meta, options, std::move(hold), *epoch,
+                                           next_pack.ok() ? *next_pack : 0);
+  if (!next_pack.ok()) store->next_pack_error_ = next_pack.status();
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+Status StoreImpl::CheckWritable() const {
+  if (!db_->read_only()) return Status::OK();
+  return Status::FailedPrecondition("store " + path_ + " is open read-only, so it cannot be changed");
+}
+
+Status StoreImpl::Refresh() {
+  if (!db_->read_only()) return Status::OK();
+  std::unique_lock<std::shared_mutex> l(refresh_mu_);
+  if (Status s = db_->Refresh(); !s.ok()) return s;
+  auto raw = db_->GetMeta(keys::kGcEpoch);
+  if (!raw.ok()) return raw.status();
+  const uint64_t epoch = raw->has_value() ? keys::DecodeU64(**raw).value_or(0) : 0;
+  return hold_->Advance(epoch);
+}
+
+void StoreImpl::NoteCommit() {
+  if (++commits_ % kCompactEvery != 0) return;
+  // Best effort: a failed compaction loses nothing and the next one retries.
+  db_->CompactIfFragmented(kMaxCatalogFiles).IgnoreError();
+}
+
+uint64_t PackIds::Allocate() {
+  std::lock_guard<std::mutex> l(mu_);
+  in_flight_.insert(next_);
+  return next_++;
+}
+
+void PackIds::Release(uint64_t id) {
+  std::lock_guard<std::mutex> l(mu_);
+  in_flight_.erase(id);
+}
+
+uint64_t PackIds::next() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return next_;
 }
 
 int64_t NowNs() {
@@ -114,7 +190,8 @@ int64_t NowNs() {
              std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-StoreImpl::StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta meta, const StoreOptions& options)
+StoreImpl::StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta meta, const StoreOptions& options,
+                     std::unique_ptr<ReaderHold> hold, uint64_t epoch, uint64_t next_pack)
     : path_(std::move(path)),
       db_(std::move(db)),
       meta_(std::move(meta)),
@@ -122,7 +199,10 @@ StoreImpl::StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta
       direct_io_(options.use_direct_io),
       packs_(packs_dir_, options.use_direct_io),
       pool_(options.threads),
-      background_gc_(options.background_gc) {}
+      views_(epoch),
+      pack_ids_(next_pack),
+      hold_(std::move(hold)),
+      background_gc_(options.background_gc && !db_->read_only()) {}
 
 std::vector<ChunkTask> PlanChunks(const std::vector<uint64_t>& sizes, uint64_t chunk_size) {
   std::vector<ChunkTask> tasks;

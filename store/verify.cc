@@ -9,7 +9,8 @@
 namespace ckptdb {
 
 Result<VerifyReport> StoreImpl::Verify() {
-  auto raws = db_->ScanManifests();
+  Reading read = BeginRead();
+  auto raws = db_->ScanManifests(read.at());
   if (!raws.ok()) return raws.status();
   VerifyReport report;
   report.checkpoints = raws->size();
@@ -30,13 +31,12 @@ Result<VerifyReport> StoreImpl::Verify() {
 
   std::mutex mu;
   std::map<Digest, std::string> problems;
-  std::shared_lock<std::shared_mutex> files(files_mu_);
   std::atomic<uint64_t> bytes{0};
   pool_.ParallelFor(chunks.size(), [&](size_t k) {
     const auto& [d, length] = chunks[k];
     thread_local Buffer scratch;  // page-aligned, so pack reads land in it directly
     if (scratch.size() < length) scratch = Buffer::Allocate(length);
-    Status s = ReadChunk(d, length, scratch.data(), /*verify=*/true);
+    Status s = ReadChunk(d, length, scratch.data(), /*verify=*/true, read.at());
     if (s.ok()) bytes.fetch_add(length);
     if (s.ok()) return;
     std::lock_guard<std::mutex> l(mu);

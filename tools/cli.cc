@@ -47,6 +47,8 @@ Result<std::unique_ptr<Store>> OpenExisting(const std::string& path) {
   return Store::Open(path, options);
 }
 
+Result<std::unique_ptr<Store>> OpenForReading(const std::string& path) { return Store::OpenReadOnly(path); }
+
 int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   std::vector<std::string> args(argv + 1, argv + argc);
   return Run(args, out, err);

@@ -140,7 +140,7 @@ int Diff(const std::vector<std::string>& argv, std::ostream& out, std::ostream& 
     if (!s.ok()) return ReportError(err, s.status().WithContext("ckptdb diff"), kExitUsage);
     which.push_back(*s);
   }
-  auto store = OpenExisting(args->positional[0]);
+  auto store = OpenForReading(args->positional[0]);
   if (!store.ok()) return ReportError(err, store.status());
   auto a = (*store)->Describe(which[0]);
   if (!a.ok()) return ReportError(err, a.status());

@@ -45,7 +45,7 @@ int Du(const std::vector<std::string>& argv, std::ostream& out, std::ostream& er
   if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
   if (args->positional.size() != 1)
     return ReportError(err, Status::InvalidArgument("ckptdb du: give exactly one STORE"), kExitUsage);
-  auto store = OpenExisting(args->positional[0]);
+  auto store = OpenForReading(args->positional[0]);
   if (!store.ok()) return ReportError(err, store.status());
   auto report = (*store)->Space();
   if (!report.ok()) return ReportError(err, report.status());

@@ -20,7 +20,7 @@ int Export(const std::vector<std::string>& argv, std::ostream& out, std::ostream
     return ReportError(err, Status::InvalidArgument("ckptdb export: give the output file once with -o OUT.safetensors"),
                        kExitUsage);
 
-  auto store = OpenExisting(args->positional[0]);
+  auto store = OpenForReading(args->positional[0]);
   if (!store.ok()) return ReportError(err, store.status());
   auto manifest = (*store)->Describe(*which);
   if (!manifest.ok()) return ReportError(err, manifest.status());

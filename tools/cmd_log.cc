@@ -42,7 +42,7 @@ int Log(const std::vector<std::string>& argv, std::ostream& out, std::ostream& e
     return ReportError(err, Status::InvalidArgument("ckptdb log: give exactly one STORE"), kExitUsage);
   if (args->has("json") && args->has("graph"))
     return ReportError(err, Status::InvalidArgument("ckptdb log: give --json or --graph, not both"), kExitUsage);
-  auto store = OpenExisting(args->positional[0]);
+  auto store = OpenForReading(args->positional[0]);
   if (!store.ok()) return ReportError(err, store.status());
   auto list = (*store)->List();
   if (!list.ok()) return ReportError(err, list.status());

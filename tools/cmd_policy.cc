@@ -151,7 +151,7 @@ int Policy(const std::vector<std::string>& argv, std::ostream& out, std::ostream
   if (Status s = ApplyFlags(*args, scratch); !s.ok()) return ReportError(err, s, kExitUsage);
   const bool changes = args->flags.size() > args->has("json");
 
-  auto store = OpenExisting(args->positional[0]);
+  auto store = changes ? OpenExisting(args->positional[0]) : OpenForReading(args->positional[0]);
   if (!store.ok()) return ReportError(err, store.status());
   auto policy = (*store)->GetRetention();
   if (!policy.ok()) return ReportError(err, policy.status());

@@ -64,7 +64,7 @@ int Show(const std::vector<std::string>& argv, std::ostream& out, std::ostream& 
     return ReportError(err, Status::InvalidArgument("ckptdb show: give exactly one STORE"), kExitUsage);
   auto which = ParseSelector("show", *args);
   if (!which.ok()) return ReportError(err, which.status(), kExitUsage);
-  auto store = OpenExisting(args->positional[0]);
+  auto store = OpenForReading(args->positional[0]);
   if (!store.ok()) return ReportError(err, store.status());
   auto m = (*store)->Describe(*which);
   if (!m.ok()) return ReportError(err, m.status());

@@ -10,7 +10,7 @@ int Verify(const std::vector<std::string>& argv, std::ostream& out, std::ostream
   if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
   if (args->positional.size() != 1)
     return ReportError(err, Status::InvalidArgument("ckptdb verify: give exactly one STORE"), kExitUsage);
-  auto store = OpenExisting(args->positional[0]);
+  auto store = OpenForReading(args->positional[0]);
   if (!store.ok()) return ReportError(err, store.status());
   auto report = (*store)->Verify();
   if (!report.ok()) return ReportError(err, report.status());

@@ -135,6 +135,9 @@ struct GcReport {
   uint64_t packs_deleted = 0;     // pack files removed (emptied, rewritten, or left by a failed save)
   uint64_t packs_rewritten = 0;   // packs whose live chunks were copied out before deletion
   uint64_t live_bytes = 0;        // chunk bytes the remaining checkpoints reference
+  // Unreferenced pack files left on disk for now because a read that began before this collection
+  // (in this process or a reader process) may still read them; a later collection deletes them.
+  uint64_t packs_deferred = 0;
   // Checkpoints the stored retention policy removed before collecting (see retention.h), oldest first.
   std::vector<CheckpointInfo> checkpoints_removed;
 };

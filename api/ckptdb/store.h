@@ -5,9 +5,14 @@
 // holds is never written again. A save becomes visible atomically: after a crash at any point the
 // store shows either all of a checkpoint or none of it.
 //
-// Thread safety: every method may be called from any thread. Saves are serialised inside the store;
-// reads may run concurrently with each other and with a save (they see the checkpoints committed
-// when they start). One process at a time may open a store; a second gets Busy naming the store.
+// Thread safety: every method may be called from any thread. Saves and edits are serialised inside
+// the store. Every read (List, Describe, Restore, RestoreInto, Verify, Space, Head, GetRetention)
+// sees one committed state from its start to its end, whatever saves, removals, rotations and
+// collections run meanwhile: nothing it references is deleted before it ends. Reads never wait for
+// a save's hashing or writing, nor for a collection's copying, only (at most) for a commit.
+//
+// Processes: one process at a time may open a store for writing; a second gets Busy naming the
+// store. Any number of others may open it with OpenReadOnly meanwhile (schema/FORMAT.md, "Readers").
 #pragma once
 
 #include <memory>
@@ -30,6 +35,16 @@ class Store {
   // chunk_size when creating; Busy if another process has it open; Corruption if its metadata is
   // unreadable; IOError otherwise. Every message names `path`.
   static Result<std::unique_ptr<Store>> Open(const std::string& path, const StoreOptions& options = {});
+
+  // Opens the existing store in `path` for reading only, beside a process that may be writing it.
+  // It sees the checkpoints committed by the time it opened, until Refresh. It writes nothing into
+  // the store's catalog or packs, so it works on a read-only file system and on a full disk; where
+  // it can, it registers a reader hold (one empty file in STORE/readers/, released when the store
+  // is closed or the process dies) so that the writer's collections keep every pack file it may
+  // read. Only create_if_missing is ignored of `options`. Every write method of the returned store
+  // fails with FailedPrecondition naming the store.
+  // Errors: NotFound if there is no store; Corruption if its metadata is unreadable; IOError.
+  static Result<std::unique_ptr<Store>> OpenReadOnly(const std::string& path, const StoreOptions& options = {});
 
   virtual ~Store() = default;
 
@@ -83,7 +98,9 @@ class Store {
   // the packs with the largest share of garbage have their live chunks copied (and re-hashed) into a
   // new pack first, so afterwards the packs hold at most ~1.125x the live chunk bytes. Crash-safe: the index change commits in one synced batch before
   // any file is deleted, so a kill at any point never loses a live chunk and the next call finishes
-  // the job. Blocks saves and edits while it runs; reads wait only while files are deleted.
+  // the job. It marks under a snapshot and holds the save lock only to commit its index change, so
+  // saves and reads run beside it. Pack files that a read still running (in this process, or in a
+  // reader process, see OpenReadOnly) may need are left for a later collection (packs_deferred).
   // Errors: IOError; Corruption if a live chunk being moved fails its digest (nothing is moved).
   virtual Result<GcReport> CollectGarbage() = 0;
 
@@ -121,6 +138,13 @@ class Store {
   // running, and returns the first error of those that ran since the last call (OK if none failed;
   // a failed collection loses nothing and the next one retries). Thread-safe.
   virtual Status WaitForBackgroundWork() = 0;
+
+  // Read-only stores: catches up with the checkpoints the writer committed since the open or the
+  // last Refresh, waiting for running reads to end first. A no-op for the writer, which always
+  // sees its own commits. Errors: IOError, Corruption.
+  virtual Status Refresh() = 0;
+  // Whether this store was opened with OpenReadOnly.
+  virtual bool read_only() const = 0;
 
   virtual const std::string& path() const = 0;
   virtual uint64_t chunk_size() const = 0;
