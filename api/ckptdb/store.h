@@ -28,7 +28,9 @@ class Store {
   // Opens the store in directory `path`, creating it if options.create_if_missing.
   // Errors: NotFound if there is no store and create_if_missing is false; InvalidArgument for a bad
   // chunk_size when creating; Busy if another process has it open; Corruption if its metadata is
-  // unreadable; IOError otherwise. Every message names `path`.
+  // unreadable or db/ holds RocksDB files but no db/CURRENT (a damaged store, never created over);
+  // IOError "cannot read store P: <reason>" if whether a store exists cannot be checked (e.g. the
+  // directory is not readable: nothing is created); IOError otherwise. Every message names `path`.
   static Result<std::unique_ptr<Store>> Open(const std::string& path, const StoreOptions& options = {});
 
   virtual ~Store() = default;
