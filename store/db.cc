@@ -151,6 +151,11 @@ Result<std::vector<std::pair<std::string, std::string>>> Db::ScanMeta(std::strin
   return out;
 }
 
+Status Db::VerifyCatalogChecksums() {
+  if (Status s = FromRocks(impl_->db->VerifyChecksum(), path_); !s.ok()) return s;
+  return FromRocks(impl_->db->VerifyFileChecksums(rocksdb::ReadOptions()), path_);
+}
+
 Status Db::Commit(const CommitBatch& c) {
   rocksdb::WriteBatch batch;
   rocksdb::Status s;

@@ -59,6 +59,10 @@ class Db {
   Result<std::vector<std::pair<std::string, std::string>>> ScanMeta(std::string_view prefix);
   // Applies `batch` atomically and durably (sync=true).
   Status Commit(const CommitBatch& batch);
+  // Reads every table file of the catalog and checks its block checksums and its whole-file
+  // checksum (recorded in RocksDB's MANIFEST when the file was written). Corruption naming the
+  // RocksDB file when one fails; IOError when a file cannot be read.
+  Status VerifyCatalogChecksums();
 
   const std::string& path() const { return path_; }
 

@@ -107,8 +107,10 @@ class Store {
   // Errors: NotFound for the selector; nothing changes on any error.
   virtual Result<RollbackReport> Rollback(const Selector& which, bool discard) = 0;
 
-  // Reads and re-hashes every chunk of every checkpoint and reports each damaged tensor.
-  // Errors: only failures to run the check (IOError); damage is reported in the VerifyReport.
+  // Reads and re-hashes every chunk of every checkpoint and reports each damaged tensor; also
+  // checks the checksums of every RocksDB file of the catalog and reports a failure as a Damage with
+  // id 0 naming the file (see Damage). Errors: only failures to run the check (IOError, or
+  // Corruption when the manifests cannot be listed at all); damage is reported in the VerifyReport.
   virtual Result<VerifyReport> Verify() = 0;
 
   // Accounts for the store's space: logical and unique chunk bytes, the directory's allocated size,
