@@ -17,6 +17,7 @@
 #include "schema/codec.h"
 #include "store/background_collector.h"
 #include "store/db.h"
+#include "store/no_throw.h"
 #include "store/pack_file.h"
 #include "store/thread_pool.h"
 
@@ -96,6 +97,9 @@ class StoreImpl final : public Store {
   Result<std::optional<CheckpointId>> Head() override;
   Result<RollbackReport> Rollback(const Selector& which, bool discard) override;
   Status WaitForBackgroundWork() override { return collector_.Wait(); }
+  // Only finishes background work and returns its error: GuardedStore, the wrapper Store::Open
+  // hands out, does the rest of closing (refusing later calls, then destroying this).
+  Status Close() override { return collector_.Wait(); }
   const std::string& path() const override { return path_; }
   uint64_t chunk_size() const override { return meta_.chunk_size; }
 
@@ -133,7 +137,10 @@ class StoreImpl final : public Store {
   std::shared_mutex files_mu_;  // one save at a time: dedup checks and commits must not interleave
   const bool background_gc_;
   // Last, so it is destroyed (finishing and joining its collection) before anything it uses.
-  BackgroundCollector collector_{[this] { return Collect(kBackgroundGcGarbageBudget).status(); }};
+  BackgroundCollector collector_{[this] {
+    return NoThrow(path_, "collecting garbage in the background",
+                   [this] { return Collect(kBackgroundGcGarbageBudget).status(); });
+  }};
 };
 
 }  // namespace ckptdb

@@ -8,7 +8,9 @@
 
 #include <boost/filesystem.hpp>
 
+#include "store/guarded_store.h"
 #include "store/keys.h"
+#include "store/no_throw.h"
 #include "store/store_impl.h"
 
 namespace fs = boost::filesystem;
@@ -93,9 +95,7 @@ Status CreateStore(const fs::path& path, uint64_t chunk_size) {
   return SyncDirectory(parent);
 }
 
-}  // namespace
-
-Result<std::unique_ptr<Store>> Store::Open(const std::string& path_in, const StoreOptions& options) {
+Result<std::unique_ptr<Store>> OpenStore(const std::string& path_in, const StoreOptions& options) {
   std::string path = path_in;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   if (path.empty()) return Status::InvalidArgument("store path is empty");
@@ -127,7 +127,14 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path_in, const Sto
   if (!meta.ok()) return meta.status().WithContext("store " + path);
   fs::create_directories(fs::path(path) / kPacksDir, ec);
   if (ec) return Status::IOError("cannot create " + path + "/" + kPacksDir + ": " + ec.message());
-  return std::unique_ptr<Store>(new StoreImpl(path, std::move(db).value(), *meta, options));
+  return std::unique_ptr<Store>(
+      new GuardedStore(std::make_unique<StoreImpl>(path, std::move(db).value(), *meta, options)));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& options) {
+  return NoThrow(path, "opening", [&] { return OpenStore(path, options); });
 }
 
 int64_t NowNs() {

@@ -8,6 +8,20 @@
 // Thread safety: every method may be called from any thread. Saves are serialised inside the store;
 // reads may run concurrently with each other and with a save (they see the checkpoints committed
 // when they start). One process at a time may open a store; a second gets Busy naming the store.
+//
+// Errors: every method that returns Status or Result reports failure there and never throws. When
+// memory runs out (an allocation fails, or a stored length asks for more than can be allocated)
+// the call returns ResourceExhausted naming the store and what it was doing.
+//
+// Background collection errors (StoreOptions::background_gc): a collection that fails loses
+// nothing, but its error is not dropped. The next Save, Tag, Untag, Remove, Rollback, SetRetention
+// or CollectGarbage first waits for a background collection requested earlier (a running one holds
+// the lock these take anyway) and, if one failed, returns that error instead of doing anything: its
+// code is the collection's (e.g. Corruption for a damaged live chunk, IOError), its message says
+// "the background garbage collection of store P failed, so nothing was saved (this reports it once:
+// retrying proceeds)" and then the collection's own message. The error is reported once: calling
+// again proceeds. WaitForBackgroundWork and Close report it too; a store destroyed with such an error
+// still unreported writes one line naming the store and the error to stderr.
 #pragma once
 
 #include <memory>
@@ -33,6 +47,8 @@ class Store {
   // directory is not readable: nothing is created); IOError otherwise. Every message names `path`.
   static Result<std::unique_ptr<Store>> Open(const std::string& path, const StoreOptions& options = {});
 
+  // Finishes requested background work (as Close) and releases the store. If a background
+  // collection failed and no call reported it, writes one line to stderr naming the store and error.
   virtual ~Store() = default;
 
   // Saves `tensors` as a new checkpoint whose parent is the current head, makes it the head, and
@@ -42,7 +58,9 @@ class Store {
   // REQUIRES: each TensorRef passes ValidateTensorRef; names are unique; the bytes stay unchanged
   //           until Save returns.
   // Errors: InvalidArgument naming the tensor (bad or duplicate name, size that disagrees with
-  // dtype and shape), AlreadyExists for a tag in use, IOError. On any error nothing is committed.
+  // dtype and shape), AlreadyExists for a tag in use, IOError, the error of a failed background
+  // collection (see the top of this file; nothing is saved, a retry saves). On any error nothing is
+  // committed.
   virtual Result<CheckpointInfo> Save(std::span<const TensorRef> tensors, const SaveOptions& options) = 0;
 
   // Every checkpoint, oldest first. Errors: Corruption naming the checkpoint, IOError.
@@ -125,6 +143,12 @@ class Store {
   // running, and returns the first error of those that ran since the last call (OK if none failed;
   // a failed collection loses nothing and the next one retries). Thread-safe.
   virtual Status WaitForBackgroundWork() = 0;
+
+  // Finishes requested background work, waits for calls in flight on other threads, closes the
+  // database (so another process may open the store), and returns the first unreported background
+  // collection error (OK if none). Idempotent: a second Close returns OK. Every later call other
+  // than Close, path() and chunk_size() returns FailedPrecondition "store P is closed". Thread-safe.
+  virtual Status Close() = 0;
 
   virtual const std::string& path() const = 0;
   virtual uint64_t chunk_size() const = 0;
