@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 #include <set>
+#include <vector>
 
 #include "schema/manifest_generated.h"
 #include "schema/policy_generated.h"
@@ -43,6 +44,22 @@ Result<AlignedCopy> CopyForVerify(std::string_view bytes, const char* what) {
 
 Status Bad(const std::string& what) { return Status::Corruption("manifest: " + what); }
 
+// The values of a [long] vector. FlatBuffers 2.0.8's verifier checks only that a vector's length
+// word is 4-byte aligned, so a hostile buffer can place 8-byte elements off their alignment; the
+// generated accessors would then load through a misaligned pointer (undefined behaviour). Copying
+// each element's bytes is valid at any address. Every other 8-byte value in the schema is a table
+// field, which the verifier does check for alignment; Digest is a struct of bytes.
+std::vector<int64_t> ReadLongs(const flatbuffers::Vector<int64_t>& v) {
+  std::vector<int64_t> out(v.size());
+  const uint8_t* p = v.Data();
+  for (size_t i = 0; i < out.size(); ++i) {
+    int64_t x;
+    std::memcpy(&x, p + i * sizeof x, sizeof x);
+    out[i] = flatbuffers::EndianScalar(x);
+  }
+  return out;
+}
+
 Result<TensorInfo> DecodeTensor(const fb::Tensor& t, uint64_t chunk_size) {
   TensorInfo out;
   out.name = t.name()->str();
@@ -50,7 +67,7 @@ Result<TensorInfo> DecodeTensor(const fb::Tensor& t, uint64_t chunk_size) {
   const std::string who = "tensor '" + out.name + "'";
   if (!IsValidDType(t.dtype())) return Bad(who + " has unknown dtype " + std::to_string(t.dtype()));
   out.dtype = static_cast<DType>(t.dtype());
-  if (t.shape()) out.shape.assign(t.shape()->begin(), t.shape()->end());
+  if (t.shape()) out.shape = ReadLongs(*t.shape());
   out.size_bytes = t.size_bytes();
   auto expected = ExpectedBytes(out.dtype, out.shape);
   if (!expected || *expected != out.size_bytes)

@@ -26,6 +26,16 @@ Status BackgroundCollector::Wait() {
   return std::exchange(error_, Status::OK());
 }
 
+Status BackgroundCollector::TakeFinishedError() {
+  std::lock_guard<std::mutex> l(mu_);
+  return std::exchange(error_, Status::OK());
+}
+
+void BackgroundCollector::WaitIdle() {
+  std::unique_lock<std::mutex> l(mu_);
+  cv_.wait(l, [&] { return !pending_ && !running_; });
+}
+
 void BackgroundCollector::Loop() {
   std::unique_lock<std::mutex> l(mu_);
   for (;;) {

@@ -25,6 +25,11 @@ class BackgroundCollector {
   // Waits until no collection is requested or running, then returns (and forgets) the first error
   // of the collections since the last call.
   Status Wait();
+  // Without waiting: returns (and forgets) the first error of the collections that finished since
+  // the last call. A collection still running reports at a later call.
+  Status TakeFinishedError();
+  // Waits until no collection is requested or running; keeps the error for a later call.
+  void WaitIdle();
 
  private:
   void Loop();

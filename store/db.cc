@@ -212,6 +212,11 @@ Result<std::vector<std::pair<std::string, std::string>>> Db::ScanMeta(std::strin
   return out;
 }
 
+Status Db::VerifyCatalogChecksums() {
+  if (Status s = FromRocks(impl_->db->VerifyChecksum(), path_); !s.ok()) return s;
+  return FromRocks(impl_->db->VerifyFileChecksums(rocksdb::ReadOptions()), path_);
+}
+
 Status Db::Commit(const CommitBatch& c) {
   if (read_only_) return Status::FailedPrecondition("store " + path_ + " is open read-only, so it cannot be changed");
   rocksdb::WriteBatch batch;

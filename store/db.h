@@ -78,6 +78,10 @@ class Db {
                                                                     const DbSnapshot* at = nullptr);
   // Applies `batch` atomically and durably (sync=true).
   Status Commit(const CommitBatch& batch);
+  // Reads every table file of the catalog and checks its block checksums and its whole-file
+  // checksum (recorded in RocksDB's MANIFEST when the file was written). Corruption naming the
+  // RocksDB file when one fails; IOError when a file cannot be read.
+  Status VerifyCatalogChecksums();
 
   // Read-only instances: catches up with the batches a live writer committed since the open (or
   // the last refresh). Views taken before stay as they were. A no-op for the writer.

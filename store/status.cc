@@ -13,6 +13,7 @@ std::string_view CodeName(Code code) {
     case Code::kBusy: return "Busy";
     case Code::kFailedPrecondition: return "Failed precondition";
     case Code::kInternal: return "Internal error";
+    case Code::kResourceExhausted: return "Resource exhausted";
   }
   return "Unknown";
 }

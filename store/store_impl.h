@@ -18,6 +18,7 @@
 #include "schema/codec.h"
 #include "store/background_collector.h"
 #include "store/db.h"
+#include "store/no_throw.h"
 #include "store/pack_file.h"
 #include "store/read_views.h"
 #include "store/reader_holds.h"
@@ -134,6 +135,11 @@ class StoreImpl final : public Store {
   Status WaitForBackgroundWork() override { return collector_.Wait(); }
   Status Refresh() override;
   bool read_only() const override { return db_->read_only(); }
+  // Only finishes background work and returns its error: GuardedStore, the wrapper Store::Open
+  // hands out, does the rest of closing (refusing later calls, then destroying this).
+  Status Close() override { return collector_.Wait(); }
+  Status TakeBackgroundError() { return collector_.TakeFinishedError(); }
+  void WaitForBackgroundIdle() { collector_.WaitIdle(); }
   const std::string& path() const override { return path_; }
   uint64_t chunk_size() const override { return meta_.chunk_size; }
 
@@ -204,7 +210,10 @@ class StoreImpl final : public Store {
   std::atomic<uint64_t> commits_{0};
   const bool background_gc_;
   // Last, so it is destroyed (finishing and joining its collection) before anything it uses.
-  BackgroundCollector collector_{[this] { return Collect(kBackgroundGcGarbageBudget).status(); }};
+  BackgroundCollector collector_{[this] {
+    return NoThrow(path_, "collecting garbage in the background",
+                   [this] { return Collect(kBackgroundGcGarbageBudget).status(); });
+  }};
 };
 
 }  // namespace ckptdb

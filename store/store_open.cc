@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -7,7 +8,9 @@
 
 #include <boost/filesystem.hpp>
 
+#include "store/guarded_store.h"
 #include "store/keys.h"
+#include "store/no_throw.h"
 #include "store/store_impl.h"
 
 namespace fs = boost::filesystem;
@@ -19,9 +22,26 @@ namespace {
 constexpr const char* kDbDir = "db";
 constexpr const char* kPacksDir = "packs";
 
-bool IsStore(const fs::path& dir) {
+// Whether `dir` holds a store (its db/CURRENT exists). An error is not absence: a directory that
+// cannot be read is IOError, and a db/ that holds RocksDB files but no CURRENT is a damaged store
+// (Corruption), so that neither is mistaken for "no store here" and created over.
+Result<bool> FindStore(const fs::path& dir) {
+  struct stat st;
+  const fs::path db = dir / kDbDir;
+  if (::stat((db / "CURRENT").c_str(), &st) == 0) return true;
+  if (errno != ENOENT && errno != ENOTDIR)
+    return Status::IOError("cannot read store " + dir.string() + ": " + std::strerror(errno));
   boost::system::error_code ec;
-  return fs::exists(dir / kDbDir / "CURRENT", ec);
+  for (fs::directory_iterator it(db, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind("MANIFEST-", 0) == 0 || name.rfind("OPTIONS-", 0) == 0 || name == "IDENTITY" ||
+        fs::extension(name) == ".sst" || fs::extension(name) == ".log")
+      return Status::Corruption("store " + dir.string() + " is damaged: " + kDbDir + "/CURRENT is missing but " +
+                                kDbDir + "/ holds RocksDB files (" + name + ")");
+  }
+  if (ec && ec != boost::system::errc::no_such_file_or_directory && ec != boost::system::errc::not_a_directory)
+    return Status::IOError("cannot read store " + dir.string() + ": " + ec.message());
+  return false;
 }
 
 Status SyncDirectory(const fs::path& dir) {
@@ -68,20 +88,21 @@ Status CreateStore(const fs::path& path, uint64_t chunk_size) {
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     fail(Status::OK()).IgnoreError();  // only the cleanup is wanted
-    if ((err == ENOTEMPTY || err == EEXIST) && IsStore(path)) return Status::OK();
+    if (err == ENOTEMPTY || err == EEXIST)
+      if (auto found = FindStore(path); found.ok() && *found) return Status::OK();
     return Status::IOError("cannot move new store into " + path.string() + ": " + std::strerror(err));
   }
   return SyncDirectory(parent);
 }
 
-}  // namespace
-
-Result<std::unique_ptr<Store>> Store::Open(const std::string& path_in, const StoreOptions& options) {
+Result<std::unique_ptr<Store>> OpenStore(const std::string& path_in, const StoreOptions& options) {
   std::string path = path_in;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   if (path.empty()) return Status::InvalidArgument("store path is empty");
   boost::system::error_code ec;
-  if (!IsStore(path)) {
+  auto found = FindStore(path);
+  if (!found.ok()) return found.status();
+  if (!*found) {
     if (!options.create_if_missing) return Status::NotFound("no store at " + path);
     if (fs::exists(path, ec)) {
       // A directory that holds files but no store is someone else's: never write into it.
@@ -105,11 +126,13 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path_in, const Sto
   return OpenOn(path, std::move(db).value(), options, nullptr);
 }
 
-Result<std::unique_ptr<Store>> Store::OpenReadOnly(const std::string& path_in, const StoreOptions& options) {
+Result<std::unique_ptr<Store>> OpenReadOnlyStore(const std::string& path_in, const StoreOptions& options) {
   std::string path = path_in;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   if (path.empty()) return Status::InvalidArgument("store path is empty");
-  if (!IsStore(path)) return Status::NotFound("no store at " + path);
+  auto found = FindStore(path);
+  if (!found.ok()) return found.status();
+  if (!*found) return Status::NotFound("no store at " + path);
   // The hold comes first: from the moment the catalog is opened, the writer must see a reader.
   auto hold = ReaderHold::Take(path);
   if (!hold.ok()) return hold.status();
@@ -119,6 +142,16 @@ Result<std::unique_ptr<Store>> Store::OpenReadOnly(const std::string& path_in, c
   auto db = Db::Open((fs::path(path) / kDbDir).string(), path, dbo);
   if (!db.ok()) return db.status();
   return OpenOn(path, std::move(db).value(), options, std::move(hold).value());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& options) {
+  return NoThrow(path, "opening", [&] { return OpenStore(path, options); });
+}
+
+Result<std::unique_ptr<Store>> Store::OpenReadOnly(const std::string& path, const StoreOptions& options) {
+  return NoThrow(path, "opening read-only", [&] { return OpenReadOnlyStore(path, options); });
 }
 
 Result<std::unique_ptr<Store>> OpenOn(const std::string& path, std::unique_ptr<Db> db, const StoreOptions& options,
@@ -145,7 +178,7 @@ Result<std::unique_ptr<Store>> OpenOn(const std::string& path, std::unique_ptr<D
   auto store = std::make_unique<StoreImpl>(path, std::move(db), *meta, options, std::move(hold), *epoch,
                                            next_pack.ok() ? *next_pack : 0);
   if (!next_pack.ok()) store->next_pack_error_ = next_pack.status();
-  return std::unique_ptr<Store>(std::move(store));
+  return std::unique_ptr<Store>(new GuardedStore(std::move(store)));
 }
 
 Status StoreImpl::CheckWritable() const {

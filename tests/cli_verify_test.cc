@@ -86,5 +86,37 @@ TEST_F(CliTest, VerifyNamesTheDamagedTensorAndCheckpoint) {
   EXPECT_EQ(Cli({"export", store, "--id", "2", "-o", out}).code, 0);
 }
 
+// The catalog's own files are checked too: a byte flipped in a RocksDB table where no read of a
+// checkpoint looks (the inline chunk of a removed checkpoint, before garbage collection) is damage
+// that verify names, with the RocksDB file, and exits non-zero for.
+TEST_F(CliTest, VerifyNamesACatalogFileThatFailsItsChecksum) {
+  const std::string store = dir_.Join("store");
+  const Src orphan = Random("orphan", DType::kF32, {5000}, 31);  // 20000 bytes: one chunk kept inline
+  ImportOk(store, 1, {orphan});
+  ImportOk(store, 2, {Random("live", DType::kF32, {100}, 32)});
+  ASSERT_EQ(Cli({"rm", store, "--step", "1"}).code, 0);
+  // Each run opens the store and flushes the previous run's log into tables.
+  ASSERT_EQ(Cli({"verify", store}).code, 0);
+
+  const std::string pattern = orphan.bytes.substr(8000, 64);
+  int hits = 0;
+  for (const auto& e : fs::directory_iterator(store + "/db")) {
+    if (e.path().extension() != ".sst") continue;
+    std::string bytes = testing::ReadFileOrDie(e.path().string());
+    for (size_t at = bytes.find(pattern); at != std::string::npos; at = bytes.find(pattern, at + 1)) {
+      ++hits;
+      bytes[at + 10] ^= 0x20;
+      testing::WriteFileOrDie(e.path().string(), bytes);
+    }
+  }
+  ASSERT_EQ(hits, 1) << "the removed checkpoint's inline chunk should sit in exactly one table";
+
+  CliRun r = Cli({"verify", store});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("catalog"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(".sst"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("ckptdb: error: store " + store), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace ckptdb

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
@@ -29,7 +30,24 @@ struct RawTensor {
   std::optional<std::vector<int64_t>> shape = std::vector<int64_t>{4};
   uint64_t size_bytes = 16;
   std::optional<uint64_t> chunk_count = 1;  // nullopt: no chunks vector at all
+  // Write `shape` 4-byte aligned but not 8-byte aligned, as only a hand-made buffer would.
+  bool misaligned_shape = false;
 };
+
+// A [long] vector whose elements start at an address that is 4 but not 8 modulo 8 in the finished
+// buffer (the builder aligns to 8 and grows downward, so the position follows from the size built).
+// FlatBuffers 2.0.8's verifier accepts it: it checks only the alignment of the length word.
+flatbuffers::Offset<flatbuffers::Vector<int64_t>> MisalignedLongs(flatbuffers::FlatBufferBuilder& b,
+                                                                  const std::vector<int64_t>& v) {
+  b.StartVector(v.size() * 2, sizeof(uint32_t));
+  if (b.GetSize() % 8 == 0) b.PushElement<uint32_t>(0);  // unnamed padding, legal in a buffer
+  for (size_t i = v.size(); i-- > 0;) {
+    const uint64_t u = static_cast<uint64_t>(v[i]);
+    b.PushElement<uint32_t>(static_cast<uint32_t>(u >> 32));  // little-endian: high word above
+    b.PushElement<uint32_t>(static_cast<uint32_t>(u));
+  }
+  return flatbuffers::Offset<flatbuffers::Vector<int64_t>>(b.EndVector(v.size()));
+}
 
 struct RawMetadata {
   std::string key, value;
@@ -64,7 +82,7 @@ std::string Build(const RawManifest& r) {
     logical += t.size_bytes;
     auto name = b.CreateString(t.name.value_or(""));
     flatbuffers::Offset<flatbuffers::Vector<int64_t>> shape = 0;
-    if (t.shape) shape = b.CreateVector(*t.shape);
+    if (t.shape) shape = t.misaligned_shape ? MisalignedLongs(b, *t.shape) : b.CreateVector(*t.shape);
     flatbuffers::Offset<flatbuffers::Vector<const fb::Digest*>> chunks = 0;
     if (t.chunk_count) {
       std::vector<fb::Digest> digests;
@@ -295,6 +313,38 @@ TEST(ManifestCodec, DuplicateMetricNamesAreCorruption) {
   RawManifest r;
   r.metrics = {{"loss", 1.0}, {"loss", 2.0}};
   ExpectManifestCorruption(Build(r), "metric 'loss' twice");
+}
+
+// A hostile buffer may place the 8-byte elements of a shape off their alignment; the verifier lets
+// it through, so the decoder must read them without a misaligned load (undefined behaviour, which
+// -DCKPTDB_SANITIZE=ON turns into an abort) and still get the values right.
+TEST(ManifestCodec, AShapeVectorOnlyFourByteAlignedDecodesToItsValues) {
+  RawManifest r;
+  const std::vector<int64_t> shape = {3, 1, 5, 1};
+  r.tensors = {RawTensor{.name = "w", .dtype = static_cast<uint8_t>(DType::kI64), .shape = shape,
+                         .size_bytes = 15 * 8, .chunk_count = 1, .misaligned_shape = true}};
+  const std::string bytes = Build(r);
+  {  // the test really builds what it means to: decoders copy into an 8-byte-aligned buffer
+    std::vector<uint64_t> aligned(bytes.size() / 8 + 1);
+    std::memcpy(aligned.data(), bytes.data(), bytes.size());
+    const auto* root = fb::GetManifest(aligned.data());
+    const auto* data = root->tensors()->Get(0)->shape()->Data();
+    ASSERT_EQ((data - reinterpret_cast<const uint8_t*>(aligned.data())) % 8, 4);
+    flatbuffers::Verifier verifier(reinterpret_cast<const uint8_t*>(aligned.data()), bytes.size());
+    ASSERT_TRUE(fb::VerifyManifestBuffer(verifier));
+  }
+  auto m = DecodeManifest(bytes);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_EQ(m->tensors.size(), 1u);
+  EXPECT_EQ(m->tensors[0].shape, shape);
+  EXPECT_EQ(m->tensors[0].size_bytes, 15u * 8);
+}
+
+TEST(ManifestCodec, AMisalignedShapeThatDisagreesWithSizeBytesIsStillCorruption) {
+  RawManifest r;
+  r.tensors = {RawTensor{.shape = std::vector<int64_t>{int64_t(1) << 40, int64_t(1) << 40}, .size_bytes = 16,
+                         .misaligned_shape = true}};
+  ExpectManifestCorruption(Build(r), "tensor 't'");
 }
 
 }  // namespace

@@ -3,10 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
 #include "ckptdb/ckptdb.h"
+#include "store/guarded_store.h"
 #include "tests/support/test_support.h"
 
 namespace ckptdb {
@@ -136,6 +138,115 @@ TEST_F(BackgroundGcTest, SavesWithoutRotationStartNoCollection) {
   ASSERT_TRUE(store->Remove(Selector::Id(1)).ok());  // an explicit rm leaves collection to the caller
   ASSERT_TRUE(store->WaitForBackgroundWork().ok());
   EXPECT_GE(PackBytes(), 3 * kBytes);
+}
+
+// A store whose next background collection fails: checkpoint 3 (step 3, tensor "keep") is the only
+// one kept, and the save that made it retired the two before, leaving pack 1 mostly dead but with
+// "keep" live in it, damaged on disk. The collection that save requested copies "keep" out of pack
+// 1, finds it no longer matches its digest and fails with Corruption, moving nothing.
+class FailingBackgroundGcTest : public BackgroundGcTest {
+ protected:
+  void SetUp() override {
+    keep_ = testing::RandomBytes(51, kChunk);
+    drop_ = testing::RandomBytes(52, 15 * kChunk);
+    {
+      auto store = Open(false);
+      ASSERT_TRUE(store);
+      TensorRef both[] = {Ref("keep", keep_), Ref("drop", drop_)};
+      ASSERT_TRUE(store->Save(both, Step(1)).ok());
+      ASSERT_TRUE(store->Save({both, 1}, Step(2)).ok());  // "keep" again: stored once, in pack 1
+    }
+    const std::string pack = path_ + "/packs/00000000000000000001.pack";
+    std::string bytes = testing::ReadFileOrDie(pack);
+    const auto at = bytes.find(std::string(keep_.begin(), keep_.begin() + 64));
+    ASSERT_NE(at, std::string::npos);
+    bytes[at + 100] ^= 1;
+    testing::WriteFileOrDie(pack, bytes);
+
+    store_ = Open(true);
+    ASSERT_TRUE(store_);
+    RetentionPolicy p;
+    p.max_to_keep = 1;
+    ASSERT_TRUE(store_->SetRetention(p).ok());
+    TensorRef keep = Ref("keep", keep_);
+    auto third = store_->Save({&keep, 1}, Step(3));  // retires 1 and 2: the failing collection
+    ASSERT_TRUE(third.ok()) << third.status().ToString();
+    // Edits never wait for a running collection; let it finish so the next edit sees its failure.
+    dynamic_cast<GuardedStore&>(*store_).WaitForBackgroundIdleForTesting();
+  }
+  static TensorRef Ref(const char* name, const std::vector<uint8_t>& bytes) {
+    return {name, DType::kU8, {int64_t(bytes.size())}, bytes.data(), bytes.size()};
+  }
+  static SaveOptions Step(int64_t step) {
+    SaveOptions o;
+    o.step = step;
+    return o;
+  }
+  void ExpectTheCollectionsError(const Status& s) {
+    EXPECT_EQ(s.code(), Code::kCorruption) << s.ToString();
+    EXPECT_NE(s.message().find(path_), std::string::npos) << s.ToString();
+    EXPECT_NE(s.message().find("does not match its digest"), std::string::npos) << s.ToString();
+  }
+
+  std::vector<uint8_t> keep_, drop_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(FailingBackgroundGcTest, TheNextSaveReportsTheFailureSavesNothingAndARetrySaves) {
+  const std::vector<uint8_t> fresh = testing::RandomBytes(53, 2 * kChunk);
+  TensorRef t = Ref("fresh", fresh);
+  auto failed = store_->Save({&t, 1}, Step(4));
+  ASSERT_FALSE(failed.ok());
+  ExpectTheCollectionsError(failed.status());
+  EXPECT_NE(failed.status().message().find("the background garbage collection of store " + path_ + " failed"),
+            std::string::npos) << failed.status().ToString();
+  EXPECT_NE(failed.status().message().find("nothing was saved"), std::string::npos) << failed.status().ToString();
+  EXPECT_NE(failed.status().message().find("retrying proceeds"), std::string::npos) << failed.status().ToString();
+  ASSERT_EQ(store_->List()->size(), 1u);
+  EXPECT_EQ(store_->List()->back().step, 3);
+
+  // Reported once: the retry saves (and retires step 3, whose collection then succeeds: pack 1 is
+  // wholly dead, so nothing damaged needs copying).
+  auto retried = store_->Save({&t, 1}, Step(4));
+  ASSERT_TRUE(retried.ok()) << retried.status().ToString();
+  EXPECT_EQ(store_->List()->back().step, 4);
+  EXPECT_TRUE(store_->WaitForBackgroundWork().ok());
+}
+
+TEST_F(FailingBackgroundGcTest, ATagReportsTheFailureFirstAndChangesNothing) {
+  Status tag = store_->Tag(Selector::Latest(), "best");
+  ExpectTheCollectionsError(tag);
+  EXPECT_NE(tag.message().find("nothing was changed"), std::string::npos) << tag.ToString();
+  EXPECT_TRUE(store_->Describe(Selector::Latest())->info.tags.empty());
+  EXPECT_TRUE(store_->Tag(Selector::Latest(), "best").ok());  // reported once
+}
+
+TEST_F(FailingBackgroundGcTest, CloseReturnsTheFailureAndLaterCallsSayTheStoreIsClosed) {
+  Status closed = store_->Close();
+  ExpectTheCollectionsError(closed);
+  EXPECT_TRUE(store_->Close().ok());  // idempotent
+  auto list = store_->List();
+  ASSERT_FALSE(list.ok());
+  EXPECT_EQ(list.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(list.status().message().find("store " + path_ + " is closed"), std::string::npos)
+      << list.status().ToString();
+  EXPECT_EQ(store_->path(), path_);
+  // Closing released the database: the store opens again while the closed object still exists.
+  auto again = Open(false);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->List()->size(), 1u);
+  ::testing::internal::CaptureStderr();
+  store_.reset();  // the error was reported by Close: nothing to say
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
+TEST_F(FailingBackgroundGcTest, DestroyingTheStoreWithTheFailureUnreportedWritesOneLineNamingIt) {
+  ::testing::internal::CaptureStderr();
+  store_.reset();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_EQ(err.rfind("ckptdb: store " + path_, 0), 0u) << err;
+  EXPECT_NE(err.find("does not match its digest"), std::string::npos) << err;
 }
 
 }  // namespace

@@ -2,8 +2,11 @@
 #include "ckptdb/ckptdb.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 
 #include <cstdint>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -165,6 +168,42 @@ TEST(StoreErrors, RestoreIntoRejectsMismatchedBuffersNamingTheTensor) {
     EXPECT_EQ(s.code(), c.code) << s.ToString();
     EXPECT_TRUE(Contains(s.message(), "'" + c.b.name + "'")) << s.ToString();
   }
+}
+
+// This process's address space in bytes (VmSize).
+uint64_t AddressSpaceBytes() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmSize:", 0) == 0) return std::stoull(line.substr(7)) << 10;  // "VmSize:   1234 kB"
+  return 0;
+}
+
+// A restore whose buffers cannot be allocated returns ResourceExhausted naming the store; the
+// std::bad_alloc underneath never escapes (it would terminate the trainer). The child process runs
+// under an address-space limit too small for the tensor.
+TEST(StoreErrors, ARestoreThatRunsOutOfMemoryIsResourceExhaustedNotACrash) {
+  ScratchDir dir;
+  constexpr uint64_t kBig = 512ull << 20;  // zeros: one distinct chunk on disk, 512 MiB to restore
+  {
+    auto store = MustOpen(dir.path());
+    ASSERT_TRUE(store);
+    // Untouched anonymous pages read as zeros without taking memory.
+    void* zeros = ::mmap(nullptr, kBig, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_NE(zeros, MAP_FAILED);
+    TensorRef t{"big", DType::kU8, {int64_t(kBig)}, zeros, kBig};
+    auto saved = store->Save({&t, 1}, AtStep(1));
+    ::munmap(zeros, kBig);
+    ASSERT_TRUE(saved.ok()) << saved.status().ToString();
+  }
+  const std::string got = testing::InChild([&] {
+    auto store = Store::Open(dir.path(), SmallChunks());
+    if (!store.ok()) return "open: " + store.status().ToString();
+    const rlimit limit{AddressSpaceBytes() + (128 << 20), RLIM_INFINITY};
+    if (::setrlimit(RLIMIT_AS, &limit) != 0) return std::string("cannot set RLIMIT_AS");
+    auto back = (*store)->Restore(Selector::Latest());
+    return back.ok() ? std::string("restored") : back.status().ToString();
+  });
+  EXPECT_TRUE(Contains(got, "Resource exhausted: store " + dir.path() + ", restoring: out of memory")) << got;
 }
 
 }  // namespace

@@ -4,6 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/filesystem.hpp>
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <map>
 #include <string>
@@ -178,6 +182,63 @@ TEST(StoreOpen, SecondOpenFromAnotherProcessIsBusyNamingThePath) {
   // After the first process lets go, the other process may open it.
   first.reset();
   EXPECT_EQ(testing::RunProcess({testing::CliPath(), "verify", store_path}, &output), 0) << output;
+}
+
+// "<code>: <message>" of opening `path` with create_if_missing, as the unprivileged child sees it.
+std::string OpenAsUnprivileged(const std::string& path) {
+  return testing::InChild([&] {
+    // Root bypasses permission bits: drop to user and group 65534 first.
+    if (::geteuid() == 0 && (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0))
+      return std::string("cannot drop privileges");
+    StoreOptions o = SmallChunks();
+    o.create_if_missing = true;
+    auto s = Store::Open(path, o);
+    return s.ok() ? std::string("opened") : s.status().ToString();
+  });
+}
+
+// A directory the opener cannot read is an error to report, not an absent store to create.
+TEST(StoreOpen, AnUnreadableDirectoryIsAnIOErrorAndNothingIsCreated) {
+  ScratchDir dir;
+  ::chmod(dir.path().c_str(), 0755);  // the child may enter the scratch directory itself
+  const std::string locked = dir.Join("locked");  // holds the store path; only its owner may enter
+  const std::string sealed = dir.Join("sealed");  // is the store path; nobody but root may read it
+  fs::create_directory(locked);
+  fs::create_directory(sealed);
+  ASSERT_EQ(::chmod(locked.c_str(), 0700), 0);
+  ASSERT_EQ(::chmod(sealed.c_str(), 0), 0);
+  const auto before = Snapshot(dir.path());
+  for (const std::string& path : {locked + "/store", sealed}) {
+    const std::string got = OpenAsUnprivileged(path);
+    EXPECT_TRUE(Contains(got, "IO error: cannot read store " + path + ": Permission denied")) << got;
+  }
+  EXPECT_EQ(Snapshot(dir.path()), before);
+  EXPECT_FALSE(fs::exists(locked + "/store"));
+  EXPECT_TRUE(fs::is_empty(sealed));
+}
+
+// A db/ that holds RocksDB's files but lost CURRENT is a damaged store: never "no store", so never
+// created over or reported absent.
+TEST(StoreOpen, AStoreWhoseCurrentFileIsMissingIsCorruptionNamingIt) {
+  ScratchDir dir;
+  const std::string path = dir.Join("store");
+  {
+    auto store = MustOpen(path);
+    ASSERT_TRUE(store);
+    MustSave(*store, {MakeBytes("w", 100, 1)});
+  }
+  fs::remove(path + "/db/CURRENT");
+  const auto before = Snapshot(path);
+  for (bool create : {true, false}) {
+    StoreOptions o = SmallChunks();
+    o.create_if_missing = create;
+    auto s = Store::Open(path, o);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.status().code(), Code::kCorruption) << s.status().ToString();
+    EXPECT_TRUE(Contains(s.status().message(), path)) << s.status().ToString();
+    EXPECT_TRUE(Contains(s.status().message(), "db/CURRENT is missing")) << s.status().ToString();
+  }
+  EXPECT_EQ(Snapshot(path), before);
 }
 
 }  // namespace

@@ -21,7 +21,9 @@ int Verify(const std::vector<std::string>& argv, std::ostream& out, std::ostream
     return kExitOk;
   }
   for (const Damage& d : report->damage) {
-    if (d.tensor.empty())  // the manifest itself is unreadable
+    if (d.id == 0 && d.tensor.empty())  // the catalog's own files
+      err << "ckptdb: damaged: " << d.problem << "\n";
+    else if (d.tensor.empty())  // the manifest itself is unreadable
       err << "ckptdb: damaged: checkpoint " << d.id << ": " << d.problem << "\n";
     else
       err << "ckptdb: damaged: checkpoint " << d.id << " (step " << d.step << "), tensor '" << d.tensor

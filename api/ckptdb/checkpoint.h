@@ -84,7 +84,9 @@ class Selector {
 };
 
 // One problem found by Store::Verify. A manifest that cannot be decoded is reported with an empty
-// `tensor` (and step 0): the whole checkpoint is unreadable.
+// `tensor` (and step 0): the whole checkpoint is unreadable. Damage to the catalog itself (a RocksDB
+// file in db/ that fails its checksums) is reported with id 0 and an empty `tensor`; `problem`
+// names the file and RocksDB's message.
 struct Damage {
   CheckpointId id = 0;
   int64_t step = 0;

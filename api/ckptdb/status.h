@@ -23,6 +23,7 @@ enum class Code : uint8_t {
   kBusy,                // another process holds the store's writer lock
   kFailedPrecondition,  // the call is valid but the store's state forbids it
   kInternal,            // a ckptdb bug
+  kResourceExhausted,   // memory ran out; the store is left as a crash at that point would leave it
 };
 
 std::string_view CodeName(Code code);
@@ -41,6 +42,7 @@ class [[nodiscard]] Status {
   static Status Busy(std::string m) { return {Code::kBusy, std::move(m)}; }
   static Status FailedPrecondition(std::string m) { return {Code::kFailedPrecondition, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
+  static Status ResourceExhausted(std::string m) { return {Code::kResourceExhausted, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

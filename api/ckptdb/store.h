@@ -13,6 +13,20 @@
 //
 // Processes: one process at a time may open a store for writing; a second gets Busy naming the
 // store. Any number of others may open it with OpenReadOnly meanwhile (schema/FORMAT.md, "Readers").
+//
+// Errors: every method that returns Status or Result reports failure there and never throws. When
+// memory runs out (an allocation fails, or a stored length asks for more than can be allocated)
+// the call returns ResourceExhausted naming the store and what it was doing.
+//
+// Background collection errors (StoreOptions::background_gc): a collection that fails loses
+// nothing, but its error is not dropped. The next Save, Tag, Untag, Remove, Rollback, SetRetention
+// or CollectGarbage after a background collection failed (they never wait for one still running:
+// it runs beside them) returns that error instead of doing anything: its
+// code is the collection's (e.g. Corruption for a damaged live chunk, IOError), its message says
+// "the background garbage collection of store P failed, so nothing was saved (this reports it once:
+// retrying proceeds)" and then the collection's own message. The error is reported once: calling
+// again proceeds. WaitForBackgroundWork and Close report it too; a store destroyed with such an error
+// still unreported writes one line naming the store and the error to stderr.
 #pragma once
 
 #include <memory>
@@ -33,7 +47,9 @@ class Store {
   // Opens the store in directory `path`, creating it if options.create_if_missing.
   // Errors: NotFound if there is no store and create_if_missing is false; InvalidArgument for a bad
   // chunk_size when creating; Busy if another process has it open; Corruption if its metadata is
-  // unreadable; IOError otherwise. Every message names `path`.
+  // unreadable or db/ holds RocksDB files but no db/CURRENT (a damaged store, never created over);
+  // IOError "cannot read store P: <reason>" if whether a store exists cannot be checked (e.g. the
+  // directory is not readable: nothing is created); IOError otherwise. Every message names `path`.
   static Result<std::unique_ptr<Store>> Open(const std::string& path, const StoreOptions& options = {});
 
   // Opens the existing store in `path` for reading only, beside a process that may be writing it.
@@ -46,6 +62,8 @@ class Store {
   // Errors: NotFound if there is no store; Corruption if its metadata is unreadable; IOError.
   static Result<std::unique_ptr<Store>> OpenReadOnly(const std::string& path, const StoreOptions& options = {});
 
+  // Finishes requested background work (as Close) and releases the store. If a background
+  // collection failed and no call reported it, writes one line to stderr naming the store and error.
   virtual ~Store() = default;
 
   // Saves `tensors` as a new checkpoint whose parent is the current head, makes it the head, and
@@ -55,7 +73,9 @@ class Store {
   // REQUIRES: each TensorRef passes ValidateTensorRef; names are unique; the bytes stay unchanged
   //           until Save returns.
   // Errors: InvalidArgument naming the tensor (bad or duplicate name, size that disagrees with
-  // dtype and shape), AlreadyExists for a tag in use, IOError. On any error nothing is committed.
+  // dtype and shape), AlreadyExists for a tag in use, IOError, the error of a failed background
+  // collection (see the top of this file; nothing is saved, a retry saves). On any error nothing is
+  // committed.
   virtual Result<CheckpointInfo> Save(std::span<const TensorRef> tensors, const SaveOptions& options) = 0;
 
   // Every checkpoint, oldest first. Errors: Corruption naming the checkpoint, IOError.
@@ -122,8 +142,10 @@ class Store {
   // Errors: NotFound for the selector; nothing changes on any error.
   virtual Result<RollbackReport> Rollback(const Selector& which, bool discard) = 0;
 
-  // Reads and re-hashes every chunk of every checkpoint and reports each damaged tensor.
-  // Errors: only failures to run the check (IOError); damage is reported in the VerifyReport.
+  // Reads and re-hashes every chunk of every checkpoint and reports each damaged tensor; also
+  // checks the checksums of every RocksDB file of the catalog and reports a failure as a Damage with
+  // id 0 naming the file (see Damage). Errors: only failures to run the check (IOError, or
+  // Corruption when the manifests cannot be listed at all); damage is reported in the VerifyReport.
   virtual Result<VerifyReport> Verify() = 0;
 
   // Accounts for the store's space: logical and unique chunk bytes, the directory's allocated size,
@@ -145,6 +167,11 @@ class Store {
   virtual Status Refresh() = 0;
   // Whether this store was opened with OpenReadOnly.
   virtual bool read_only() const = 0;
+  // Finishes requested background work, waits for calls in flight on other threads, closes the
+  // database (so another process may open the store), and returns the first unreported background
+  // collection error (OK if none). Idempotent: a second Close returns OK. Every later call other
+  // than Close, path() and chunk_size() returns FailedPrecondition "store P is closed". Thread-safe.
+  virtual Status Close() = 0;
 
   virtual const std::string& path() const = 0;
   virtual uint64_t chunk_size() const = 0;

@@ -96,6 +96,39 @@ void WriteFileOrDie(const std::string& path, const std::string& bytes) {
   }
 }
 
+std::string InChild(const std::function<std::string()>& body) {
+  int fds[2];
+  if (::pipe(fds) != 0) return std::string("cannot make a pipe: ") + std::strerror(errno);
+  std::fflush(nullptr);  // so buffered output is not written twice
+  const pid_t pid = ::fork();
+  if (pid < 0) return std::string("cannot fork: ") + std::strerror(errno);
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string out;
+    try {  // an exception must not unwind into the test runner, which would go on in the child
+      out = body();
+    } catch (const std::exception& e) {
+      out = std::string("exception escaped: ") + e.what();
+    } catch (...) {
+      out = "exception escaped";
+    }
+    size_t done = 0;
+    for (ssize_t n; done < out.size() && (n = ::write(fds[1], out.data() + done, out.size() - done)) > 0;)
+      done += size_t(n);
+    ::_exit(done == out.size() ? 0 : 1);  // no atexit handlers, no gtest teardown in the child
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, size_t(n));
+  ::close(fds[0]);
+  int wstatus = 0;
+  ::waitpid(pid, &wstatus, 0);
+  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)
+    out += " [child failed, wait status " + std::to_string(wstatus) + "]";
+  return out;
+}
+
 int RunProcess(const std::vector<std::string>& argv, std::string* output) {
   const fs::path capture = fs::temp_directory_path() / fs::unique_path("ckptdb-run-%%%%-%%%%.out");
   posix_spawn_file_actions_t io;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,13 @@ void WriteFileOrDie(const std::string& path, const std::string& bytes);
 // (128 + signal if it died of one, -1 if it could not start). stdout and stderr together go to
 // *output when it is non-null.
 int RunProcess(const std::vector<std::string>& argv, std::string* output = nullptr);
+
+// Runs `body` in a forked child process and returns what it returned, followed by
+// " [child failed, wait status N]" if the child died (a signal, an escaped exception) before
+// handing it back. For tests that change process-wide state (resource limits, user ids) or that
+// must survive the code under test terminating. Fork before opening stores: only the calling
+// thread exists in the child.
+std::string InChild(const std::function<std::string()>& body);
 
 // Whether CKPTDB_LONG_TESTS=1 asks the crash suites for their long runs (50+ trials each).
 bool LongTests();

@@ -1,0 +1,66 @@
+// GuardedStore: the public boundary of StoreImpl. Store::Open hands out this wrapper and every
+// public call passes through it, so the rules that hold for all calls live in one place:
+//  - no exception leaves a Status/Result API (NoThrow: a failed allocation is ResourceExhausted);
+//  - an edit first reports a failed background garbage collection (the contract in store.h, Save);
+//  - Close() ends the store while other threads may still call it: they get FailedPrecondition;
+//  - a background error nobody was told of is written to stderr when the store is destroyed.
+//
+// Thread safety: as Store. Calls hold a shared lock on the store; Close takes it exclusively, so it
+// waits for the calls in flight.
+#pragma once
+
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+
+#include "store/store_impl.h"
+
+namespace ckptdb {
+
+class GuardedStore final : public Store {
+ public:
+  explicit GuardedStore(std::unique_ptr<StoreImpl> impl);
+  ~GuardedStore() override;
+
+  Result<CheckpointInfo> Save(std::span<const TensorRef> tensors, const SaveOptions& options) override;
+  Result<std::vector<CheckpointInfo>> List() override;
+  Result<CheckpointManifest> Describe(const Selector& which) override;
+  Result<std::vector<Tensor>> Restore(const Selector& which, const ReadOptions& options) override;
+  Status RestoreInto(const Selector& which, std::span<const TensorBuffer> buffers,
+                     const ReadOptions& options) override;
+  Result<VerifyReport> Verify() override;
+  Status Tag(const Selector& which, const std::string& name) override;
+  Status Untag(const std::string& name) override;
+  Result<CheckpointInfo> Remove(const Selector& which) override;
+  Result<GcReport> CollectGarbage() override;
+  Result<SpaceReport> Space() override;
+  Result<RetentionPolicy> GetRetention() override;
+  Status SetRetention(const RetentionPolicy& policy) override;
+  Result<std::optional<CheckpointId>> Head() override;
+  Result<RollbackReport> Rollback(const Selector& which, bool discard) override;
+  Status WaitForBackgroundWork() override;
+  Status Close() override;
+  Status Refresh() override;
+  bool read_only() const override { return read_only_; }
+  // Tests: waits until no background collection is requested or running, keeping its error.
+  void WaitForBackgroundIdleForTesting();
+  const std::string& path() const override { return path_; }
+  uint64_t chunk_size() const override { return chunk_size_; }
+
+ private:
+  // What an edit has not done when it reports a failed background collection instead.
+  enum class Edit { kNone, kSaved, kChanged, kCollected };
+  // Runs `f` on the open store: FailedPrecondition once closed; for an edit, first the error of a
+  // finished background collection; never an exception. `doing` names the call ("restoring").
+  template <typename F>
+  auto Call(std::string_view doing, Edit edit, F&& f) -> decltype(f());
+
+  const std::string path_;
+  const uint64_t chunk_size_;
+  const bool read_only_;
+  std::shared_mutex mu_;
+  std::unique_ptr<StoreImpl> impl_;  // null once closed
+};
+
+}  // namespace ckptdb
