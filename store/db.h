@@ -16,11 +16,18 @@
 #include "ckptdb/digest.h"
 #include "ckptdb/status.h"
 
+namespace rocksdb {
+class Env;
+}
+
 namespace ckptdb {
 
 struct DbOptions {
   bool create_if_missing = true;
   int background_jobs = 2;
+  // The environment RocksDB does its file I/O through (tests pass one that simulates power cuts).
+  // Default: null, RocksDB's own.
+  std::shared_ptr<rocksdb::Env> env;
 };
 
 // Puts and deletes that become durable together (one synced WriteBatch).

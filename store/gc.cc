@@ -3,9 +3,6 @@
 // new pack and synced; (2) one synced batch deletes dead index entries and re-points moved ones;
 // (3) only then are pack files that no index entry names deleted. A kill before (2) leaves an
 // unreferenced new pack; after it, unreferenced old packs; the next run deletes either.
-#include <boost/filesystem.hpp>
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <map>
 #include <set>
@@ -13,8 +10,6 @@
 
 #include "store/keys.h"
 #include "store/store_impl.h"
-
-namespace fs = boost::filesystem;
 
 namespace ckptdb {
 namespace {
@@ -49,14 +44,13 @@ std::set<uint64_t> PacksToRewrite(const std::map<uint64_t, PackUse>& packs, doub
 uint64_t Padded(uint64_t n) { return (n + kPackAlign - 1) / kPackAlign * kPackAlign; }
 
 // Pack files on disk: id -> allocated bytes.
-std::map<uint64_t, uint64_t> PacksOnDisk(const std::string& dir) {
+std::map<uint64_t, uint64_t> PacksOnDisk(io::FileSystem& fs, const std::string& dir) {
   std::map<uint64_t, uint64_t> out;
-  boost::system::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
+  auto names = fs.ListDir(dir);
+  if (!names.ok()) return out;
+  for (const std::string& name : *names) {
     if (name.size() != 25 || name.substr(20) != ".pack" || name.find_first_not_of("0123456789") != 20) continue;
-    struct stat st;
-    if (::stat(it->path().c_str(), &st) == 0) out[std::stoull(name.substr(0, 20))] = uint64_t(st.st_blocks) * 512;
+    if (auto bytes = fs.AllocatedBytes(dir + "/" + name); bytes.ok()) out[std::stoull(name.substr(0, 20))] = *bytes;
   }
   return out;
 }
@@ -74,7 +68,7 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
   const std::string where = "store " + path_ + ", collecting garbage";
   GcReport report;
   // No save runs while this holds save_mu_, so the packs on disk stay as listed until the sweep.
-  const std::map<uint64_t, uint64_t> on_disk = PacksOnDisk(packs_dir_);
+  const std::map<uint64_t, uint64_t> on_disk = PacksOnDisk(*fs_, packs_dir_);
   const uint64_t disk_before = Sum(on_disk);
 
   // Retire what the policy no longer keeps, in its own durable batch before anything is swept: a
@@ -133,7 +127,7 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
     for (auto& [id, use] : packs) {
       if (!rewrite.count(id)) continue;
       if (!writer) {
-        auto created = PackWriter::Create(packs_dir_, *new_id, direct_io_);
+        auto created = PackWriter::Create(*fs_, packs_dir_, *new_id, direct_io_);
         if (!created.ok()) return created.status();
         writer = std::move(created).value();
       }
@@ -156,8 +150,7 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
   if (Status s = copy_live(); !s.ok()) {
     if (writer) {  // nothing names the new pack yet: take it away again
       writer.reset();
-      boost::system::error_code ec;
-      fs::remove(PackPath(packs_dir_, *new_id), ec);
+      fs_->Remove(PackPath(packs_dir_, *new_id)).IgnoreError();
     }
     return s.WithContext(where);
   }
@@ -174,18 +167,17 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
     if (auto ref = keys::DecodeChunkRef(value); ref && !ref->is_inline) named.insert(ref->pack);
   {
     std::unique_lock<std::shared_mutex> files(files_mu_);
-    for (const auto& [id, bytes] : PacksOnDisk(packs_dir_)) {
+    for (const auto& [id, bytes] : PacksOnDisk(*fs_, packs_dir_)) {
       if (named.count(id)) continue;
       packs_.Evict(id);
-      boost::system::error_code ec;
-      fs::remove(PackPath(packs_dir_, id), ec);
-      if (ec) return Status::IOError(where + ": cannot delete " + PackPath(packs_dir_, id) + ": " + ec.message());
+      if (Status s = fs_->Remove(PackPath(packs_dir_, id)); !s.ok() && s.code() != Code::kNotFound)
+        return s.WithContext(where);
       ++report.packs_deleted;
     }
   }
   if (report.chunks_deleted > 0)
     if (Status s = db_->CompactChunks(); !s.ok()) return s.WithContext(where);
-  const uint64_t disk_after = Sum(PacksOnDisk(packs_dir_));
+  const uint64_t disk_after = Sum(PacksOnDisk(*fs_, packs_dir_));
   report.reclaimed_bytes = disk_before > disk_after ? disk_before - disk_after : 0;
   return report;
 }

@@ -17,6 +17,7 @@
 #include "schema/codec.h"
 #include "store/background_collector.h"
 #include "store/db.h"
+#include "store/io/file_system.h"
 #include "store/pack_file.h"
 #include "store/thread_pool.h"
 
@@ -77,7 +78,9 @@ inline constexpr double kBackgroundGcGarbageBudget = 1.0 / 2;
 
 class StoreImpl final : public Store {
  public:
-  StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta meta, const StoreOptions& options);
+  // `fs` carries every pack-file and directory operation (store/io/file_system.h).
+  StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta meta, const StoreOptions& options,
+            std::shared_ptr<io::FileSystem> fs);
 
   Result<CheckpointInfo> Save(std::span<const TensorRef> tensors, const SaveOptions& options) override;
   Result<std::vector<CheckpointInfo>> List() override;
@@ -123,6 +126,7 @@ class StoreImpl final : public Store {
   const std::string path_;
   std::unique_ptr<Db> db_;
   const schema::StoreMeta meta_;
+  const std::shared_ptr<io::FileSystem> fs_;
   const std::string packs_dir_;
   const bool direct_io_;
   PackReader packs_;

@@ -8,6 +8,7 @@
 #include <boost/filesystem.hpp>
 
 #include "store/keys.h"
+#include "store/open_internal.h"
 #include "store/store_impl.h"
 
 namespace fs = boost::filesystem;
@@ -24,19 +25,11 @@ bool IsStore(const fs::path& dir) {
   return fs::exists(dir / kDbDir / "CURRENT", ec);
 }
 
-Status SyncDirectory(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError("cannot open directory " + dir.string() + ": " + std::strerror(errno));
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return Status::IOError("cannot sync directory " + dir.string() + ": " + std::strerror(errno));
-  return Status::OK();
-}
-
 // Builds a complete store (packs/, the database with every column family, its metadata) in a
 // temporary sibling and renames it into place, so a crash during creation leaves either no store or
 // a whole one at `path`, never a half-made directory that later opens fail on.
-Status CreateStore(const fs::path& path, uint64_t chunk_size) {
+Status CreateStore(const fs::path& path, uint64_t chunk_size, io::FileSystem& files,
+                   const std::shared_ptr<rocksdb::Env>& env) {
   boost::system::error_code ec;
   const fs::path parent = fs::absolute(path).parent_path();
   if (!fs::exists(parent, ec)) fs::create_directories(parent, ec);
@@ -51,6 +44,7 @@ Status CreateStore(const fs::path& path, uint64_t chunk_size) {
   {
     DbOptions dbo;
     dbo.create_if_missing = true;
+    dbo.env = env;
     auto db = Db::Open((tmp / kDbDir).string(), path.string(), dbo);
     if (!db.ok()) return fail(db.status());
     schema::StoreMeta meta;
@@ -62,7 +56,7 @@ Status CreateStore(const fs::path& path, uint64_t chunk_size) {
     if (Status s = (*db)->Commit(batch); !s.ok()) return fail(s);
   }  // closes the database
   for (const fs::path& d : {tmp / kDbDir, tmp / kPacksDir, tmp})
-    if (Status s = SyncDirectory(d); !s.ok()) return fail(s);
+    if (Status s = files.SyncDir(d.string()); !s.ok()) return fail(s);
   // rename() replaces an empty directory at `path` atomically; if another process created the store
   // first, the target is not empty and its store wins.
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -71,12 +65,17 @@ Status CreateStore(const fs::path& path, uint64_t chunk_size) {
     if ((err == ENOTEMPTY || err == EEXIST) && IsStore(path)) return Status::OK();
     return Status::IOError("cannot move new store into " + path.string() + ": " + std::strerror(err));
   }
-  return SyncDirectory(parent);
+  return files.SyncDir(parent.string());
 }
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> Store::Open(const std::string& path_in, const StoreOptions& options) {
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& options) {
+  return OpenStoreWith(path, options, io::PosixFileSystem(), nullptr);
+}
+
+Result<std::unique_ptr<Store>> OpenStoreWith(const std::string& path_in, const StoreOptions& options,
+                                             std::shared_ptr<io::FileSystem> files, std::shared_ptr<rocksdb::Env> env) {
   std::string path = path_in;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   if (path.empty()) return Status::InvalidArgument("store path is empty");
@@ -92,11 +91,12 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path_in, const Sto
       return Status::InvalidArgument("cannot create store " + path + ": chunk size " +
                                      std::to_string(options.chunk_size) +
                                      " must be a power of two between 64 KiB and 64 MiB");
-    if (Status s = CreateStore(path, options.chunk_size); !s.ok()) return s;
+    if (Status s = CreateStore(path, options.chunk_size, *files, env); !s.ok()) return s;
   }
 
   DbOptions dbo;
   dbo.create_if_missing = false;  // creation happens only in CreateStore, whole or not at all
+  dbo.env = env;
   auto db = Db::Open((fs::path(path) / kDbDir).string(), path, dbo);
   if (!db.ok()) return db.status();
   auto raw_meta = (*db)->GetMeta(keys::kStoreMeta);
@@ -106,7 +106,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path_in, const Sto
   if (!meta.ok()) return meta.status().WithContext("store " + path);
   fs::create_directories(fs::path(path) / kPacksDir, ec);
   if (ec) return Status::IOError("cannot create " + path + "/" + kPacksDir + ": " + ec.message());
-  return std::unique_ptr<Store>(new StoreImpl(path, std::move(db).value(), *meta, options));
+  return std::unique_ptr<Store>(new StoreImpl(path, std::move(db).value(), *meta, options, std::move(files)));
 }
 
 int64_t NowNs() {
@@ -114,13 +114,15 @@ int64_t NowNs() {
              std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-StoreImpl::StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta meta, const StoreOptions& options)
+StoreImpl::StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta meta, const StoreOptions& options,
+                     std::shared_ptr<io::FileSystem> fs)
     : path_(std::move(path)),
       db_(std::move(db)),
       meta_(std::move(meta)),
+      fs_(std::move(fs)),
       packs_dir_(path_ + "/" + kPacksDir),
       direct_io_(options.use_direct_io),
-      packs_(packs_dir_, options.use_direct_io),
+      packs_(fs_, packs_dir_, options.use_direct_io),
       pool_(options.threads),
       background_gc_(options.background_gc) {}
 
