@@ -73,6 +73,7 @@ rocksdb::ReadOptions At(const DbSnapshot* at) {
 }  // namespace
 
 struct Db::Impl {
+  std::shared_ptr<rocksdb::Env> env;  // declared first, so it outlives the database
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // meta, manifests, chunks
   rocksdb::ColumnFamilyHandle* meta() const { return handles[0]; }
@@ -102,10 +103,12 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const std::string& 
   // Our batches are a few KiB of metadata, and that preallocation made a freshly collected store
   // read ~80 MB over its live bytes in `du`: measured by bench/retention_main.cc.
   dbo.allow_fallocate = false;
+  if (options.env) dbo.env = options.env.get();
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {keys::kMetaCf, SmallValueCf()}, {keys::kManifestCf, SmallValueCf()}, {keys::kChunkCf, SmallValueCf()}};
   auto impl = std::make_unique<Impl>();
+  impl->env = options.env;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;
   if (options.read_only) {

@@ -16,11 +16,18 @@
 #include "ckptdb/digest.h"
 #include "ckptdb/status.h"
 
+namespace rocksdb {
+class Env;
+}
+
 namespace ckptdb {
 
 struct DbOptions {
   bool create_if_missing = true;
   int background_jobs = 2;
+  // The environment RocksDB does its file I/O through (tests pass one that simulates power cuts).
+  // Default: null, RocksDB's own.
+  std::shared_ptr<rocksdb::Env> env;
   // Open as a RocksDB secondary instance: only reads, writes no file anywhere (so it works on a
   // read-only or full filesystem and beside a live writer), and sees the writer's later commits only
   // after Refresh. Commit and compaction fail with FailedPrecondition.

@@ -9,9 +9,6 @@
 // committed since the snapshot references (a save may have deduplicated against a chunk that looked
 // dead); (3) deletes files only when no read, in this process or a reader process, began before the
 // commit (read_views.h, reader_holds.h), and never a pack a save is still writing (PackIds).
-#include <boost/filesystem.hpp>
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <charconv>
 #include <map>
@@ -20,8 +17,6 @@
 
 #include "store/keys.h"
 #include "store/store_impl.h"
-
-namespace fs = boost::filesystem;
 
 namespace ckptdb {
 namespace {
@@ -57,17 +52,16 @@ uint64_t Padded(uint64_t n) { return (n + kPackAlign - 1) / kPackAlign * kPackAl
 
 // Pack files on disk: id -> allocated bytes. A name of 20 digits that does not fit 64 bits (a stray
 // file) is no pack of ours: it is neither counted nor deleted.
-std::map<uint64_t, uint64_t> PacksOnDisk(const std::string& dir) {
+std::map<uint64_t, uint64_t> PacksOnDisk(io::FileSystem& fs, const std::string& dir) {
   std::map<uint64_t, uint64_t> out;
-  boost::system::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
+  auto names = fs.ListDir(dir);
+  if (!names.ok()) return out;
+  for (const std::string& name : *names) {
     if (name.size() != 25 || name.substr(20) != ".pack" || name.find_first_not_of("0123456789") != 20) continue;
     uint64_t id = 0;
     auto [ptr, err] = std::from_chars(name.data(), name.data() + 20, id);
     if (err != std::errc() || ptr != name.data() + 20) continue;
-    struct stat st;
-    if (::stat(it->path().c_str(), &st) == 0) out[id] = uint64_t(st.st_blocks) * 512;
+    if (auto bytes = fs.AllocatedBytes(dir + "/" + name); bytes.ok()) out[id] = *bytes;
   }
   return out;
 }
@@ -94,7 +88,7 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
   std::lock_guard<std::mutex> gc_lock(gc_mu_);
   const std::string where = "store " + path_ + ", collecting garbage";
   GcReport report;
-  const uint64_t disk_before = Sum(PacksOnDisk(packs_dir_));
+  const uint64_t disk_before = Sum(PacksOnDisk(*fs_, packs_dir_));
 
   // Retire what the policy no longer keeps, in its own durable batch before anything is swept: a
   // kill after it leaves only unreferenced chunks, which this sweep (or the next) reclaims.
@@ -147,7 +141,7 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
   }
   // Garbage is what a pack occupies beyond its live chunks: that also counts the chunks an earlier
   // collection dropped from the index without rewriting their pack, which the index no longer shows.
-  for (const auto& [id, allocated] : PacksOnDisk(packs_dir_))
+  for (const auto& [id, allocated] : PacksOnDisk(*fs_, packs_dir_))
     if (auto it = packs.find(id); it != packs.end()) it->second.dead = allocated - std::min(allocated, it->second.live);
   const std::set<uint64_t> rewrite = PacksToRewrite(packs, garbage_budget);
 
@@ -160,7 +154,7 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
       if (!rewrite.count(id)) continue;
       if (!writer) {
         new_id = pack_ids_.Allocate();
-        auto created = PackWriter::Create(packs_dir_, *new_id, direct_io_);
+        auto created = PackWriter::Create(*fs_, packs_dir_, *new_id, direct_io_);
         if (!created.ok()) return created.status();
         writer = std::move(created).value();
       }
@@ -185,8 +179,7 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
   if (!copied.ok()) {
     if (writer) {  // nothing names the new pack yet: take it away again
       writer.reset();
-      boost::system::error_code ec;
-      fs::remove(PackPath(packs_dir_, *new_id), ec);
+      fs_->Remove(PackPath(packs_dir_, *new_id)).IgnoreError();
     }
     if (new_id) pack_ids_.Release(*new_id);
     return copied.WithContext(where);
@@ -231,7 +224,7 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
   if (Status s = SweepPacks(where, report); !s.ok()) return s;
   if (report.chunks_deleted > 0)
     if (Status s = db_->CompactChunks(); !s.ok()) return s.WithContext(where);
-  const uint64_t disk_after = Sum(PacksOnDisk(packs_dir_));
+  const uint64_t disk_after = Sum(PacksOnDisk(*fs_, packs_dir_));
   report.reclaimed_bytes = disk_before > disk_after ? disk_before - disk_after : 0;
   return report;
 }
@@ -246,7 +239,7 @@ Status StoreImpl::SweepPacks(const std::string& where, GcReport& report) {
   for (const auto& [d, value] : *index)
     if (auto ref = keys::DecodeChunkRef(value); ref && !ref->is_inline) named.insert(ref->pack);
   std::vector<uint64_t> unnamed;
-  for (const auto& [id, bytes] : PacksOnDisk(packs_dir_))
+  for (const auto& [id, bytes] : PacksOnDisk(*fs_, packs_dir_))
     if (!named.count(id) && !pack_ids_.InFlight(id)) unnamed.push_back(id);
   if (unnamed.empty()) return Status::OK();
 
@@ -260,9 +253,8 @@ Status StoreImpl::SweepPacks(const std::string& where, GcReport& report) {
   }
   for (uint64_t id : unnamed) {
     packs_.Evict(id);
-    boost::system::error_code ec;
-    fs::remove(PackPath(packs_dir_, id), ec);
-    if (ec) return Status::IOError(where + ": cannot delete " + PackPath(packs_dir_, id) + ": " + ec.message());
+    if (Status s = fs_->Remove(PackPath(packs_dir_, id)); !s.ok() && s.code() != Code::kNotFound)
+      return s.WithContext(where);
     ++report.packs_deleted;
   }
   return Status::OK();

@@ -1,10 +1,7 @@
 #include "store/pack_file.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -15,21 +12,6 @@ uint64_t RoundUp(uint64_t v) { return (v + kPackAlign - 1) / kPackAlign * kPackA
 
 bool Aligned(const void* p, uint64_t len) {
   return reinterpret_cast<uintptr_t>(p) % kPackAlign == 0 && len % kPackAlign == 0;
-}
-
-Status Errno(const std::string& what) { return Status::IOError(what + ": " + std::strerror(errno)); }
-
-// Opens with O_DIRECT if asked and supported (tmpfs and some others refuse it), else buffered.
-int OpenMaybeDirect(const std::string& path, int flags, bool direct, bool* is_direct) {
-  if (direct) {
-    int fd = ::open(path.c_str(), flags | O_DIRECT | O_CLOEXEC, 0644);
-    if (fd >= 0 || errno != EINVAL) {
-      *is_direct = fd >= 0;
-      return fd;
-    }
-  }
-  *is_direct = false;
-  return ::open(path.c_str(), flags | O_CLOEXEC, 0644);
 }
 
 struct Scratch {
@@ -65,18 +47,16 @@ uint8_t* ThreadScratch(uint64_t size) {
   return s.data;
 }
 
-Result<std::unique_ptr<PackWriter>> PackWriter::Create(const std::string& dir, uint64_t pack_id, bool direct_io) {
+Result<std::unique_ptr<PackWriter>> PackWriter::Create(io::FileSystem& fs, const std::string& dir, uint64_t pack_id,
+                                                      bool direct_io) {
   const std::string path = PackPath(dir, pack_id);
-  bool direct = false;
-  int fd = OpenMaybeDirect(path, O_WRONLY | O_CREAT | O_TRUNC, direct_io, &direct);
-  if (fd < 0) return Errno("cannot create pack file " + path);
-  return std::unique_ptr<PackWriter>(new PackWriter(path, dir, fd, direct));
+  auto file = fs.CreateFile(path, direct_io);
+  if (!file.ok()) return file.status();  // names the path
+  return std::unique_ptr<PackWriter>(new PackWriter(fs, dir, std::move(file).value()));
 }
 
-PackWriter::PackWriter(std::string path, std::string dir, int fd, bool direct)
-    : path_(std::move(path)), dir_(std::move(dir)), fd_(fd), direct_(direct) {}
-
-PackWriter::~PackWriter() { ::close(fd_); }
+PackWriter::PackWriter(io::FileSystem& fs, std::string dir, std::unique_ptr<io::WritableFile> file)
+    : fs_(fs), dir_(std::move(dir)), file_(std::move(file)) {}
 
 uint64_t PackWriter::Reserve(uint64_t len) { return end_.fetch_add(RoundUp(len)); }
 
@@ -91,68 +71,57 @@ Status PackWriter::Write(uint64_t offset, const void* data, uint64_t len) {
     std::memset(scratch + len, 0, padded - len);
     src = scratch;
   }
-  for (uint64_t done = 0; done < padded;) {
-    ssize_t n = ::pwrite(fd_, static_cast<const uint8_t*>(src) + done, padded - done, offset + done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Errno("cannot write pack file " + path_);
-    done += n;
-  }
-  return Status::OK();
+  return file_->WriteAt(offset, src, padded);
 }
 
 Status PackWriter::Finish() {
-  if (::fdatasync(fd_) != 0) return Errno("cannot sync pack file " + path_);
-  int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return Errno("cannot open pack directory " + dir_);
-  int rc = ::fsync(dfd);
-  ::close(dfd);
-  if (rc != 0) return Errno("cannot sync pack directory " + dir_);
-  return Status::OK();
-}
-
-PackReader::~PackReader() {
-  for (auto& [id, fd] : fds_) ::close(fd.first);
+  if (Status s = file_->Sync(); !s.ok()) return s;
+  return fs_.SyncDir(dir_);
 }
 
 void PackReader::Evict(uint64_t pack_id) {
   std::lock_guard<std::mutex> l(mu_);
-  if (auto it = fds_.find(pack_id); it != fds_.end()) {
-    ::close(it->second.first);
-    fds_.erase(it);
+  if (auto it = open_.find(pack_id); it != open_.end()) {
+    lru_.erase(it->second.lru);
+    open_.erase(it);
   }
 }
 
-Result<std::pair<int, bool>> PackReader::Descriptor(uint64_t pack_id) {
+Result<std::shared_ptr<io::ReadableFile>> PackReader::File(uint64_t pack_id) {
   std::lock_guard<std::mutex> l(mu_);
-  if (auto it = fds_.find(pack_id); it != fds_.end()) return it->second;
-  bool direct = false;
-  const std::string path = PackPath(dir_, pack_id);
-  int fd = OpenMaybeDirect(path, O_RDONLY, direct_io_, &direct);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::Corruption("pack file " + path + " is missing");
-    return Errno("cannot open pack file " + path);
+  if (auto it = open_.find(pack_id); it != open_.end()) {
+    lru_.splice(lru_.begin(), lru_, it->second.lru);
+    return it->second.file;
   }
-  return fds_[pack_id] = {fd, direct};
+  const std::string path = PackPath(dir_, pack_id);
+  auto opened = fs_->OpenForRead(path, direct_io_);
+  if (!opened.ok()) {
+    if (opened.status().code() == Code::kNotFound) return Status::Corruption("pack file " + path + " is missing");
+    return opened.status();
+  }
+  std::shared_ptr<io::ReadableFile> file = std::move(opened).value();
+  lru_.push_front(pack_id);
+  open_[pack_id] = {file, lru_.begin()};
+  // Readers still holding an evicted file keep it open until their read ends.
+  while (open_.size() > max_open_) {
+    open_.erase(lru_.back());
+    lru_.pop_back();
+  }
+  return file;
 }
 
 Status PackReader::Read(uint64_t pack_id, uint64_t offset, uint64_t len, uint8_t* dest) {
-  auto fd = Descriptor(pack_id);
-  if (!fd.ok()) return fd.status();
+  auto file = File(pack_id);
+  if (!file.ok()) return file.status();
   const uint64_t padded = RoundUp(len);
   // Straight into the caller's memory when O_DIRECT allows it; otherwise through scratch.
-  const bool direct_into_dest = !fd->second || (Aligned(dest, padded) && padded == len);
+  const bool direct_into_dest = !(*file)->direct() || (Aligned(dest, padded) && padded == len);
   uint8_t* buf = direct_into_dest ? dest : ThreadScratch(padded);
   if (!buf) return Status::IOError("out of memory for a " + std::to_string(padded) + "-byte read buffer");
   const uint64_t want = direct_into_dest ? len : padded;
-  uint64_t got = 0;
-  while (got < want) {
-    ssize_t n = ::pread(fd->first, buf + got, want - got, offset + got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return Errno("cannot read pack file " + PackPath(dir_, pack_id));
-    if (n == 0) break;
-    got += n;
-  }
-  if (got < len)
+  auto got = (*file)->ReadAt(offset, want, buf);
+  if (!got.ok()) return got.status();
+  if (*got < len)
     return Status::Corruption("pack file " + PackPath(dir_, pack_id) + " ends before offset " +
                               std::to_string(offset + len));
   if (!direct_into_dest) std::memcpy(dest, buf, len);

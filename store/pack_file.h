@@ -11,12 +11,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 
 #include "ckptdb/status.h"
+#include "store/io/file_system.h"
 
 namespace ckptdb {
 
@@ -29,9 +31,9 @@ std::string PackPath(const std::string& dir, uint64_t pack_id);
 class PackWriter {
  public:
   // Creates (or truncates: a pack id is only reused after a crash left the file unreferenced) the
-  // pack file. Uses O_DIRECT when `direct_io` and the filesystem allows it.
-  static Result<std::unique_ptr<PackWriter>> Create(const std::string& dir, uint64_t pack_id, bool direct_io);
-  ~PackWriter();
+  // pack file in `dir` of `fs`. Uses O_DIRECT when `direct_io` and the filesystem allows it.
+  static Result<std::unique_ptr<PackWriter>> Create(io::FileSystem& fs, const std::string& dir, uint64_t pack_id,
+                                                    bool direct_io);
 
   // Room for `len` bytes; returns its offset, a multiple of kPackAlign.
   uint64_t Reserve(uint64_t len);
@@ -41,18 +43,21 @@ class PackWriter {
   Status Finish();
 
  private:
-  PackWriter(std::string path, std::string dir, int fd, bool direct);
-  const std::string path_, dir_;
-  const int fd_;
-  const bool direct_;
+  PackWriter(io::FileSystem& fs, std::string dir, std::unique_ptr<io::WritableFile> file);
+  io::FileSystem& fs_;
+  const std::string dir_;
+  const std::unique_ptr<io::WritableFile> file_;
   std::atomic<uint64_t> end_{0};
 };
 
-// Reads chunks from any pack of a store. Thread-safe; keeps one descriptor per pack open.
+// Reads chunks from any pack of a store. Thread-safe. Keeps the descriptors of the `max_open` packs
+// read most recently open: a store of thousands of packs must not run the process out of
+// descriptors. A descriptor dropped from the cache closes only once no read still uses it.
 class PackReader {
  public:
-  PackReader(std::string dir, bool direct_io) : dir_(std::move(dir)), direct_io_(direct_io) {}
-  ~PackReader();
+  static constexpr size_t kDefaultMaxOpen = 64;
+  PackReader(std::shared_ptr<io::FileSystem> fs, std::string dir, bool direct_io, size_t max_open = kDefaultMaxOpen)
+      : fs_(std::move(fs)), dir_(std::move(dir)), direct_io_(direct_io), max_open_(max_open) {}
   // Reads `len` bytes at `offset` of pack `pack_id` into `dest`. Corruption if the pack is missing
   // or too short.
   Status Read(uint64_t pack_id, uint64_t offset, uint64_t len, uint8_t* dest);
@@ -61,11 +66,18 @@ class PackReader {
   void Evict(uint64_t pack_id);
 
  private:
-  Result<std::pair<int, bool>> Descriptor(uint64_t pack_id);  // fd, is O_DIRECT
+  Result<std::shared_ptr<io::ReadableFile>> File(uint64_t pack_id);
+  struct Cached {
+    std::shared_ptr<io::ReadableFile> file;
+    std::list<uint64_t>::iterator lru;  // its place in lru_
+  };
+  const std::shared_ptr<io::FileSystem> fs_;
   const std::string dir_;
   const bool direct_io_;
+  const size_t max_open_;
   std::mutex mu_;
-  std::map<uint64_t, std::pair<int, bool>> fds_;
+  std::map<uint64_t, Cached> open_;
+  std::list<uint64_t> lru_;  // pack ids in open_, most recently read first
 };
 
 // A per-thread, page-aligned, pre-faulted buffer of at least `size` bytes, reused across calls.

@@ -118,7 +118,7 @@ Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const
         std::lock_guard<std::mutex> l(mu);
         if (!pack) {
           pack_id = pack_ids_.Allocate();
-          auto created = PackWriter::Create(packs_dir_, *pack_id, direct_io_);
+          auto created = PackWriter::Create(*fs_, packs_dir_, *pack_id, direct_io_);
           if (!created.ok()) return error.Set(created.status());
           pack = std::move(created).value();
         }

@@ -19,6 +19,7 @@
 #include "store/background_collector.h"
 #include "store/db.h"
 #include "store/no_throw.h"
+#include "store/io/file_system.h"
 #include "store/pack_file.h"
 #include "store/read_views.h"
 #include "store/reader_holds.h"
@@ -107,14 +108,15 @@ inline constexpr uint64_t kCompactEvery = 256;
 class ReaderHold;
 // Builds the store over an opened catalog (store_open.cc): the writer's with `hold` null.
 Result<std::unique_ptr<Store>> OpenOn(const std::string& path, std::unique_ptr<Db> db, const StoreOptions& options,
-                                      std::unique_ptr<ReaderHold> hold);
+                                      std::shared_ptr<io::FileSystem> files, std::unique_ptr<ReaderHold> hold);
 
 class StoreImpl final : public Store {
  public:
-  // `hold` is the reader hold of a read-only store (nullptr for the writer); `epoch` the stored
-  // gc_epoch; `next_pack` the stored next_pack.
+  // `fs` carries every pack-file and directory operation (store/io/file_system.h); `hold` is the
+  // reader hold of a read-only store (nullptr for the writer); `epoch` the stored gc_epoch;
+  // `next_pack` the stored next_pack.
   StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta meta, const StoreOptions& options,
-            std::unique_ptr<ReaderHold> hold, uint64_t epoch, uint64_t next_pack);
+            std::shared_ptr<io::FileSystem> fs, std::unique_ptr<ReaderHold> hold, uint64_t epoch, uint64_t next_pack);
 
   Result<CheckpointInfo> Save(std::span<const TensorRef> tensors, const SaveOptions& options) override;
   Result<std::vector<CheckpointInfo>> List() override;
@@ -194,6 +196,7 @@ class StoreImpl final : public Store {
   const std::string path_;
   std::unique_ptr<Db> db_;
   const schema::StoreMeta meta_;
+  const std::shared_ptr<io::FileSystem> fs_;
   const std::string packs_dir_;
   const bool direct_io_;
   PackReader packs_;

@@ -11,6 +11,7 @@
 #include "store/guarded_store.h"
 #include "store/keys.h"
 #include "store/no_throw.h"
+#include "store/open_internal.h"
 #include "store/store_impl.h"
 
 namespace fs = boost::filesystem;
@@ -44,19 +45,11 @@ Result<bool> FindStore(const fs::path& dir) {
   return false;
 }
 
-Status SyncDirectory(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError("cannot open directory " + dir.string() + ": " + std::strerror(errno));
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return Status::IOError("cannot sync directory " + dir.string() + ": " + std::strerror(errno));
-  return Status::OK();
-}
-
 // Builds a complete store (packs/, the database with every column family, its metadata) in a
 // temporary sibling and renames it into place, so a crash during creation leaves either no store or
 // a whole one at `path`, never a half-made directory that later opens fail on.
-Status CreateStore(const fs::path& path, uint64_t chunk_size) {
+Status CreateStore(const fs::path& path, uint64_t chunk_size, io::FileSystem& files,
+                   const std::shared_ptr<rocksdb::Env>& env) {
   boost::system::error_code ec;
   const fs::path parent = fs::absolute(path).parent_path();
   if (!fs::exists(parent, ec)) fs::create_directories(parent, ec);
@@ -71,6 +64,7 @@ Status CreateStore(const fs::path& path, uint64_t chunk_size) {
   {
     DbOptions dbo;
     dbo.create_if_missing = true;
+    dbo.env = env;
     auto db = Db::Open((tmp / kDbDir).string(), path.string(), dbo);
     if (!db.ok()) return fail(db.status());
     schema::StoreMeta meta;
@@ -82,7 +76,7 @@ Status CreateStore(const fs::path& path, uint64_t chunk_size) {
     if (Status s = (*db)->Commit(batch); !s.ok()) return fail(s);
   }  // closes the database
   for (const fs::path& d : {tmp / kDbDir, tmp / kPacksDir, tmp})
-    if (Status s = SyncDirectory(d); !s.ok()) return fail(s);
+    if (Status s = files.SyncDir(d.string()); !s.ok()) return fail(s);
   // rename() replaces an empty directory at `path` atomically; if another process created the store
   // first, the target is not empty and its store wins.
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -92,10 +86,11 @@ Status CreateStore(const fs::path& path, uint64_t chunk_size) {
       if (auto found = FindStore(path); found.ok() && *found) return Status::OK();
     return Status::IOError("cannot move new store into " + path.string() + ": " + std::strerror(err));
   }
-  return SyncDirectory(parent);
+  return files.SyncDir(parent.string());
 }
 
-Result<std::unique_ptr<Store>> OpenStore(const std::string& path_in, const StoreOptions& options) {
+Result<std::unique_ptr<Store>> OpenStore(const std::string& path_in, const StoreOptions& options,
+                                         std::shared_ptr<io::FileSystem> files, std::shared_ptr<rocksdb::Env> env) {
   std::string path = path_in;
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   if (path.empty()) return Status::InvalidArgument("store path is empty");
@@ -113,17 +108,18 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& path_in, const Store
       return Status::InvalidArgument("cannot create store " + path + ": chunk size " +
                                      std::to_string(options.chunk_size) +
                                      " must be a power of two between 64 KiB and 64 MiB");
-    if (Status s = CreateStore(path, options.chunk_size); !s.ok()) return s;
+    if (Status s = CreateStore(path, options.chunk_size, *files, env); !s.ok()) return s;
   }
 
   DbOptions dbo;
   dbo.create_if_missing = false;  // creation happens only in CreateStore, whole or not at all
+  dbo.env = env;
   auto db = Db::Open((fs::path(path) / kDbDir).string(), path, dbo);
   if (!db.ok()) return db.status();
   fs::create_directories(fs::path(path) / kPacksDir, ec);
   if (ec) return Status::IOError("cannot create " + path + "/" + kPacksDir + ": " + ec.message());
   if (Status s = (*db)->CompactIfFragmented(kMaxCatalogFiles); !s.ok()) return s;
-  return OpenOn(path, std::move(db).value(), options, nullptr);
+  return OpenOn(path, std::move(db).value(), options, std::move(files), nullptr);
 }
 
 Result<std::unique_ptr<Store>> OpenReadOnlyStore(const std::string& path_in, const StoreOptions& options) {
@@ -141,13 +137,18 @@ Result<std::unique_ptr<Store>> OpenReadOnlyStore(const std::string& path_in, con
   dbo.read_only = true;
   auto db = Db::Open((fs::path(path) / kDbDir).string(), path, dbo);
   if (!db.ok()) return db.status();
-  return OpenOn(path, std::move(db).value(), options, std::move(hold).value());
+  return OpenOn(path, std::move(db).value(), options, io::PosixFileSystem(), std::move(hold).value());
 }
 
 }  // namespace
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& options) {
-  return NoThrow(path, "opening", [&] { return OpenStore(path, options); });
+  return OpenStoreWith(path, options, io::PosixFileSystem(), nullptr);
+}
+
+Result<std::unique_ptr<Store>> OpenStoreWith(const std::string& path, const StoreOptions& options,
+                                             std::shared_ptr<io::FileSystem> files, std::shared_ptr<rocksdb::Env> env) {
+  return NoThrow(path, "opening", [&] { return OpenStore(path, options, std::move(files), std::move(env)); });
 }
 
 Result<std::unique_ptr<Store>> Store::OpenReadOnly(const std::string& path, const StoreOptions& options) {
@@ -155,7 +156,7 @@ Result<std::unique_ptr<Store>> Store::OpenReadOnly(const std::string& path, cons
 }
 
 Result<std::unique_ptr<Store>> OpenOn(const std::string& path, std::unique_ptr<Db> db, const StoreOptions& options,
-                                      std::unique_ptr<ReaderHold> hold) {
+                                      std::shared_ptr<io::FileSystem> files, std::unique_ptr<ReaderHold> hold) {
   auto raw_meta = db->GetMeta(keys::kStoreMeta);
   if (!raw_meta.ok()) return raw_meta.status();
   if (!raw_meta->has_value()) return Status::Corruption("store " + path + " has no store metadata");
@@ -175,8 +176,8 @@ Result<std::unique_ptr<Store>> OpenOn(const std::string& path, std::unique_ptr<D
   auto next_pack = counter(keys::kNextPack, 1);
   if (hold)
     if (Status s = hold->Advance(*epoch); !s.ok()) return s;
-  auto store = std::make_unique<StoreImpl>(path, std::move(db), *meta, options, std::move(hold), *epoch,
-                                           next_pack.ok() ? *next_pack : 0);
+  auto store = std::make_unique<StoreImpl>(path, std::move(db), *meta, options, std::move(files), std::move(hold),
+                                           *epoch, next_pack.ok() ? *next_pack : 0);
   if (!next_pack.ok()) store->next_pack_error_ = next_pack.status();
   return std::unique_ptr<Store>(new GuardedStore(std::move(store)));
 }
@@ -224,13 +225,15 @@ int64_t NowNs() {
 }
 
 StoreImpl::StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta meta, const StoreOptions& options,
-                     std::unique_ptr<ReaderHold> hold, uint64_t epoch, uint64_t next_pack)
+                     std::shared_ptr<io::FileSystem> fs, std::unique_ptr<ReaderHold> hold, uint64_t epoch,
+                     uint64_t next_pack)
     : path_(std::move(path)),
       db_(std::move(db)),
       meta_(std::move(meta)),
+      fs_(std::move(fs)),
       packs_dir_(path_ + "/" + kPacksDir),
       direct_io_(options.use_direct_io),
-      packs_(packs_dir_, options.use_direct_io),
+      packs_(fs_, packs_dir_, options.use_direct_io),
       pool_(options.threads),
       views_(epoch),
       pack_ids_(next_pack),
