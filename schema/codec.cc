@@ -111,7 +111,7 @@ std::string EncodeManifest(const CheckpointManifest& m) {
   const auto& i = m.info;
   std::vector<std::string> tags = i.tags;
   std::sort(tags.begin(), tags.end());
-  auto root = fb::CreateManifest(b, kFormatVersion, i.id, i.step, i.parent.has_value(), i.parent.value_or(0),
+  auto root = fb::CreateManifest(b, kManifestVersion, i.id, i.step, i.parent.has_value(), i.parent.value_or(0),
                                  i.commit_time_ns, m.chunk_size, b.CreateVector(tensors),
                                  b.CreateVector(metadata), b.CreateVector(metrics), i.logical_bytes, i.new_bytes,
                                  b.CreateVectorOfStrings(tags));
@@ -127,9 +127,9 @@ Result<CheckpointManifest> DecodeManifest(std::string_view bytes) {
   flatbuffers::Verifier verifier(copy->data(), bytes.size(), vo);
   if (!fb::VerifyManifestBuffer(verifier)) return Bad("fails FlatBuffers verification");
   const fb::Manifest* f = fb::GetManifest(copy->data());
-  if (f->format_version() != kFormatVersion)
+  if (f->format_version() != kManifestVersion)
     return Bad("format version " + std::to_string(f->format_version()) + " is not " +
-               std::to_string(kFormatVersion));
+               std::to_string(kManifestVersion));
   if (!IsValidChunkSize(f->chunk_size())) return Bad("chunk size " + std::to_string(f->chunk_size()) + " is invalid");
 
   CheckpointManifest m;
@@ -191,7 +191,7 @@ Result<StoreMeta> DecodeStoreMeta(std::string_view bytes) {
   meta.hash = f->hash() ? f->hash()->str() : "";
   meta.chunk_size = f->chunk_size();
   meta.created_ns = f->created_ns();
-  if (meta.format_version != kFormatVersion)
+  if (meta.format_version != 1 && meta.format_version != kFormatVersion)
     return Status::Corruption("store format version " + std::to_string(meta.format_version) +
                               " is not supported (this build reads " + std::to_string(kFormatVersion) + ")");
   if (meta.hash != kHashName) return Status::Corruption("store uses unknown hash '" + meta.hash + "'");

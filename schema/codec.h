@@ -17,7 +17,10 @@
 
 namespace ckptdb::schema {
 
-constexpr uint32_t kFormatVersion = 1;
+// The store format this build writes (StoreMeta, summaries). It opens version 1 stores too and
+// upgrades them in place (store/upgrade.cc). Manifest bodies did not change: they keep version 1.
+constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kManifestVersion = 1;
 constexpr uint64_t kMinChunkSize = 64ull << 10;
 constexpr uint64_t kMaxChunkSize = 64ull << 20;
 constexpr std::string_view kHashName = "blake3-256";
@@ -33,6 +36,12 @@ struct StoreMeta {
 std::string EncodeManifest(const CheckpointManifest& m);
 Result<CheckpointManifest> DecodeManifest(std::string_view bytes);
 
+// A checkpoint's summary record (schema/summary.fbs): its CheckpointInfo, the part of a checkpoint
+// that edits change (parent, tags). Decoding checks tags sorted, unique, UTF-8 and metric names unique.
+std::string EncodeSummary(const CheckpointInfo& info);
+Result<CheckpointInfo> DecodeSummary(std::string_view bytes);
+
+// Decoding accepts format versions 1 and 2 (a version-1 store is upgraded when opened for writing).
 std::string EncodeStoreMeta(const StoreMeta& meta);
 Result<StoreMeta> DecodeStoreMeta(std::string_view bytes);
 

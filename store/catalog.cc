@@ -1,4 +1,10 @@
-// Reading the catalog: manifests, tags, and which checkpoint a Selector means.
+// Reading the catalog: summaries, manifests, tags, and which checkpoint a Selector means.
+//
+// Format version 2 keeps each checkpoint's CheckpointInfo in a small summary record apart from its
+// manifest body, so listing and every selector read summaries only; only Describe of the one
+// selected checkpoint (and restore, verify, space, gc) read bodies. The summary is authoritative for
+// parent and tags, which edits change without rewriting the body. A version-1 store (read-only,
+// not yet upgraded by a writer) has no summaries: its manifests stand in for them.
 #include <algorithm>
 
 #include "store/keys.h"
@@ -27,11 +33,29 @@ Result<CheckpointManifest> StoreImpl::DecodeStored(uint64_t id, std::string_view
   return m;
 }
 
+Result<CheckpointInfo> StoreImpl::DecodeSummaryAt(uint64_t id, std::string_view bytes) const {
+  auto info = schema::DecodeSummary(bytes);
+  if (!info.ok()) return info.status().WithContext("store " + path_ + ", checkpoint " + std::to_string(id));
+  if (info->id != id)
+    return Status::Corruption("store " + path_ + ": summary under id " + std::to_string(id) +
+                              " says it is checkpoint " + std::to_string(info->id));
+  return info;
+}
+
 Result<CheckpointManifest> StoreImpl::LoadManifest(uint64_t id, const DbSnapshot* at) {
   auto raw = db_->GetManifest(id, at);
   if (!raw.ok()) return raw.status();
   if (!raw->has_value()) return Status::NotFound("store " + path_ + " has no checkpoint with id " + std::to_string(id));
-  return DecodeStored(id, **raw);
+  auto m = DecodeStored(id, **raw);
+  if (!m.ok() || !has_summaries()) return m;
+  auto summary = db_->GetSummary(id, at);
+  if (!summary.ok()) return summary.status();
+  if (!summary->has_value())
+    return Status::Corruption("store " + path_ + ": checkpoint " + std::to_string(id) + " has no summary record");
+  auto info = DecodeSummaryAt(id, **summary);
+  if (!info.ok()) return info.status();
+  m->info = std::move(info).value();
+  return m;
 }
 
 Result<std::vector<CheckpointManifest>> StoreImpl::LoadAll(const DbSnapshot* at) {
@@ -47,14 +71,29 @@ Result<std::vector<CheckpointManifest>> StoreImpl::LoadAll(const DbSnapshot* at)
   return out;
 }
 
+Result<std::vector<CheckpointInfo>> StoreImpl::LoadSummaries(const DbSnapshot* at, bool newest_only) {
+  std::vector<CheckpointInfo> out;
+  if (!has_summaries()) {
+    auto all = LoadAll(at);
+    if (!all.ok()) return all.status();
+    for (auto& m : *all) out.push_back(std::move(m.info));
+    if (newest_only && out.size() > 1) out.erase(out.begin(), out.end() - 1);
+    return out;
+  }
+  auto raws = db_->ScanSummaries(at, newest_only);
+  if (!raws.ok()) return raws.status();
+  out.reserve(raws->size());
+  for (const auto& [id, bytes] : *raws) {
+    auto info = DecodeSummaryAt(id, bytes);
+    if (!info.ok()) return info.status();
+    out.push_back(std::move(info).value());
+  }
+  return out;
+}
+
 Result<std::vector<CheckpointInfo>> StoreImpl::List() {
   Reading read = BeginRead();
-  auto all = LoadAll(read.at());
-  if (!all.ok()) return all.status();
-  std::vector<CheckpointInfo> out;
-  out.reserve(all->size());
-  for (auto& m : *all) out.push_back(std::move(m.info));
-  return out;
+  return LoadSummaries(read.at());
 }
 
 Result<CheckpointId> StoreImpl::NamedId(const Selector& which, const DbSnapshot* at) {
@@ -67,19 +106,19 @@ Result<CheckpointId> StoreImpl::NamedId(const Selector& which, const DbSnapshot*
   return *id;
 }
 
-Result<size_t> StoreImpl::Select(const std::vector<CheckpointManifest>& all, const Selector& which,
+Result<size_t> StoreImpl::Select(const std::vector<CheckpointInfo>& all, const Selector& which,
                                  const DbSnapshot* at) {
   if (which.kind() == Selector::Kind::kId || which.kind() == Selector::Kind::kTag) {
     auto id = NamedId(which, at);
     if (!id.ok()) return id.status();
     for (size_t i = 0; i < all.size(); ++i)
-      if (all[i].info.id == *id) return i;
+      if (all[i].id == *id) return i;
     return Status::NotFound("store " + path_ + " has no checkpoint with id " + std::to_string(*id));
   }
   std::optional<size_t> pick;
   // Ids grow with commit order, so walking forward and keeping the last match prefers the newest.
   for (size_t i = 0; i < all.size(); ++i) {
-    const CheckpointInfo& c = all[i].info;
+    const CheckpointInfo& c = all[i];
     switch (which.kind()) {
       case Selector::Kind::kLatest: pick = i; break;
       case Selector::Kind::kStep: if (c.step == which.value()) pick = i; break;
@@ -87,7 +126,7 @@ Result<size_t> StoreImpl::Select(const std::vector<CheckpointManifest>& all, con
       case Selector::Kind::kBest: {
         auto it = c.metrics.find(which.name());
         if (it == c.metrics.end() || it->second != it->second) break;  // absent or NaN
-        const double best = pick ? all[*pick].info.metrics.at(which.name()) : 0;
+        const double best = pick ? all[*pick].metrics.at(which.name()) : 0;
         if (!pick || (which.value() ? it->second >= best : it->second <= best)) pick = i;
         break;
       }
@@ -106,13 +145,23 @@ Result<CheckpointManifest> StoreImpl::Describe(const Selector& which) {
 }
 
 Result<CheckpointManifest> StoreImpl::DescribeAt(const Selector& which, const DbSnapshot* at) {
-  // An id or a tag names one checkpoint: read just its manifest.
-  if (which.kind() == Selector::Kind::kId || which.kind() == Selector::Kind::kTag) {
+  auto info = SelectSummary(which, at);
+  if (!info.ok()) return info.status();
+  return LoadManifest(info->id, at);
+}
+
+Result<CheckpointInfo> StoreImpl::SelectSummary(const Selector& which, const DbSnapshot* at) {
+  // An id or a tag names one checkpoint, and the latest is the last summary: read just those.
+  if (has_summaries() && (which.kind() == Selector::Kind::kId || which.kind() == Selector::Kind::kTag)) {
     auto id = NamedId(which, at);
     if (!id.ok()) return id.status();
-    return LoadManifest(*id, at);
+    auto raw = db_->GetSummary(*id, at);
+    if (!raw.ok()) return raw.status();
+    if (!raw->has_value())
+      return Status::NotFound("store " + path_ + " has no checkpoint with id " + std::to_string(*id));
+    return DecodeSummaryAt(*id, **raw);
   }
-  auto all = LoadAll(at);
+  auto all = LoadSummaries(at, /*newest_only=*/which.kind() == Selector::Kind::kLatest);
   if (!all.ok()) return all.status();
   auto i = Select(*all, which, at);
   if (!i.ok()) return i.status();

@@ -75,10 +75,12 @@ rocksdb::ReadOptions At(const DbSnapshot* at) {
 struct Db::Impl {
   std::shared_ptr<rocksdb::Env> env;  // declared first, so it outlives the database
   std::unique_ptr<rocksdb::DB> db;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // meta, manifests, chunks
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // meta, manifests, chunks[, summaries]
   rocksdb::ColumnFamilyHandle* meta() const { return handles[0]; }
   rocksdb::ColumnFamilyHandle* manifests() const { return handles[1]; }
   rocksdb::ColumnFamilyHandle* chunks() const { return handles[2]; }
+  // Null in a read-only instance of a version-1 store, which has none yet.
+  rocksdb::ColumnFamilyHandle* summaries() const { return handles.size() > 3 ? handles[3] : nullptr; }
 
   ~Impl() {
     if (!db) return;
@@ -107,6 +109,13 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const std::string& 
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {keys::kMetaCf, SmallValueCf()}, {keys::kManifestCf, SmallValueCf()}, {keys::kChunkCf, SmallValueCf()}};
+  // The writer adds the summaries family to a version-1 store (the upgrade then fills it); a reader
+  // opens it only where it exists.
+  std::vector<std::string> existing;
+  if (!rocksdb::DB::ListColumnFamilies(dbo, dir, &existing).ok() || !options.read_only ||
+      std::find(existing.begin(), existing.end(), keys::kSummaryCf) != existing.end())
+    cfs.push_back({keys::kSummaryCf, SmallValueCf()});
+  if (!options.read_only) dbo.create_missing_column_families = true;
   auto impl = std::make_unique<Impl>();
   impl->env = options.env;
   rocksdb::DB* raw = nullptr;
@@ -206,6 +215,32 @@ Result<std::vector<std::pair<uint64_t, std::string>>> Db::ScanManifests(const Db
   return out;
 }
 
+Result<std::optional<std::string>> Db::GetSummary(uint64_t id, const DbSnapshot* at) {
+  if (!impl_->summaries()) return std::optional<std::string>();
+  std::string value;
+  rocksdb::Status s = impl_->db->Get(At(at), impl_->summaries(), keys::EncodeU64(id), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, path_);
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<std::vector<std::pair<uint64_t, std::string>>> Db::ScanSummaries(const DbSnapshot* at, bool newest_only) {
+  std::vector<std::pair<uint64_t, std::string>> out;
+  if (!impl_->summaries()) return out;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(At(at), impl_->summaries()));
+  if (newest_only) it->SeekToLast();
+  else it->SeekToFirst();
+  for (; it->Valid(); it->Next()) {
+    auto id = keys::DecodeU64(it->key().ToStringView());
+    if (!id) return Status::Corruption("store " + path_ + ": summary key of length " +
+                                       std::to_string(it->key().size()) + " is not an 8-byte id");
+    out.emplace_back(*id, it->value().ToString());
+    if (newest_only) break;
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), path_);
+  return out;
+}
+
 Result<std::vector<std::pair<std::string, std::string>>> Db::ScanMeta(std::string_view prefix, const DbSnapshot* at) {
   std::vector<std::pair<std::string, std::string>> out;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(At(at), impl_->meta()));
@@ -230,6 +265,10 @@ Status Db::Commit(const CommitBatch& c) {
   for (const auto& k : c.manifest_deletes) if (s.ok()) s = batch.Delete(impl_->manifests(), k);
   for (const auto& [k, v] : c.chunk_puts) if (s.ok()) s = batch.Put(impl_->chunks(), k, v);
   for (const auto& k : c.chunk_deletes) if (s.ok()) s = batch.Delete(impl_->chunks(), k);
+  if ((!c.summary_puts.empty() || !c.summary_deletes.empty()) && !impl_->summaries())
+    return Status::Internal("store " + path_ + ": a summary write without the summaries column family");
+  for (const auto& [k, v] : c.summary_puts) if (s.ok()) s = batch.Put(impl_->summaries(), k, v);
+  for (const auto& k : c.summary_deletes) if (s.ok()) s = batch.Delete(impl_->summaries(), k);
   rocksdb::WriteOptions wo;
   wo.sync = true;
   if (s.ok()) s = impl_->db->Write(wo, &batch);

@@ -50,6 +50,8 @@ struct CommitBatch {
   std::vector<std::string> manifest_deletes;
   std::vector<std::pair<std::string, std::string>> chunk_puts;     // chunks column family
   std::vector<std::string> chunk_deletes;
+  std::vector<std::pair<std::string, std::string>> summary_puts;   // summaries column family
+  std::vector<std::string> summary_deletes;
 };
 
 class Db {
@@ -80,6 +82,11 @@ class Db {
   // Every manifest with id >= `from`, by ascending id.
   Result<std::vector<std::pair<uint64_t, std::string>>> ScanManifests(const DbSnapshot* at = nullptr,
                                                                       uint64_t from = 0);
+  // The summary record of checkpoint `id` (format version 2), or nullopt.
+  Result<std::optional<std::string>> GetSummary(uint64_t id, const DbSnapshot* at = nullptr);
+  // Every summary by ascending id, or with `newest_only` just the one with the highest id.
+  Result<std::vector<std::pair<uint64_t, std::string>>> ScanSummaries(const DbSnapshot* at = nullptr,
+                                                                      bool newest_only = false);
   // Every meta key starting with `prefix` and its value, in key order.
   Result<std::vector<std::pair<std::string, std::string>>> ScanMeta(std::string_view prefix,
                                                                     const DbSnapshot* at = nullptr);

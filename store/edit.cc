@@ -12,22 +12,22 @@ Status StoreImpl::Tag(const Selector& which, const std::string& name) {
   if (Status s = CheckWritable(); !s.ok()) return s;
   if (name.empty() || !IsValidUtf8(name)) return Status::InvalidArgument("tag '" + name + "' is empty or not UTF-8");
   std::lock_guard<std::mutex> lock(save_mu_);
-  auto m = DescribeAt(which, nullptr);
-  if (!m.ok()) return m.status();
+  auto info = SelectSummary(which, nullptr);
+  if (!info.ok()) return info.status();
   auto holder = db_->GetMeta(keys::TagKey(name));
   if (!holder.ok()) return holder.status();
   if (holder->has_value()) {
     const auto id = keys::DecodeU64(**holder);
-    if (id == m->info.id) return Status::OK();
+    if (id == info->id) return Status::OK();
     return Status::AlreadyExists("store " + path_ + ": tag '" + name + "' already names checkpoint " +
                                  std::to_string(id.value_or(0)) + " (untag it first)");
   }
-  m->info.tags.push_back(name);
-  std::sort(m->info.tags.begin(), m->info.tags.end());
+  info->tags.push_back(name);
+  std::sort(info->tags.begin(), info->tags.end());
   CommitBatch batch;
-  batch.manifest_puts.emplace_back(keys::EncodeU64(m->info.id), schema::EncodeManifest(*m));
-  batch.meta_puts.emplace_back(keys::TagKey(name), keys::EncodeU64(m->info.id));
-  return db_->Commit(batch).WithContext("store " + path_ + ", tagging " + Where(m->info));
+  batch.summary_puts.emplace_back(keys::EncodeU64(info->id), schema::EncodeSummary(*info));
+  batch.meta_puts.emplace_back(keys::TagKey(name), keys::EncodeU64(info->id));
+  return db_->Commit(batch).WithContext("store " + path_ + ", tagging " + Where(*info));
 }
 
 Status StoreImpl::Untag(const std::string& name) {
@@ -40,13 +40,13 @@ Status StoreImpl::Untag(const std::string& name) {
   if (!id) return Status::Corruption("store " + path_ + ": the index entry of tag '" + name + "' is malformed");
   CommitBatch batch;
   batch.meta_deletes.push_back(keys::TagKey(name));
-  auto m = LoadManifest(*id);
-  if (m.ok()) {
-    auto& tags = m->info.tags;
+  auto info = SelectSummary(Selector::Id(*id), nullptr);
+  if (info.ok()) {
+    auto& tags = info->tags;
     tags.erase(std::remove(tags.begin(), tags.end(), name), tags.end());
-    batch.manifest_puts.emplace_back(keys::EncodeU64(*id), schema::EncodeManifest(*m));
-  } else if (m.status().code() != Code::kNotFound) {
-    return m.status();
+    batch.summary_puts.emplace_back(keys::EncodeU64(*id), schema::EncodeSummary(*info));
+  } else if (info.status().code() != Code::kNotFound) {
+    return info.status();
   }  // a dangling index entry (its checkpoint is gone) is simply dropped
   return db_->Commit(batch).WithContext("store " + path_ + ", untagging '" + name + "'");
 }
@@ -54,11 +54,11 @@ Status StoreImpl::Untag(const std::string& name) {
 Result<CheckpointInfo> StoreImpl::Remove(const Selector& which) {
   if (Status s = CheckWritable(); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(save_mu_);
-  auto all = LoadAll();  // to find the victim's children, and the head's successor
+  auto all = LoadSummaries();  // to find the victim's children, and the head's successor
   if (!all.ok()) return all.status();
   auto target = Select(*all, which);
   if (!target.ok()) return target.status();
-  const CheckpointInfo victim = (*all)[*target].info;
+  const CheckpointInfo victim = (*all)[*target];
 
   CommitBatch batch;
   PruneInto(*all, {victim.id}, batch);
@@ -68,9 +68,9 @@ Result<CheckpointInfo> StoreImpl::Remove(const Selector& which) {
     // Its parent (the nearest surviving ancestor, as parents are kept pointing at survivors), else
     // the newest checkpoint left. A parent id from before re-pointing may name nothing: skip it.
     std::optional<CheckpointId> next, newest;
-    for (const auto& m : *all) {  // the victim is already gone from `all`
-      if (m.info.id == victim.parent) next = m.info.id;
-      newest = m.info.id;  // ascending ids: ends at the newest
+    for (const auto& info : *all) {  // the victim is already gone from `all`
+      if (info.id == victim.parent) next = info.id;
+      newest = info.id;  // ascending ids: ends at the newest
     }
     if (!next) next = newest;
     if (next) batch.meta_puts.emplace_back(std::string(keys::kHead), keys::EncodeU64(*next));

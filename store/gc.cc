@@ -69,6 +69,7 @@ std::map<uint64_t, uint64_t> PacksOnDisk(io::FileSystem& fs, const std::string& 
 // Checks an index entry the way ReadChunk does before the collection trusts its pack, offset and
 // length: a corrupt entry must read as Corruption, not as a huge copy or an I/O error.
 bool PlausibleRef(const keys::ChunkRef& ref) {
+  if (ref.raw_length != ref.length) return false;  // codec none: stored bytes are the raw bytes
   if (ref.is_inline) return ref.length < keys::kInlineChunkMax;
   return ref.length >= keys::kInlineChunkMax && ref.length <= schema::kMaxChunkSize && ref.offset % kPackAlign == 0 &&
          ref.offset <= static_cast<uint64_t>(INT64_MAX) - ref.length;
@@ -99,7 +100,7 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
     auto head = HeadAt(nullptr);
     if (!head.ok()) return head.status();
     if (policy->max_to_keep > 0 && *head) {
-      auto all = LoadAll();
+      auto all = LoadSummaries();
       if (!all.ok()) return all.status();
       CommitBatch retire;
       report.checkpoints_removed = RetireInto(*policy, *all, **head, retire);
@@ -129,6 +130,9 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
   std::map<uint64_t, PackUse> packs;
   for (const auto& [d, value] : *index) {
     auto ref = keys::DecodeChunkRef(value);
+    if (ref && ref->codec != keys::kCodecNone)
+      return Status::NotSupported(where + ": chunk " + d.ToHex() + " is stored with codec " +
+                                  std::to_string(ref->codec) + ", which this build of ckptdb does not know");
     if (!ref || !PlausibleRef(*ref))
       return Status::Corruption(where + ": the index entry of chunk " + d.ToHex() + " is malformed (run verify)");
     const bool is_live = live.count(d) > 0;

@@ -48,7 +48,7 @@ void GuardedStore::WaitForBackgroundIdleForTesting() {
   if (impl_) impl_->WaitForBackgroundIdle();
 }
 
-Result<CheckpointInfo> GuardedStore::Save(std::span<const TensorRef> tensors, const SaveOptions& options) {
+Result<SavedCheckpoint> GuardedStore::Save(std::span<const TensorRef> tensors, const SaveOptions& options) {
   return Call("saving", Edit::kSaved, [&] { return impl_->Save(tensors, options); });
 }
 Result<std::vector<CheckpointInfo>> GuardedStore::List() {

@@ -23,7 +23,7 @@ class GuardedStore final : public Store {
   explicit GuardedStore(std::unique_ptr<StoreImpl> impl);
   ~GuardedStore() override;
 
-  Result<CheckpointInfo> Save(std::span<const TensorRef> tensors, const SaveOptions& options) override;
+  Result<SavedCheckpoint> Save(std::span<const TensorRef> tensors, const SaveOptions& options) override;
   Result<std::vector<CheckpointInfo>> List() override;
   Result<CheckpointManifest> Describe(const Selector& which) override;
   Result<std::vector<Tensor>> Restore(const Selector& which, const ReadOptions& options) override;

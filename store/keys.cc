@@ -35,33 +35,57 @@ std::optional<uint64_t> DecodeU64(std::string_view b) {
 
 std::string EncodePackedChunk(uint64_t pack, uint64_t offset, uint64_t length) {
   std::string v;
-  v.reserve(25);
-  v.push_back('P');
-  v.append(EncodeU64(pack)).append(EncodeU64(offset)).append(EncodeU64(length));
+  v.reserve(34);
+  v.push_back('Q');
+  v.push_back(static_cast<char>(kCodecNone));
+  v.append(EncodeU64(pack)).append(EncodeU64(offset)).append(EncodeU64(length)).append(EncodeU64(length));
   return v;
 }
 
 std::string EncodeInlineChunk(const void* data, uint64_t length) {
   std::string v;
-  v.reserve(1 + length);
-  v.push_back('V');
+  v.reserve(10 + length);
+  v.push_back('W');
+  v.push_back(static_cast<char>(kCodecNone));
+  v.append(EncodeU64(length));
   v.append(static_cast<const char*>(data), length);
   return v;
 }
 
 std::optional<ChunkRef> DecodeChunkRef(std::string_view v) {
   ChunkRef r;
-  if (!v.empty() && v[0] == 'V') {
-    r.is_inline = true;
-    r.bytes = v.substr(1);
-    r.length = r.bytes.size();
-    return r;
+  if (v.empty()) return std::nullopt;
+  switch (v[0]) {
+    case 'V':  // version 1 inline
+      r.is_inline = true;
+      r.bytes = v.substr(1);
+      r.length = r.raw_length = r.bytes.size();
+      return r;
+    case 'W':
+      if (v.size() < 10) return std::nullopt;
+      r.is_inline = true;
+      r.codec = static_cast<uint8_t>(v[1]);
+      r.raw_length = *DecodeU64(v.substr(2, 8));
+      r.bytes = v.substr(10);
+      r.length = r.bytes.size();
+      return r;
+    case 'P':  // version 1 packed
+      if (v.size() != 25) return std::nullopt;
+      r.pack = *DecodeU64(v.substr(1, 8));
+      r.offset = *DecodeU64(v.substr(9, 8));
+      r.length = r.raw_length = *DecodeU64(v.substr(17, 8));
+      return r;
+    case 'Q':
+      if (v.size() != 34) return std::nullopt;
+      r.codec = static_cast<uint8_t>(v[1]);
+      r.pack = *DecodeU64(v.substr(2, 8));
+      r.offset = *DecodeU64(v.substr(10, 8));
+      r.length = *DecodeU64(v.substr(18, 8));
+      r.raw_length = *DecodeU64(v.substr(26, 8));
+      return r;
+    default:
+      return std::nullopt;
   }
-  if (v.size() != 25 || v[0] != 'P') return std::nullopt;
-  r.pack = *DecodeU64(v.substr(1, 8));
-  r.offset = *DecodeU64(v.substr(9, 8));
-  r.length = *DecodeU64(v.substr(17, 8));
-  return r;
 }
 
 std::string TagKey(std::string_view tag) {

@@ -14,6 +14,7 @@ namespace ckptdb::keys {
 inline constexpr const char* kMetaCf = "default";
 inline constexpr const char* kManifestCf = "manifests";
 inline constexpr const char* kChunkCf = "chunks";
+inline constexpr const char* kSummaryCf = "summaries";  // format version 2: id -> Summary fb
 
 // Keys of the default (meta) column family.
 inline constexpr std::string_view kStoreMeta = "meta";
@@ -34,14 +35,24 @@ std::string ChunkIndexKey(const Digest& d);
 // small tensors would otherwise cost a 4 KiB aligned slot each.
 inline constexpr uint64_t kInlineChunkMax = 32 << 10;
 
-// An index value: 'P' + pack id + offset + length (8 bytes big-endian each), or 'V' + the bytes.
+// How a chunk's stored bytes encode its raw bytes. Written to disk: values never change meaning.
+inline constexpr uint8_t kCodecNone = 0;  // stored bytes are the raw bytes
+
+// An index value (FORMAT.md, "chunks column family"). Version 2 writes 'Q' + codec + pack id +
+// offset + stored length + raw length (8 bytes big-endian each; 34 bytes), or 'W' + codec + raw
+// length + the stored bytes. Version-1 values ('P' + pack + offset + length, 'V' + bytes) still
+// decode, as codec none.
 struct ChunkRef {
   bool is_inline = false;
-  uint64_t pack = 0, offset = 0, length = 0;
-  std::string_view bytes;  // is_inline only; points into the decoded value
+  uint8_t codec = kCodecNone;
+  uint64_t pack = 0, offset = 0;
+  uint64_t length = 0;      // stored bytes (in the pack, or inline)
+  uint64_t raw_length = 0;  // the chunk's own length once decoded
+  std::string_view bytes;   // is_inline only; points into the decoded value
 };
 std::string EncodePackedChunk(uint64_t pack, uint64_t offset, uint64_t length);
 std::string EncodeInlineChunk(const void* data, uint64_t length);
+// Any codec byte decodes; readers refuse codecs they do not know (NotSupported).
 std::optional<ChunkRef> DecodeChunkRef(std::string_view value);
 std::optional<Digest> DigestFromChunkKey(std::string_view key);
 

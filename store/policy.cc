@@ -28,12 +28,10 @@ Status StoreImpl::SetRetention(const RetentionPolicy& policy) {
   return db_->Commit(batch).WithContext("store " + path_ + ", storing the retention policy");
 }
 
-std::vector<CheckpointInfo> RetireInto(const RetentionPolicy& policy, std::vector<CheckpointManifest>& all,
+std::vector<CheckpointInfo> RetireInto(const RetentionPolicy& policy, std::vector<CheckpointInfo>& all,
                                        CheckpointId head, CommitBatch& batch,
                                        std::optional<CheckpointId> written_by_caller) {
-  std::vector<CheckpointInfo> infos;
-  infos.reserve(all.size());
-  for (const auto& m : all) infos.push_back(m.info);
+  const std::vector<CheckpointInfo>& infos = all;
   std::set<CheckpointId> victims;
   std::vector<CheckpointInfo> removed;
   const auto decisions = DecideRetention(policy, infos, head);
@@ -42,6 +40,7 @@ std::vector<CheckpointInfo> RetireInto(const RetentionPolicy& policy, std::vecto
       victims.insert(decisions[i].id);
       removed.push_back(infos[i]);
     }
+  // PruneInto edits `all` (= `infos`): done with the decisions first.
   if (!victims.empty()) PruneInto(all, victims, batch, written_by_caller);
   return removed;
 }

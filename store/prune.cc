@@ -8,10 +8,10 @@
 
 namespace ckptdb {
 
-void PruneInto(std::vector<CheckpointManifest>& all, const std::set<CheckpointId>& victims, CommitBatch& batch,
+void PruneInto(std::vector<CheckpointInfo>& all, const std::set<CheckpointId>& victims, CommitBatch& batch,
                std::optional<CheckpointId> written_by_caller) {
   std::unordered_map<CheckpointId, std::optional<CheckpointId>> parent;
-  for (const auto& m : all) parent[m.info.id] = m.info.parent;
+  for (const auto& info : all) parent[info.id] = info.parent;
   // The nearest ancestor of `p` (itself included) that survives; bounded against parent cycles.
   auto survivor = [&](std::optional<CheckpointId> p) {
     for (size_t steps = 0; p && victims.count(*p) && steps <= all.size(); ++steps) {
@@ -20,18 +20,18 @@ void PruneInto(std::vector<CheckpointManifest>& all, const std::set<CheckpointId
     }
     return p && victims.count(*p) ? std::nullopt : p;
   };
-  for (CheckpointManifest& m : all) {
-    CheckpointInfo& info = m.info;
+  for (CheckpointInfo& info : all) {
     if (victims.count(info.id)) {
       batch.manifest_deletes.push_back(keys::EncodeU64(info.id));
+      batch.summary_deletes.push_back(keys::EncodeU64(info.id));
       for (const auto& tag : info.tags) batch.meta_deletes.push_back(keys::TagKey(tag));
       continue;
     }
     if (!info.parent || !victims.count(*info.parent)) continue;
     info.parent = survivor(info.parent);
-    if (info.id != written_by_caller) batch.manifest_puts.emplace_back(keys::EncodeU64(info.id), schema::EncodeManifest(m));
+    if (info.id != written_by_caller) batch.summary_puts.emplace_back(keys::EncodeU64(info.id), schema::EncodeSummary(info));
   }
-  std::erase_if(all, [&](const CheckpointManifest& m) { return victims.count(m.info.id) > 0; });
+  std::erase_if(all, [&](const CheckpointInfo& info) { return victims.count(info.id) > 0; });
 }
 
 }  // namespace ckptdb

@@ -19,7 +19,10 @@ Status StoreImpl::ReadChunk(const Digest& d, uint64_t length, uint8_t* dest, boo
   if (!ref || (!ref->is_inline && (ref->offset % kPackAlign != 0 ||
                                    ref->offset > static_cast<uint64_t>(INT64_MAX) - ref->length)))
     return Status::Corruption("the index entry of chunk " + d.ToHex() + " is malformed");
-  if (ref->length != length)
+  if (ref->codec != keys::kCodecNone)
+    return Status::NotSupported("chunk " + d.ToHex() + " is stored with codec " + std::to_string(ref->codec) +
+                                ", which this build of ckptdb does not know");
+  if (ref->length != length || ref->raw_length != length)
     return Status::Corruption("chunk " + d.ToHex() + " holds " + std::to_string(ref->length) +
                               " bytes, expected " + std::to_string(length));
   if (ref->is_inline) {

@@ -26,19 +26,16 @@ Result<RollbackReport> StoreImpl::Rollback(const Selector& which, bool discard) 
   if (Status s = CheckWritable(); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(save_mu_);
   const std::string where = "store " + path_ + ", rolling back to " + which.ToString();
-  auto all = LoadAll();
+  auto all = LoadSummaries();
   if (!all.ok()) return all.status();
   auto selected = Select(*all, which);
   if (!selected.ok()) return selected.status();
-  const CheckpointInfo target = (*all)[*selected].info;
+  const CheckpointInfo target = (*all)[*selected];
   auto head = HeadAt(nullptr);
   if (!head.ok()) return head.status();
-  std::vector<CheckpointInfo> infos;
+  const std::vector<CheckpointInfo> infos = *all;  // PruneInto below edits *all
   std::unordered_map<CheckpointId, size_t> index;
-  for (const auto& m : *all) {
-    index[m.info.id] = infos.size();
-    infos.push_back(m.info);
-  }
+  for (size_t i = 0; i < infos.size(); ++i) index[infos[i].id] = i;
 
   RollbackReport report;
   report.head = target;

@@ -55,7 +55,7 @@ Status StoreImpl::CheckSaveInput(std::span<const TensorRef> tensors, const SaveO
   return Status::OK();
 }
 
-Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const SaveOptions& options) {
+Result<SavedCheckpoint> StoreImpl::Save(std::span<const TensorRef> tensors, const SaveOptions& options) {
   const std::string where = "store " + path_ + ", saving step " + std::to_string(options.step);
   if (Status s = CheckWritable(); !s.ok()) return s;
   if (!next_pack_error_.ok()) return next_pack_error_;
@@ -161,24 +161,26 @@ Result<CheckpointInfo> StoreImpl::Save(std::span<const TensorRef> tensors, const
   // gone or the old ones gone without the new one.
   auto policy = RetentionAt(nullptr);
   if (!policy.ok()) return policy.status().WithContext(where);
-  bool retired = false;
+  SavedCheckpoint saved;
   if (policy->max_to_keep > 0) {
-    auto all = LoadAll();
+    auto all = LoadSummaries();
     if (!all.ok()) return all.status().WithContext(where);
-    all->push_back(std::move(m));
-    retired = !RetireInto(*policy, *all, *id, batch, *id).empty();
-    m = std::move(all->back());  // the new head is never retired and stays last, its parent re-pointed
+    all->push_back(info);
+    saved.retired = RetireInto(*policy, *all, *id, batch, *id);
+    info.parent = all->back().parent;  // the new head is never retired and stays last, maybe re-pointed
   }
   batch.chunk_puts = std::move(index_puts);
   if (pack) batch.meta_puts.emplace_back(std::string(keys::kNextPack), keys::EncodeU64(pack_ids_.next()));
   batch.manifest_puts.emplace_back(keys::EncodeU64(info.id), schema::EncodeManifest(m));
+  batch.summary_puts.emplace_back(keys::EncodeU64(info.id), schema::EncodeSummary(info));
   batch.meta_puts.emplace_back(std::string(keys::kNextId), keys::EncodeU64(info.id + 1));
   batch.meta_puts.emplace_back(std::string(keys::kHead), keys::EncodeU64(info.id));
   for (const auto& tag : info.tags) batch.meta_puts.emplace_back(keys::TagKey(tag), keys::EncodeU64(info.id));
   if (Status s = db_->Commit(batch); !s.ok()) return s.WithContext(where + ", committing");
   NoteCommit();
-  if (retired && background_gc_) collector_.Request();
-  return info;
+  if (!saved.retired.empty() && background_gc_) collector_.Request();
+  static_cast<CheckpointInfo&>(saved) = info;
+  return saved;
 }
 
 }  // namespace ckptdb

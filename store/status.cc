@@ -14,6 +14,7 @@ std::string_view CodeName(Code code) {
     case Code::kFailedPrecondition: return "Failed precondition";
     case Code::kInternal: return "Internal error";
     case Code::kResourceExhausted: return "Resource exhausted";
+    case Code::kNotSupported: return "Not supported";
   }
   return "Unknown";
 }

@@ -58,16 +58,16 @@ int64_t NowNs();
 std::vector<ChunkTask> PlanChunks(const std::vector<uint64_t>& sizes, uint64_t chunk_size);
 
 // Adds to `batch` the deletion of checkpoints `victims` of `all` (every manifest in the store, plus
-// any the batch commits): their manifests and tag index entries. Each surviving child of a victim is
-// re-pointed, in `all`, to the victim's nearest surviving ancestor and its rewritten manifest put in
-// the batch, except `written_by_caller` (a manifest the caller puts itself). Removes the victims
-// from `all`.
-void PruneInto(std::vector<CheckpointManifest>& all, const std::set<CheckpointId>& victims, CommitBatch& batch,
+// any the batch commits): their manifests, summaries and tag index entries. Each surviving child of
+// a victim is re-pointed, in `all`, to the victim's nearest surviving ancestor and its rewritten
+// summary put in the batch, except `written_by_caller` (a summary the caller puts itself). Removes
+// the victims from `all`.
+void PruneInto(std::vector<CheckpointInfo>& all, const std::set<CheckpointId>& victims, CommitBatch& batch,
                std::optional<CheckpointId> written_by_caller = std::nullopt);
 
 // Deletes in `batch`, as PruneInto, the checkpoints of `all` that `policy` with head `head` no longer
 // keeps, and returns them oldest first.
-std::vector<CheckpointInfo> RetireInto(const RetentionPolicy& policy, std::vector<CheckpointManifest>& all,
+std::vector<CheckpointInfo> RetireInto(const RetentionPolicy& policy, std::vector<CheckpointInfo>& all,
                                        CheckpointId head, CommitBatch& batch,
                                        std::optional<CheckpointId> written_by_caller = std::nullopt);
 
@@ -118,7 +118,7 @@ class StoreImpl final : public Store {
   StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta meta, const StoreOptions& options,
             std::shared_ptr<io::FileSystem> fs, std::unique_ptr<ReaderHold> hold, uint64_t epoch, uint64_t next_pack);
 
-  Result<CheckpointInfo> Save(std::span<const TensorRef> tensors, const SaveOptions& options) override;
+  Result<SavedCheckpoint> Save(std::span<const TensorRef> tensors, const SaveOptions& options) override;
   Result<std::vector<CheckpointInfo>> List() override;
   Result<CheckpointManifest> Describe(const Selector& which) override;
   Result<std::vector<Tensor>> Restore(const Selector& which, const ReadOptions& options) override;
@@ -164,20 +164,28 @@ class StoreImpl final : public Store {
   Status CheckWritable() const;
 
   // Every read below takes the catalog state `at` (nullptr: the latest committed one).
-  // Decodes every manifest, oldest first.
+  // Decodes every manifest body, oldest first (their parent and tags are as saved: the summaries
+  // hold the current ones). For what needs chunk digests: gc, verify, space.
   Result<std::vector<CheckpointManifest>> LoadAll(const DbSnapshot* at = nullptr);
-  // The index in `all` (every manifest, as LoadAll returns them) of the checkpoint `which` selects,
-  // for edits that need the whole history anyway. Errors as Describe.
-  Result<size_t> Select(const std::vector<CheckpointManifest>& all, const Selector& which,
+  // Every checkpoint's summary, oldest first; with `newest_only` only the newest (or none).
+  Result<std::vector<CheckpointInfo>> LoadSummaries(const DbSnapshot* at = nullptr, bool newest_only = false);
+  // The index in `all` (summaries, as LoadSummaries returns them) of the checkpoint `which`
+  // selects. Errors as Describe.
+  Result<size_t> Select(const std::vector<CheckpointInfo>& all, const Selector& which,
                         const DbSnapshot* at = nullptr);
   // The id a kId or kTag selector names (a tag through the tag index).
   Result<CheckpointId> NamedId(const Selector& which, const DbSnapshot* at = nullptr);
   Result<CheckpointManifest> LoadManifest(uint64_t id, const DbSnapshot* at = nullptr);
   Result<CheckpointManifest> DescribeAt(const Selector& which, const DbSnapshot* at);
+  // The summary of the checkpoint `which` selects, reading no manifest body. Errors as Describe.
+  Result<CheckpointInfo> SelectSummary(const Selector& which, const DbSnapshot* at);
   Result<std::optional<CheckpointId>> HeadAt(const DbSnapshot* at);
   Result<RetentionPolicy> RetentionAt(const DbSnapshot* at);
   // Decodes a manifest read from key `id` and checks it names itself `id`.
   Result<CheckpointManifest> DecodeStored(uint64_t id, std::string_view bytes) const;
+  Result<CheckpointInfo> DecodeSummaryAt(uint64_t id, std::string_view bytes) const;
+  // Whether this store keeps summary records (format version 2).
+  bool has_summaries() const { return meta_.format_version >= 2; }
   // Reads the chunks of the tensors `which` of manifest `m` into `dest[i]` (one per tensor listed).
   Status ReadTensors(const CheckpointManifest& m, const std::vector<size_t>& which,
                      const std::vector<uint8_t*>& dest, const ReadOptions& options, const DbSnapshot* at);

@@ -13,6 +13,7 @@
 #include "store/no_throw.h"
 #include "store/open_internal.h"
 #include "store/store_impl.h"
+#include "store/upgrade.h"
 
 namespace fs = boost::filesystem;
 
@@ -119,6 +120,12 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& path_in, const Store
   fs::create_directories(fs::path(path) / kPacksDir, ec);
   if (ec) return Status::IOError("cannot create " + path + "/" + kPacksDir + ": " + ec.message());
   if (Status s = (*db)->CompactIfFragmented(kMaxCatalogFiles); !s.ok()) return s;
+  // A version-1 store is upgraded by the first writer that opens it; readers read either version.
+  auto raw_meta = (*db)->GetMeta(keys::kStoreMeta);
+  if (!raw_meta.ok()) return raw_meta.status();
+  if (raw_meta->has_value())
+    if (auto meta = schema::DecodeStoreMeta(**raw_meta); meta.ok() && meta->format_version == 1)
+      if (auto upgraded = UpgradeToVersion2(**db, path, *meta); !upgraded.ok()) return upgraded.status();
   return OpenOn(path, std::move(db).value(), options, std::move(files), nullptr);
 }
 

@@ -95,7 +95,7 @@ TEST(ManifestCodec, UnsortedOrRepeatedTagsAreCorruption) {
   for (const std::vector<std::string>& tags : {std::vector<std::string>{"b", "a"}, {"a", "a"}, {""}}) {
     flatbuffers::FlatBufferBuilder b;
     auto tag_vec = b.CreateVectorOfStrings(tags);
-    auto root = ckptdb::fb::CreateManifest(b, ckptdb::schema::kFormatVersion, 1, 0, false, 0, 0, 65536, 0, 0, 0,
+    auto root = ckptdb::fb::CreateManifest(b, ckptdb::schema::kManifestVersion, 1, 0, false, 0, 0, 65536, 0, 0, 0,
                                            0, 0, tag_vec);
     ckptdb::fb::FinishManifestBuffer(b, root);
     auto decoded = DecodeManifest(std::string_view(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize()));

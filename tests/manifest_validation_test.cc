@@ -58,7 +58,7 @@ struct RawMetric {
 };
 
 struct RawManifest {
-  uint32_t format_version = kFormatVersion;
+  uint32_t format_version = kManifestVersion;
   uint64_t id = 1;
   int64_t step = 10;
   bool has_parent = false;

@@ -119,11 +119,20 @@ TEST(StoreMetaCodec, BadChunkSizeIsCorruption) {
 }
 
 TEST(StoreMetaCodec, FutureOrZeroFormatVersionIsCorruption) {
-  for (uint32_t v : {0u, 2u, 3u, std::numeric_limits<uint32_t>::max()}) {
+  for (uint32_t v : {0u, 3u, std::numeric_limits<uint32_t>::max()}) {
     auto r = DecodeStoreMeta(BuildStoreMeta(v, "blake3-256", kChunk, 1));
     ASSERT_FALSE(r.ok()) << "version " << v;
     EXPECT_EQ(r.status().code(), Code::kCorruption);
     EXPECT_NE(r.status().message().find(std::to_string(v)), std::string::npos) << r.status().ToString();
+  }
+}
+
+TEST(StoreMetaCodec, VersionsOneAndTwoDecode) {
+  // Version 1 stores are opened and upgraded to 2 (store/upgrade.h); both must decode.
+  for (uint32_t v : {1u, 2u}) {
+    auto r = DecodeStoreMeta(BuildStoreMeta(v, "blake3-256", kChunk, 1));
+    ASSERT_TRUE(r.ok()) << "version " << v << ": " << r.status().ToString();
+    EXPECT_EQ(r->format_version, v);
   }
 }
 

@@ -73,18 +73,22 @@ TEST(StorePacks, TheIndexNamesAlignedPackSlotsOrHoldsShortChunksInline) {
     ASSERT_NE(it, index.end());
     const std::string& value = it->second;
     if (w.length < (32u << 10)) {
-      // 'V' + the chunk's bytes.
-      ASSERT_EQ(value.size(), 1 + w.length);
-      EXPECT_EQ(value[0], 'V');
-      EXPECT_EQ(0, std::memcmp(value.data() + 1, bytes, w.length));
+      // 'W' + codec 0 + raw length (8 bytes big-endian) + the chunk's bytes.
+      ASSERT_EQ(value.size(), 10 + w.length);
+      EXPECT_EQ(value[0], 'W');
+      EXPECT_EQ(value[1], '\0');
+      EXPECT_EQ(keys::DecodeU64(value.substr(2, 8)), std::optional<uint64_t>(w.length));
+      EXPECT_EQ(0, std::memcmp(value.data() + 10, bytes, w.length));
       continue;
     }
-    // 'P' + pack id + offset + length, 8 bytes big-endian each.
-    ASSERT_EQ(value.size(), 25u);
-    EXPECT_EQ(value[0], 'P');
-    EXPECT_EQ(keys::DecodeU64(value.substr(1, 8)), std::optional<uint64_t>(1));
-    const uint64_t offset = keys::DecodeU64(value.substr(9, 8)).value_or(~0ull);
-    EXPECT_EQ(keys::DecodeU64(value.substr(17, 8)), std::optional<uint64_t>(w.length));
+    // 'Q' + codec 0 + pack id + offset + stored length + raw length, 8 bytes big-endian each.
+    ASSERT_EQ(value.size(), 34u);
+    EXPECT_EQ(value[0], 'Q');
+    EXPECT_EQ(value[1], '\0');
+    EXPECT_EQ(keys::DecodeU64(value.substr(2, 8)), std::optional<uint64_t>(1));
+    const uint64_t offset = keys::DecodeU64(value.substr(10, 8)).value_or(~0ull);
+    EXPECT_EQ(keys::DecodeU64(value.substr(18, 8)), std::optional<uint64_t>(w.length));
+    EXPECT_EQ(keys::DecodeU64(value.substr(26, 8)), std::optional<uint64_t>(w.length));
     EXPECT_EQ(offset % 4096, 0u);
     const uint64_t slot = (w.length + 4095) / 4096 * 4096;
     ASSERT_LE(offset + slot, pack.size());

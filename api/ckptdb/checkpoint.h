@@ -31,6 +31,12 @@ struct CheckpointInfo {
   std::map<std::string, double> metrics;
 };
 
+// What Store::Save committed: the new checkpoint, and the checkpoints the store's retention policy
+// removed in the same commit.
+struct SavedCheckpoint : CheckpointInfo {
+  std::vector<CheckpointInfo> retired;  // oldest first; empty unless a max_to_keep policy removed some
+};
+
 struct TensorInfo {
   std::string name;
   DType dtype = DType::kU8;

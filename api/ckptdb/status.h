@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <string_view>
 #include <utility>
 
@@ -24,6 +25,7 @@ enum class Code : uint8_t {
   kFailedPrecondition,  // the call is valid but the store's state forbids it
   kInternal,            // a ckptdb bug
   kResourceExhausted,   // memory ran out; the store is left as a crash at that point would leave it
+  kNotSupported,        // the store uses a feature this build does not know (a chunk codec)
 };
 
 std::string_view CodeName(Code code);
@@ -43,6 +45,7 @@ class [[nodiscard]] Status {
   static Status FailedPrecondition(std::string m) { return {Code::kFailedPrecondition, std::move(m)}; }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
   static Status ResourceExhausted(std::string m) { return {Code::kResourceExhausted, std::move(m)}; }
+  static Status NotSupported(std::string m) { return {Code::kNotSupported, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -66,6 +69,13 @@ class [[nodiscard]] Result {
   // REQUIRES: !status.ok()
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     if (status_.ok()) status_ = Status::Internal("Result built from an OK status without a value");
+  }
+
+  // From a Result of a type that converts to T (a SavedCheckpoint is a CheckpointInfo).
+  template <typename U>
+    requires(std::is_convertible_v<U, T> && !std::is_same_v<U, T>)
+  Result(Result<U> other) : status_(other.status()) {  // NOLINT: implicit by design
+    if (other.ok()) value_ = std::move(other).value();
   }
 
   bool ok() const { return status_.ok(); }

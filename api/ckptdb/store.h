@@ -68,7 +68,8 @@ class Store {
 
   // Saves `tensors` as a new checkpoint whose parent is the current head, makes it the head, and
   // returns its summary. If a retention policy with max_to_keep is set, the checkpoints it no longer
-  // keeps are deleted in the same durable commit; their chunks are reclaimed by a background
+  // keeps are deleted in the same durable commit (and returned in `retired`); their chunks are
+  // reclaimed by a background
   // CollectGarbage (StoreOptions::background_gc) or the next explicit one.
   // REQUIRES: each TensorRef passes ValidateTensorRef; names are unique; the bytes stay unchanged
   //           until Save returns.
@@ -76,7 +77,7 @@ class Store {
   // dtype and shape), AlreadyExists for a tag in use, IOError, the error of a failed background
   // collection (see the top of this file; nothing is saved, a retry saves). On any error nothing is
   // committed.
-  virtual Result<CheckpointInfo> Save(std::span<const TensorRef> tensors, const SaveOptions& options) = 0;
+  virtual Result<SavedCheckpoint> Save(std::span<const TensorRef> tensors, const SaveOptions& options) = 0;
 
   // Every checkpoint, oldest first. Errors: Corruption naming the checkpoint, IOError.
   virtual Result<std::vector<CheckpointInfo>> List() = 0;

@@ -6,6 +6,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,6 +26,11 @@ inline void EditRocksDb(const std::string& path,
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {{keys::kMetaCf, rocksdb::ColumnFamilyOptions()},
                                                       {keys::kManifestCf, rocksdb::ColumnFamilyOptions()},
                                                       {keys::kChunkCf, rocksdb::ColumnFamilyOptions()}};
+  // A version-2 store also has summaries (handle 3); RocksDB insists on opening every family.
+  std::vector<std::string> names;
+  if (rocksdb::DB::ListColumnFamilies(dbo, DbDir(path), &names).ok() &&
+      std::find(names.begin(), names.end(), keys::kSummaryCf) != names.end())
+    cfs.push_back({keys::kSummaryCf, rocksdb::ColumnFamilyOptions()});
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(dbo, DbDir(path), cfs, &handles, &raw);
