@@ -17,7 +17,14 @@ namespace ckptdb::store_tests {
 namespace {
 
 using reader_tests::PackFiles;
-using reader_tests::StepTensors;
+
+// The checkpoint saved at `step` in the race below: "embed" never changes, "w" and "b" change with
+// every step. "w" is large enough (a few ms to restore) that saves, rotations and collections
+// land inside restores of the checkpoint they rotate away.
+std::vector<Owned> RaceTensors(int64_t step) {
+  return {MakeBytes("embed", 2 * kChunk, 7), MakeTensor("w", DType::kF32, {3 * int64_t(kChunk) + 5}, 1000 + uint64_t(step)),
+          MakeBytes("b", kChunk + 11, 500000 + uint64_t(step))};
+}
 
 // Problems seen on reader threads, reported on the main thread (GoogleTest asserts are per thread).
 struct Problems {
@@ -51,7 +58,7 @@ bool RestoreAndCheck(Store& store, const CheckpointInfo& info, Problems& problem
     if (got.status().code() != Code::kNotFound) problems.Add("Restore: " + got.status().ToString());
     return false;
   }
-  if (std::string m = Mismatch(*got, StepTensors(info.step)); !m.empty())
+  if (std::string m = Mismatch(*got, RaceTensors(info.step)); !m.empty())
     problems.Add("checkpoint " + std::to_string(info.id) + " (step " + std::to_string(info.step) + "): " + m);
   return true;
 }
@@ -67,7 +74,7 @@ TEST(SnapshotReads, ReadsBesideRotatingSavesAndBackgroundCollectionsNeverFail) {
   RetentionPolicy keep2;
   keep2.max_to_keep = 2;
   ASSERT_TRUE(store->SetRetention(keep2).ok());
-  MustSave(*store, StepTensors(0), AtStep(0));
+  MustSave(*store, RaceTensors(0), AtStep(0));
 
   constexpr int kSaves = 300;
   std::atomic<bool> done{false};
@@ -84,7 +91,7 @@ TEST(SnapshotReads, ReadsBesideRotatingSavesAndBackgroundCollectionsNeverFail) {
       if (RestoreAndCheck(*store, list->back(), problems)) ++restores;
       // RestoreInto of the changing tensors of the oldest one.
       const CheckpointInfo& oldest = list->front();
-      std::vector<Owned> want = StepTensors(oldest.step);
+      std::vector<Owned> want = RaceTensors(oldest.step);
       std::vector<std::vector<uint8_t>> bufs = {std::vector<uint8_t>(want[1].bytes.size(), 0xAB),
                                                 std::vector<uint8_t>(want[2].bytes.size(), 0xAB)};
       std::vector<TensorBuffer> into = {{"w", want[1].dtype, want[1].shape, bufs[0].data(), bufs[0].size()},
@@ -113,7 +120,7 @@ TEST(SnapshotReads, ReadsBesideRotatingSavesAndBackgroundCollectionsNeverFail) {
   std::thread r0(reader, 0), r1(reader, 1);
   size_t max_packs = 0;
   for (int step = 1; step <= kSaves; ++step) {
-    auto saved = store->Save(Refs(StepTensors(step)), AtStep(step));
+    auto saved = store->Save(Refs(RaceTensors(step)), AtStep(step));
     if (!saved.ok()) {
       ADD_FAILURE() << "save of step " << step << ": " << saved.status().ToString();
       break;
@@ -134,7 +141,7 @@ TEST(SnapshotReads, ReadsBesideRotatingSavesAndBackgroundCollectionsNeverFail) {
   EXPECT_LT(PackFiles(dir.path()), 30u);
   auto list = MustList(*store);
   ASSERT_EQ(list.size(), 2u);
-  ExpectRestores(*store, Selector::Id(list.front().id), StepTensors(list.front().step));
+  ExpectRestores(*store, Selector::Id(list.front().id), RaceTensors(list.front().step));
   auto v = store->Verify();
   ASSERT_TRUE(v.ok());
   EXPECT_TRUE(v->ok());
