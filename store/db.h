@@ -117,6 +117,8 @@ class Db {
  private:
   struct Impl;
   Db(std::string path, std::unique_ptr<Impl> impl, bool read_only);
+  // VerifyCatalogChecksums of a read-only instance, whose files a live writer may delete meanwhile.
+  Status VerifyTableFilesBesideWriter();
   std::string path_;
   bool read_only_;
   std::unique_ptr<Impl> impl_;
