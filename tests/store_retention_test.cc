@@ -114,6 +114,28 @@ TEST_F(StoreRetentionTest, MaxToKeepRotatesAtEverySaveAndSurvivorsStayWhole) {
   EXPECT_TRUE(store_->Verify()->ok());
 }
 
+TEST_F(StoreRetentionTest, SaveReturnsTheCheckpointsItsRotationRetired) {
+  SetPolicy(MaxToKeep(2));
+  Save(10);
+  Save(20);
+  const std::vector<uint8_t> bytes = testing::RandomBytes(9, kChunk);
+  TensorRef t{"x", DType::kU8, {int64_t(bytes.size())}, bytes.data(), bytes.size()};
+  SaveOptions o;
+  o.step = 30;
+  auto third = store_->Save({&t, 1}, o);
+  ASSERT_TRUE(third.ok()) << third.status().ToString();
+  EXPECT_EQ(third->id, 3u);
+  ASSERT_EQ(third->retired.size(), 1u);
+  EXPECT_EQ(third->retired[0].id, 1u);
+  EXPECT_EQ(third->retired[0].step, 10);
+  SetPolicy(RetentionPolicy{});
+  o.step = 40;
+  auto fourth = store_->Save({&t, 1}, o);
+  ASSERT_TRUE(fourth.ok());
+  EXPECT_TRUE(fourth->retired.empty()) << "no max_to_keep: nothing retired";
+  EXPECT_EQ(Ids(), (IdList{2, 3, 4}));
+}
+
 TEST_F(StoreRetentionTest, KeepEveryStepsKeepsTheFirstOfEachInterval) {
   RetentionPolicy p = MaxToKeep(1);
   p.keep_every_steps = 100;

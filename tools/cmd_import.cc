@@ -93,29 +93,11 @@ int Import(const std::vector<std::string>& argv, std::ostream& out, std::ostream
     return ReportError(err, Status::InvalidArgument(
         "store " + path + " has chunk size " + std::to_string((*store)->chunk_size()) +
         "; --chunk-size applies only when creating a store"));
-  // Save does not say what its rotation removed; the ids missing afterwards are exactly that.
-  auto policy = (*store)->GetRetention();
-  if (!policy.ok()) return ReportError(err, policy.status());
-  std::vector<CheckpointInfo> before;
-  if (policy->max_to_keep > 0) {
-    auto list = (*store)->List();
-    if (!list.ok()) return ReportError(err, list.status());
-    before = std::move(list).value();
-  }
   auto info = (*store)->Save(in->tensors, in->save);
   if (!info.ok()) return ReportError(err, info.status());
   out << "saved checkpoint " << info->id << " (step " << info->step << "): " << info->tensor_count
       << " tensors, " << HumanBytes(info->logical_bytes) << ", " << HumanBytes(info->new_bytes) << " new\n";
-  if (!before.empty()) {
-    auto after = (*store)->List();
-    if (!after.ok()) return ReportError(err, after.status());
-    std::set<CheckpointId> kept;
-    for (const auto& c : *after) kept.insert(c.id);
-    std::vector<CheckpointInfo> removed;
-    for (const auto& c : before)
-      if (!kept.count(c.id)) removed.push_back(c);
-    if (!removed.empty()) out << "retention policy removed checkpoints: " << JoinIds(removed) << "\n";
-  }
+  if (!info->retired.empty()) out << "retention policy removed checkpoints: " << JoinIds(info->retired) << "\n";
   // The checkpoint is committed whatever happens here; a failed collection only delays reclaiming.
   if (Status s = (*store)->WaitForBackgroundWork(); !s.ok())
     err << "ckptdb: warning: the checkpoint is saved, but reclaiming the space of rotated checkpoints failed "
