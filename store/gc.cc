@@ -100,6 +100,7 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
     auto head = HeadAt(nullptr);
     if (!head.ok()) return head.status();
     if (policy->max_to_keep > 0 && *head) {
+      summaries_cache_.reset();
       auto all = LoadSummaries();
       if (!all.ok()) return all.status();
       CommitBatch retire;

@@ -162,12 +162,14 @@ Result<SavedCheckpoint> StoreImpl::Save(std::span<const TensorRef> tensors, cons
   auto policy = RetentionAt(nullptr);
   if (!policy.ok()) return policy.status().WithContext(where);
   SavedCheckpoint saved;
+  std::optional<std::vector<CheckpointInfo>> after;  // every summary once this commits, if known
   if (policy->max_to_keep > 0) {
-    auto all = LoadSummaries();
+    auto all = TakeSummaries();
     if (!all.ok()) return all.status().WithContext(where);
     all->push_back(info);
     saved.retired = RetireInto(*policy, *all, *id, batch, *id);
     info.parent = all->back().parent;  // the new head is never retired and stays last, maybe re-pointed
+    after = std::move(all).value();
   }
   batch.chunk_puts = std::move(index_puts);
   if (pack) batch.meta_puts.emplace_back(std::string(keys::kNextPack), keys::EncodeU64(pack_ids_.next()));
@@ -178,6 +180,8 @@ Result<SavedCheckpoint> StoreImpl::Save(std::span<const TensorRef> tensors, cons
   for (const auto& tag : info.tags) batch.meta_puts.emplace_back(keys::TagKey(tag), keys::EncodeU64(info.id));
   if (Status s = db_->Commit(batch); !s.ok()) return s.WithContext(where + ", committing");
   NoteCommit();
+  if (after) summaries_cache_ = std::move(after);
+  else if (summaries_cache_) summaries_cache_->push_back(info);
   if (!saved.retired.empty() && background_gc_) collector_.Request();
   static_cast<CheckpointInfo&>(saved) = info;
   return saved;

@@ -160,6 +160,8 @@ class StoreImpl final : public Store {
     std::shared_lock<std::shared_mutex> l(refresh_mu_);
     return Reading{std::move(l), views_.Begin(*db_)};
   }
+  // The writer's summaries, moved out of summaries_cache_ (or loaded). REQUIRES: save_mu_ held.
+  Result<std::vector<CheckpointInfo>> TakeSummaries();
   // FailedPrecondition for a store opened read-only, naming it; OK otherwise.
   Status CheckWritable() const;
 
@@ -219,6 +221,10 @@ class StoreImpl final : public Store {
   PackIds pack_ids_;
   std::unique_ptr<ReaderHold> hold_;  // read-only stores only
   std::atomic<uint64_t> commits_{0};
+  // Every summary as committed, oldest first, kept by saves so that retention at each save does not
+  // decode the whole history again; guarded by save_mu_. Saves extend it; other edits drop it (the
+  // next save reloads), so it is never out of step with the catalog.
+  std::optional<std::vector<CheckpointInfo>> summaries_cache_;
   const bool background_gc_;
   // Last, so it is destroyed (finishing and joining its collection) before anything it uses.
   BackgroundCollector collector_{[this] {
