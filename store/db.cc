@@ -47,6 +47,9 @@ rocksdb::ColumnFamilyOptions SmallValueCf() {
   t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   cf.compression = rocksdb::kNoCompression;
+  // Readers replay at most this much of a live writer's WAL per family when they open (64 MiB by
+  // default); catalog batches are small, so smaller memtables cost the writer little.
+  cf.write_buffer_size = 16 << 20;
   return cf;
 }
 
@@ -82,6 +85,7 @@ struct Db::Impl {
   std::shared_ptr<rocksdb::Env> env;  // declared first, so it outlives the database
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // meta, manifests, chunks[, summaries]
+  bool read_only = false;
   rocksdb::ColumnFamilyHandle* meta() const { return handles[0]; }
   rocksdb::ColumnFamilyHandle* manifests() const { return handles[1]; }
   rocksdb::ColumnFamilyHandle* chunks() const { return handles[2]; }
@@ -90,6 +94,11 @@ struct Db::Impl {
 
   ~Impl() {
     if (!db) return;
+    // With the WAL on, RocksDB's Close does not flush, and every reader (a secondary instance) must
+    // then replay the whole WAL when it opens: measured, `show --latest` took 0.29 s instead of
+    // 0.03 s on a store of 10,000 checkpoints one process had written. The table file each flush
+    // adds is what CompactIfFragmented bounds.
+    if (!read_only) db->Flush(rocksdb::FlushOptions(), handles).PermitUncheckedError();
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     db->Close().PermitUncheckedError();
   }
@@ -146,6 +155,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const std::string& 
   }
   if (!s.ok()) return FromRocks(s, path);
   impl->db.reset(raw);
+  impl->read_only = options.read_only;
   return std::unique_ptr<Db>(new Db(path, std::move(impl), options.read_only));
 }
 
