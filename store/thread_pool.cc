@@ -13,14 +13,20 @@ struct ThreadPool::Job {
   std::exception_ptr error;  // the first exception; written once, by whoever set `failed`
   int active_workers = 0;    // guarded by mu_
 
-  // Runs indices until none are left (or one threw). Exceptions stay inside the job.
+  // Runs one index if any is left (and none threw); false when there was none. Exceptions stay
+  // inside the job.
+  bool RunOne() {
+    size_t i;
+    if (failed.load(std::memory_order_relaxed) || (i = next.fetch_add(1)) >= n) return false;
+    try {
+      (*fn)(i);
+    } catch (...) {
+      if (!failed.exchange(true)) error = std::current_exception();
+    }
+    return true;
+  }
   void Drain() {
-    for (size_t i; !failed.load(std::memory_order_relaxed) && (i = next.fetch_add(1)) < n;) {
-      try {
-        (*fn)(i);
-      } catch (...) {
-        if (!failed.exchange(true)) error = std::current_exception();
-      }
+    while (RunOne()) {
     }
   }
   bool HasWork() const { return !failed.load(std::memory_order_relaxed) && next.load() < n; }
@@ -41,9 +47,12 @@ ThreadPool::~ThreadPool() {
 }
 
 ThreadPool::Job* ThreadPool::NextJob() {
+  // The call with work left that has the fewest workers, the oldest among equals: a short restore
+  // started during a long save gets workers at the save's next index boundary, not after it.
+  Job* pick = nullptr;
   for (Job* job : jobs_)
-    if (job->HasWork()) return job;
-  return nullptr;
+    if (job->HasWork() && (!pick || job->active_workers < pick->active_workers)) pick = job;
+  return pick;
 }
 
 void ThreadPool::WorkerLoop() {
@@ -52,9 +61,10 @@ void ThreadPool::WorkerLoop() {
     Job* job = nullptr;
     work_cv_.wait(l, [&] { return stop_ || (job = NextJob()) != nullptr; });
     if (stop_) return;
+    // One index at a time, choosing again after each, so workers spread over the calls in progress.
     ++job->active_workers;
     l.unlock();
-    job->Drain();
+    job->RunOne();
     l.lock();
     --job->active_workers;
     done_cv_.notify_all();

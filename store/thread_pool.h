@@ -2,9 +2,9 @@
 //
 // ParallelFor runs fn(0..n-1) on the calling thread and on the workers, handing out indices in
 // order from a per-call counter, and returns when all are done. Calls from different threads run
-// side by side: every caller works on its own call, and idle workers share themselves among the
-// calls in progress (oldest first), so a restore started during a long save is not queued behind
-// it. If fn throws, the indices not yet started are skipped and the first exception is rethrown on
+// side by side: every caller works on its own call, and workers take one index at a time from the
+// call in progress that has the fewest workers (the oldest among equals), so a restore started
+// during a long save is neither queued behind it nor left to its caller's thread alone. If fn throws, the indices not yet started are skipped and the first exception is rethrown on
 // the caller's thread once every running index has finished; a worker never dies of it.
 // Thread safety: ParallelFor may be called from any thread; fn must be thread-safe.
 #pragma once

@@ -7,6 +7,8 @@
 #include <fstream>
 
 #include "ckptdb/ckptdb.h"
+#include "store/keys.h"
+#include "tests/support/rocksdb_edit.h"
 #include "tests/support/test_support.h"
 
 namespace ckptdb {
@@ -187,6 +189,50 @@ TEST_F(StoreGcTest, ADamagedLiveChunkIsNeverCopiedIntoANewPack) {
   ASSERT_TRUE(v.ok());
   ASSERT_FALSE(v->ok());
   EXPECT_EQ(v->damage[0].tensor, "keep");
+}
+
+}  // namespace
+}  // namespace ckptdb
+
+namespace ckptdb {
+namespace {
+
+TEST_F(StoreGcTest, AStrayPackFileWhoseIdDoesNotFit64BitsIsLeftAloneNotACrash) {
+  // 20 digits, so it looks like a pack name, but 99999999999999999999 > 2^64: std::stoull threw here
+  // and aborted `ckptdb gc` (and, from the background collector, the trainer).
+  Data("a", 2);
+  Save({"a"});
+  const std::string stray = path_ + "/packs/99999999999999999999.pack";
+  std::ofstream(stray) << "not ours";
+  store_->Remove(Selector::Latest()).status().IgnoreError();
+  const GcReport r = Gc();
+  EXPECT_EQ(r.packs_deleted, 1u) << "the real, now dead pack is deleted";
+  EXPECT_TRUE(fs::exists(stray)) << "a file that is no pack id of ours is never deleted";
+}
+
+TEST_F(StoreGcTest, AnIndexEntryWithAnImpossibleLengthIsCorruptionNotAHugeCopy) {
+  // ReadChunk refuses such an entry; gc used to trust it and map or read whatever it claimed.
+  Data("a", 4);
+  Data("b", 4);
+  Save({"a", "b"});
+  Save({"b"});
+  store_.reset();
+  store_tests::EditRocksDb(path_, [&](rocksdb::DB& db, const std::vector<rocksdb::ColumnFamilyHandle*>& h) {
+    std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), h[2]));
+    it->SeekToFirst();
+    ASSERT_TRUE(it->Valid());
+    auto ref = keys::DecodeChunkRef(it->value().ToStringView());
+    ASSERT_TRUE(ref && !ref->is_inline);
+    const std::string bad = keys::EncodePackedChunk(ref->pack, ref->offset, uint64_t{1} << 60);
+    ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), h[2], it->key(), bad).ok());
+  });
+  auto s = Store::Open(path_, StoreOptions{});
+  ASSERT_TRUE(s.ok());
+  store_ = std::move(s).value();
+  auto r = store_->CollectGarbage();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kCorruption) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("malformed"), std::string::npos) << r.status().ToString();
 }
 
 }  // namespace
