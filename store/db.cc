@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -86,6 +88,7 @@ struct Db::Impl {
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // meta, manifests, chunks[, summaries]
   bool read_only = false;
+  bool write_failed = false;  // a Commit failed: the disk may be full
   rocksdb::ColumnFamilyHandle* meta() const { return handles[0]; }
   rocksdb::ColumnFamilyHandle* manifests() const { return handles[1]; }
   rocksdb::ColumnFamilyHandle* chunks() const { return handles[2]; }
@@ -98,7 +101,11 @@ struct Db::Impl {
     // then replay the whole WAL when it opens: measured, `show --latest` took 0.29 s instead of
     // 0.03 s on a store of 10,000 checkpoints one process had written. The table file each flush
     // adds is what CompactIfFragmented bounds.
-    if (!read_only) db->Flush(rocksdb::FlushOptions(), handles).PermitUncheckedError();
+    // Not after a write failed (a full disk): RocksDB asserts on syncing a file whose last append
+    // failed, and what is in the WAL is durable anyway.
+    uint64_t errors = 0;
+    if (!read_only && db->GetIntProperty("rocksdb.background-errors", &errors) && errors == 0 && !write_failed)
+      db->Flush(rocksdb::FlushOptions(), handles).PermitUncheckedError();
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     db->Close().PermitUncheckedError();
   }
@@ -151,6 +158,17 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const std::string& 
       std::this_thread::sleep_for(std::chrono::milliseconds(10 << attempt));
     }
   } else {
+    // Opening for writing writes a new MANIFEST, OPTIONS file and WAL at once, and RocksDB 7.8
+    // aborts (an assertion in WritableFileWriter) when one of those writes fails for lack of space.
+    // Refuse first, with a clear error, where that could happen; readers need no space at all.
+    struct statvfs fsinfo;
+    if (::statvfs(dir.c_str(), &fsinfo) == 0) {
+      const uint64_t free_bytes = uint64_t(fsinfo.f_bavail) * fsinfo.f_frsize;
+      if (free_bytes < kMinFreeBytesForWriting)
+        return Status::IOError("store " + path + ": its file system has only " + std::to_string(free_bytes) +
+                               " bytes free, and writing needs at least " +
+                               std::to_string(kMinFreeBytesForWriting) + " (No space left on device)");
+    }
     s = rocksdb::DB::Open(dbo, dir, cfs, &impl->handles, &raw);
   }
   if (!s.ok()) return FromRocks(s, path);
@@ -335,6 +353,7 @@ Status Db::Commit(const CommitBatch& c) {
   rocksdb::WriteOptions wo;
   wo.sync = true;
   if (s.ok()) s = impl_->db->Write(wo, &batch);
+  if (!s.ok()) impl_->write_failed = true;
   return FromRocks(s, path_);
 }
 

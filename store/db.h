@@ -22,6 +22,9 @@ class Env;
 
 namespace ckptdb {
 
+// A writer's open is refused on a file system with less free space than this (see Db::Open).
+inline constexpr uint64_t kMinFreeBytesForWriting = 4ull << 20;
+
 struct DbOptions {
   bool create_if_missing = true;
   int background_jobs = 2;
@@ -56,7 +59,9 @@ struct CommitBatch {
 
 class Db {
  public:
-  // Opens (or creates) the RocksDB database at `path`. Busy if another process holds it.
+  // Opens (or creates) the RocksDB database at `path`. Busy if another process holds it. For
+  // writing, IOError "... (No space left on device)" if its file system has less than
+  // kMinFreeBytesForWriting free.
   // `dir` is the RocksDB directory; `store_path` is the store it belongs to, named in errors.
   static Result<std::unique_ptr<Db>> Open(const std::string& dir, const std::string& store_path,
                                          const DbOptions& options);

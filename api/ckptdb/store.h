@@ -49,7 +49,10 @@ class Store {
   // chunk_size when creating; Busy if another process has it open; Corruption if its metadata is
   // unreadable or db/ holds RocksDB files but no db/CURRENT (a damaged store, never created over);
   // IOError "cannot read store P: <reason>" if whether a store exists cannot be checked (e.g. the
-  // directory is not readable: nothing is created); IOError otherwise. Every message names `path`.
+  // directory is not readable: nothing is created); IOError "... (No space left on device)" when
+  // the store's file system has less than 4 MiB free (RocksDB 7.8 aborts the process if its open
+  // runs out of space; readers need none, see OpenReadOnly); IOError otherwise. Every message names
+  // `path`.
   static Result<std::unique_ptr<Store>> Open(const std::string& path, const StoreOptions& options = {});
 
   // Opens the existing store in `path` for reading only, beside a process that may be writing it.
