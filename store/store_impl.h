@@ -1,7 +1,9 @@
 // StoreImpl: the concrete Store. Each group of methods lives in the file named for it:
-// store_open.cc (open/create), catalog.cc (list, describe, select), save.cc, restore.cc, verify.cc,
-// space.cc, edit.cc (tag, untag, remove), gc.cc, policy.cc (retention), rollback.cc (head, rollback),
-// prune.cc (deleting checkpoints inside a batch).
+// store_open.cc (open/create, read-only opens, Refresh), catalog.cc (summaries, list, describe,
+// select), save.cc, restore.cc, verify.cc, space.cc, edit.cc (tag, untag, remove), gc.cc,
+// policy.cc (retention), rollback.cc (head, rollback), prune.cc (deleting checkpoints inside a
+// batch). Beside it: read_views.h (snapshots of running reads), reader_holds.h (reader processes),
+// upgrade.h (format version 1 -> 2), and guarded_store.h (the public boundary Store::Open returns).
 #pragma once
 
 #include <algorithm>
