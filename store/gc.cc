@@ -254,6 +254,7 @@ Status StoreImpl::SweepPacks(const std::string& where, GcReport& report) {
   const auto oldest_reader = OldestReaderEpoch(path_);
   if ((oldest_here && *oldest_here < epoch) || (oldest_reader && *oldest_reader < epoch)) {
     report.packs_deferred = unnamed.size();
+    if (oldest_here && *oldest_here < epoch) views_.NoteDeferred();
     return Status::OK();
   }
   for (uint64_t id : unnamed) {

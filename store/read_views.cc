@@ -4,8 +4,19 @@ namespace ckptdb {
 
 ReadViews::View::~View() {
   if (!owner_) return;  // moved from
-  std::lock_guard<std::mutex> l(owner_->mu_);
-  owner_->live_.erase(it_);
+  bool idle = false;
+  {
+    std::lock_guard<std::mutex> l(owner_->mu_);
+    owner_->live_.erase(it_);
+    idle = owner_->live_.empty() && owner_->deferred_;
+    if (idle) owner_->deferred_ = false;
+  }
+  if (idle && owner_->on_idle_) owner_->on_idle_();
+}
+
+void ReadViews::NoteDeferred() {
+  std::lock_guard<std::mutex> l(mu_);
+  deferred_ = true;
 }
 
 ReadViews::View ReadViews::Begin(Db& db) {

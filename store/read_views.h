@@ -58,10 +58,19 @@ class ReadViews {
   // The oldest epoch a live view began at, or nullopt when no read runs.
   std::optional<uint64_t> Oldest() const;
 
+  // A collection left packs for later because views were running: `on_idle` (see SetOnIdle) runs
+  // once, on the thread that ends the last view, so the space returns without waiting for another
+  // rotating save.
+  void NoteDeferred();
+  // REQUIRES: called once, before any view begins.
+  void SetOnIdle(std::function<void()> on_idle) { on_idle_ = std::move(on_idle); }
+
  private:
   mutable std::mutex mu_;
   uint64_t epoch_;
   std::multiset<uint64_t> live_;
+  bool deferred_ = false;
+  std::function<void()> on_idle_;
 };
 
 }  // namespace ckptdb

@@ -245,7 +245,10 @@ StoreImpl::StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta
       views_(epoch),
       pack_ids_(next_pack),
       hold_(std::move(hold)),
-      background_gc_(options.background_gc && !db_->read_only()) {}
+      background_gc_(options.background_gc && !db_->read_only()) {
+  // Packs a collection deferred for reads running here are swept once the last of them ends.
+  if (background_gc_) views_.SetOnIdle([this] { collector_.Request(); });
+}
 
 std::vector<ChunkTask> PlanChunks(const std::vector<uint64_t>& sizes, uint64_t chunk_size) {
   std::vector<ChunkTask> tasks;
