@@ -91,13 +91,6 @@ Result<std::vector<CheckpointInfo>> StoreImpl::LoadSummaries(const DbSnapshot* a
   return out;
 }
 
-Result<std::vector<CheckpointInfo>> StoreImpl::TakeSummaries() {
-  if (!summaries_cache_) return LoadSummaries();
-  std::vector<CheckpointInfo> out = std::move(*summaries_cache_);
-  summaries_cache_.reset();
-  return out;
-}
-
 Result<std::vector<CheckpointInfo>> StoreImpl::List() {
   Reading read = BeginRead();
   return LoadSummaries(read.at());

@@ -12,7 +12,7 @@ Status StoreImpl::Tag(const Selector& which, const std::string& name) {
   if (Status s = CheckWritable(); !s.ok()) return s;
   if (name.empty() || !IsValidUtf8(name)) return Status::InvalidArgument("tag '" + name + "' is empty or not UTF-8");
   std::lock_guard<std::mutex> lock(save_mu_);
-  summaries_cache_.reset();
+  retention_.reset();
   auto info = SelectSummary(which, nullptr);
   if (!info.ok()) return info.status();
   auto holder = db_->GetMeta(keys::TagKey(name));
@@ -34,7 +34,7 @@ Status StoreImpl::Tag(const Selector& which, const std::string& name) {
 Status StoreImpl::Untag(const std::string& name) {
   if (Status s = CheckWritable(); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(save_mu_);
-  summaries_cache_.reset();
+  retention_.reset();
   auto holder = db_->GetMeta(keys::TagKey(name));
   if (!holder.ok()) return holder.status();
   if (!holder->has_value()) return Status::NotFound("store " + path_ + " has no tag '" + name + "'");
@@ -56,7 +56,7 @@ Status StoreImpl::Untag(const std::string& name) {
 Result<CheckpointInfo> StoreImpl::Remove(const Selector& which) {
   if (Status s = CheckWritable(); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(save_mu_);
-  summaries_cache_.reset();
+  retention_.reset();
   auto all = LoadSummaries();  // to find the victim's children, and the head's successor
   if (!all.ok()) return all.status();
   auto target = Select(*all, which);

@@ -99,8 +99,10 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
     if (!policy.ok()) return policy.status().WithContext(where);
     auto head = HeadAt(nullptr);
     if (!head.ok()) return head.status();
-    if (policy->max_to_keep > 0 && *head) {
-      summaries_cache_.reset();
+    // A tracker matching the stored policy and head means the last save already judged the whole
+    // history under it: there is nothing to retire, and no need to read every summary to see so.
+    if (policy->max_to_keep > 0 && *head && !(retention_ && retention_->Matches(*policy, *head))) {
+      retention_.reset();
       auto all = LoadSummaries();
       if (!all.ok()) return all.status();
       CommitBatch retire;
@@ -109,6 +111,7 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
         if (Status s = db_->Commit(retire); !s.ok()) return s.WithContext(where + ", applying the retention policy");
         NoteCommit();
       }
+      retention_ = std::make_unique<RetentionTracker>(*policy, std::move(*all), **head);
     }
   }
 

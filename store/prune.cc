@@ -8,6 +8,14 @@
 
 namespace ckptdb {
 
+void DeleteCheckpointsInto(const std::vector<CheckpointInfo>& victims, CommitBatch& batch) {
+  for (const CheckpointInfo& info : victims) {
+    batch.manifest_deletes.push_back(keys::EncodeU64(info.id));
+    batch.summary_deletes.push_back(keys::EncodeU64(info.id));
+    for (const auto& tag : info.tags) batch.meta_deletes.push_back(keys::TagKey(tag));
+  }
+}
+
 void PruneInto(std::vector<CheckpointInfo>& all, const std::set<CheckpointId>& victims, CommitBatch& batch,
                std::optional<CheckpointId> written_by_caller) {
   std::unordered_map<CheckpointId, std::optional<CheckpointId>> parent;
@@ -20,17 +28,17 @@ void PruneInto(std::vector<CheckpointInfo>& all, const std::set<CheckpointId>& v
     }
     return p && victims.count(*p) ? std::nullopt : p;
   };
+  std::vector<CheckpointInfo> gone;
   for (CheckpointInfo& info : all) {
     if (victims.count(info.id)) {
-      batch.manifest_deletes.push_back(keys::EncodeU64(info.id));
-      batch.summary_deletes.push_back(keys::EncodeU64(info.id));
-      for (const auto& tag : info.tags) batch.meta_deletes.push_back(keys::TagKey(tag));
+      gone.push_back(info);
       continue;
     }
     if (!info.parent || !victims.count(*info.parent)) continue;
     info.parent = survivor(info.parent);
     if (info.id != written_by_caller) batch.summary_puts.emplace_back(keys::EncodeU64(info.id), schema::EncodeSummary(info));
   }
+  DeleteCheckpointsInto(gone, batch);
   std::erase_if(all, [&](const CheckpointInfo& info) { return victims.count(info.id) > 0; });
 }
 

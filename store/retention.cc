@@ -8,11 +8,12 @@
 
 #include "ckptdb/lineage.h"
 #include "ckptdb/tensor.h"
+#include "store/retention_tracker.h"
 
 namespace ckptdb {
-namespace {
 
-constexpr double kMaxHours = 1e6;  // keeps H in nanoseconds far inside int64
+namespace retention_rules {
+
 constexpr double kNsPerHour = 3600.0 * 1e9;
 
 // floor(step / k) for any sign of step, so that steps -1 and 0 fall in different intervals. A K
@@ -24,6 +25,25 @@ int64_t Interval(int64_t step, uint64_t k) {
   if (step % kk != 0 && step < 0) --q;
   return q;
 }
+
+bool HoursApart(int64_t later_ns, int64_t earlier_ns, double hours) {
+  // Subtract in integers first (wide enough for any two times): a double near 1.8e18 ns cannot
+  // tell nanoseconds apart.
+  return double(static_cast<__int128>(later_ns) - earlier_ns) >= hours * kNsPerHour;
+}
+
+std::optional<double> MetricValue(const CheckpointInfo& info, const std::string& metric) {
+  auto it = info.metrics.find(metric);
+  if (it == info.metrics.end() || std::isnan(it->second)) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace retention_rules
+
+namespace {
+
+using retention_rules::Interval;
+constexpr double kMaxHours = 1e6;  // keeps H in nanoseconds far inside int64
 
 void MarkRecent(const RetentionPolicy& p, const std::vector<CheckpointInfo>& cps,
                 std::optional<CheckpointId> head, std::vector<uint32_t>& reasons) {
@@ -52,23 +72,16 @@ void MarkHourMilestones(double hours, const std::vector<CheckpointInfo>& cps, st
   std::vector<size_t> order(cps.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cps[a].id < cps[b].id; });
-  const double gap_ns = hours * kNsPerHour;
   std::optional<int64_t> last;
   for (size_t i : order) {
-    // Subtract in integers first (wide enough for any two times): a double near 1.8e18 ns cannot
-    // tell nanoseconds apart.
-    if (last && double(static_cast<__int128>(cps[i].commit_time_ns) - *last) < gap_ns) continue;
+    if (last && !retention_rules::HoursApart(cps[i].commit_time_ns, *last, hours)) continue;
     reasons[i] |= kKeepHourMilestone;
     last = cps[i].commit_time_ns;
   }
 }
 
 void MarkBest(const KeepBest& best, const std::vector<CheckpointInfo>& cps, std::vector<uint32_t>& reasons) {
-  auto value = [&](size_t i) -> std::optional<double> {
-    auto it = cps[i].metrics.find(best.metric);
-    if (it == cps[i].metrics.end() || std::isnan(it->second)) return std::nullopt;
-    return it->second;
-  };
+  auto value = [&](size_t i) { return retention_rules::MetricValue(cps[i], best.metric); };
   std::vector<size_t> order(cps.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   // Better first: having the metric, then the better value, then the newer checkpoint.

@@ -26,7 +26,7 @@ Result<RollbackReport> StoreImpl::Rollback(const Selector& which, bool discard) 
   if (Status s = CheckWritable(); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(save_mu_);
   const std::string where = "store " + path_ + ", rolling back to " + which.ToString();
-  summaries_cache_.reset();
+  retention_.reset();
   auto all = LoadSummaries();
   if (!all.ok()) return all.status();
   auto selected = Select(*all, which);

@@ -162,14 +162,25 @@ Result<SavedCheckpoint> StoreImpl::Save(std::span<const TensorRef> tensors, cons
   auto policy = RetentionAt(nullptr);
   if (!policy.ok()) return policy.status().WithContext(where);
   SavedCheckpoint saved;
-  std::optional<std::vector<CheckpointInfo>> after;  // every summary once this commits, if known
+  std::unique_ptr<RetentionTracker> tracker = std::move(retention_);  // back only once this commits
+  std::optional<RetentionTracker::SavePlan> plan;
+  std::optional<std::vector<CheckpointInfo>> after;  // every summary once this commits, if judged in full
   if (policy->max_to_keep > 0) {
-    auto all = TakeSummaries();
-    if (!all.ok()) return all.status().WithContext(where);
-    all->push_back(info);
-    saved.retired = RetireInto(*policy, *all, *id, batch, *id);
-    info.parent = all->back().parent;  // the new head is never retired and stays last, maybe re-pointed
-    after = std::move(all).value();
+    if (tracker && tracker->Matches(*policy, info.parent)) {
+      plan = tracker->Plan(info);
+      DeleteCheckpointsInto(plan->retired, batch);
+      for (const CheckpointInfo& moved : plan->repointed)
+        batch.summary_puts.emplace_back(keys::EncodeU64(moved.id), schema::EncodeSummary(moved));
+      info.parent = plan->parent;
+      saved.retired = plan->retired;
+    } else {
+      auto all = LoadSummaries();
+      if (!all.ok()) return all.status().WithContext(where);
+      all->push_back(info);
+      saved.retired = RetireInto(*policy, *all, *id, batch, *id);
+      info.parent = all->back().parent;  // the new head is never retired and stays last, maybe re-pointed
+      after = std::move(all).value();
+    }
   }
   batch.chunk_puts = std::move(index_puts);
   if (pack) batch.meta_puts.emplace_back(std::string(keys::kNextPack), keys::EncodeU64(pack_ids_.next()));
@@ -180,8 +191,12 @@ Result<SavedCheckpoint> StoreImpl::Save(std::span<const TensorRef> tensors, cons
   for (const auto& tag : info.tags) batch.meta_puts.emplace_back(keys::TagKey(tag), keys::EncodeU64(info.id));
   if (Status s = db_->Commit(batch); !s.ok()) return s.WithContext(where + ", committing");
   NoteCommit();
-  if (after) summaries_cache_ = std::move(after);
-  else if (summaries_cache_) summaries_cache_->push_back(info);
+  if (plan) {
+    tracker->Apply(info, *plan);
+    retention_ = std::move(tracker);
+  } else if (after) {
+    retention_ = std::make_unique<RetentionTracker>(*policy, std::move(*after), info.id);
+  }
   if (!saved.retired.empty() && background_gc_) collector_.Request();
   static_cast<CheckpointInfo&>(saved) = info;
   return saved;

@@ -25,6 +25,7 @@
 #include "store/pack_file.h"
 #include "store/read_views.h"
 #include "store/reader_holds.h"
+#include "store/retention_tracker.h"
 #include "store/thread_pool.h"
 
 namespace ckptdb {
@@ -58,6 +59,10 @@ int64_t NowNs();
 // Cuts tensors of the given byte sizes into chunks of `chunk_size` (the last may be shorter; an
 // empty tensor has none).
 std::vector<ChunkTask> PlanChunks(const std::vector<uint64_t>& sizes, uint64_t chunk_size);
+
+// Adds to `batch` the deletion of checkpoints `victims`: their manifests, summaries and tag index
+// entries (no re-pointing: see PruneInto).
+void DeleteCheckpointsInto(const std::vector<CheckpointInfo>& victims, CommitBatch& batch);
 
 // Adds to `batch` the deletion of checkpoints `victims` of `all` (every manifest in the store, plus
 // any the batch commits): their manifests, summaries and tag index entries. Each surviving child of
@@ -162,8 +167,6 @@ class StoreImpl final : public Store {
     std::shared_lock<std::shared_mutex> l(refresh_mu_);
     return Reading{std::move(l), views_.Begin(*db_)};
   }
-  // The writer's summaries, moved out of summaries_cache_ (or loaded). REQUIRES: save_mu_ held.
-  Result<std::vector<CheckpointInfo>> TakeSummaries();
   // FailedPrecondition for a store opened read-only, naming it; OK otherwise.
   Status CheckWritable() const;
 
@@ -223,10 +226,11 @@ class StoreImpl final : public Store {
   PackIds pack_ids_;
   std::unique_ptr<ReaderHold> hold_;  // read-only stores only
   std::atomic<uint64_t> commits_{0};
-  // Every summary as committed, oldest first, kept by saves so that retention at each save does not
-  // decode the whole history again; guarded by save_mu_. Saves extend it; other edits drop it (the
-  // next save reloads), so it is never out of step with the catalog.
-  std::optional<std::vector<CheckpointInfo>> summaries_cache_;
+  // The retention state of the committed history, kept by saves so that retention at each save
+  // neither reads nor judges the whole history again; guarded by save_mu_. Built by a save's or a
+  // collection's full evaluation; saves then advance it, and every other edit drops it (the next
+  // save evaluates in full again), so it is never out of step with the catalog.
+  std::unique_ptr<RetentionTracker> retention_;
   const bool background_gc_;
   // Last, so it is destroyed (finishing and joining its collection) before anything it uses.
   BackgroundCollector collector_{[this] {
