@@ -45,7 +45,7 @@ Status StoreImpl::ReadTensors(const CheckpointManifest& m, const std::vector<siz
   std::mutex mu;
   Status first;
   std::atomic<bool> failed{false};
-  pool_.ParallelFor(tasks.size(), [&](size_t k) {
+  read_pool_.ParallelFor(tasks.size(), [&](size_t k) {
     if (failed.load(std::memory_order_relaxed)) return;
     const ChunkTask& task = tasks[k];
     const TensorInfo& tensor = m.tensors[which[task.tensor]];

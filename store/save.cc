@@ -96,7 +96,7 @@ Result<SavedCheckpoint> StoreImpl::Save(std::span<const TensorRef> tensors, cons
   } release_pack{pack_ids_, pack_id};
   std::atomic<uint64_t> new_bytes{0};
   FirstError error;
-  pool_.ParallelFor(tasks.size(), [&](size_t k) {
+  write_pool_.ParallelFor(tasks.size(), [&](size_t k) {
     if (error.failed()) return;
     const ChunkTask& task = tasks[k];
     const uint8_t* bytes = static_cast<const uint8_t*>(tensors[task.tensor].data) + task.offset;

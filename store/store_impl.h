@@ -215,7 +215,11 @@ class StoreImpl final : public Store {
   const std::string packs_dir_;
   const bool direct_io_;
   PackReader packs_;
-  ThreadPool pool_;
+  // One pool per role: a restore's chunks never wait for a worker to finish a save's (a 4 MiB hash
+  // and write), only for the CPU and the disk, which the two then share. Saves use write_pool_;
+  // restores and verification, read_pool_.
+  ThreadPool write_pool_;
+  ThreadPool read_pool_;
   // One save or edit at a time: dedup checks, tag checks, ids and commits must not interleave. A
   // collection takes it only to commit.
   std::mutex save_mu_;

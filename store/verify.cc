@@ -38,7 +38,7 @@ Result<VerifyReport> StoreImpl::Verify() {
   std::mutex mu;
   std::map<Digest, std::string> problems;
   std::atomic<uint64_t> bytes{0};
-  pool_.ParallelFor(chunks.size(), [&](size_t k) {
+  read_pool_.ParallelFor(chunks.size(), [&](size_t k) {
     const auto& [d, length] = chunks[k];
     thread_local Buffer scratch;  // page-aligned, so pack reads land in it directly
     if (scratch.size() < length) scratch = Buffer::Allocate(length);

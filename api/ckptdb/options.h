@@ -18,7 +18,9 @@ struct StoreOptions {
   // store at creation; ignored when opening an existing one (whose own chunk size is used).
   // Default: 4 MiB.
   uint64_t chunk_size = 4ull << 20;
-  // Threads that hash, write and read chunks. 0 means one per core. Default: 0.
+  // Threads that hash, write and read chunks, counting the calling thread: saves get this many and
+  // reads (restores, verification) as many again of their own, so a restore started during a save
+  // runs at once beside it instead of waiting for workers. 0 means one per core. Default: 0.
   int threads = 0;
   // Write and read chunk bytes (pack files) with O_DIRECT, bypassing the page cache; falls back to
   // buffered I/O where the filesystem refuses O_DIRECT (tmpfs). Measured on the development machine:
