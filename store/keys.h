@@ -26,6 +26,9 @@ inline constexpr std::string_view kNextPack = "next_pack";
 inline constexpr std::string_view kPolicy = "policy";  // RetentionPolicy fb; absent: keep everything
 // Collections that changed the chunk index so far (absent: 0); see FORMAT.md, "Readers".
 inline constexpr std::string_view kGcEpoch = "gc_epoch";
+// Bytes of chunk index entries (key + value) collections deleted since the chunk index was last
+// compacted (absent: 0): what the index's files still hold for nothing.
+inline constexpr std::string_view kIndexGarbage = "index_garbage";
 
 // Chunk column family: 'i' + digest -> where the chunk's bytes are.
 inline constexpr char kChunkIndex = 'i';

@@ -237,3 +237,67 @@ TEST_F(StoreGcTest, AnIndexEntryWithAnImpossibleLengthIsCorruptionNotAHugeCopy) 
 
 }  // namespace
 }  // namespace ckptdb
+
+namespace ckptdb {
+namespace {
+
+// What the chunk index holds of a closed store: the bytes collections deleted since the index was
+// last compacted (the index_garbage counter; 0 when absent) and the size of its files.
+struct IndexState {
+  uint64_t garbage = 0, sst_bytes = 0;
+};
+IndexState ReadIndexState(const std::string& path) {
+  IndexState st;
+  store_tests::EditRocksDb(path, [&](rocksdb::DB& db, const std::vector<rocksdb::ColumnFamilyHandle*>& cf) {
+    std::string v;
+    if (db.Get(rocksdb::ReadOptions(), cf[0], std::string(keys::kIndexGarbage), &v).ok())
+      st.garbage = keys::DecodeU64(v).value_or(0);
+    EXPECT_TRUE(db.GetIntProperty(cf[2], "rocksdb.total-sst-files-size", &st.sst_bytes));
+  });
+  return st;
+}
+
+TEST(StoreGcIndexTest, TheIndexIsCompactedOnlyOnceItsDeletedEntriesExceedTheBudget) {
+  testing::ScratchDir dir;
+  const std::string path = dir.Join("store");
+  constexpr uint64_t kSmall = 16 << 10;  // below kInlineChunkMax: the bytes live in the index
+  static_assert(kSmall < keys::kInlineChunkMax);
+  auto open = [&] {
+    auto s = Store::Open(path);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return std::move(s).value();
+  };
+  {
+    auto store = open();
+    for (int i = 0; i < 40; ++i) {
+      std::vector<std::vector<uint8_t>> bytes;
+      std::vector<TensorRef> refs;
+      for (int t = 0; t < 4; ++t) bytes.push_back(testing::RandomBytes(1000 * i + t, kSmall));
+      for (int t = 0; t < 4; ++t) refs.push_back({"t" + std::to_string(t), DType::kU8, {int64_t(kSmall)}, bytes[t].data(), kSmall});
+      ASSERT_TRUE(store->Save(refs, SaveOptions{}).ok());
+    }
+    ASSERT_TRUE(store->Remove(Selector::Id(1)).ok());  // 1/40 of the index: under the 1/8 budget
+    auto r = store->CollectGarbage();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->chunks_deleted, 4u);
+  }
+  const IndexState small = ReadIndexState(path);
+  EXPECT_GE(small.garbage, 4 * kSmall) << "the deletion is counted, not compacted away";
+  EXPECT_GE(small.sst_bytes, 39 * 4 * kSmall);
+  {
+    auto store = open();
+    for (CheckpointId id = 2; id <= 20; ++id) ASSERT_TRUE(store->Remove(Selector::Id(id)).ok());
+    auto r = store->CollectGarbage();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->chunks_deleted, 19 * 4u);
+    auto back = store->Restore(Selector::Id(40));
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ((*back)[3].bytes.size(), kSmall);
+  }
+  const IndexState big = ReadIndexState(path);
+  EXPECT_EQ(big.garbage, 0u) << "compacted: the counter starts again";
+  EXPECT_LT(big.sst_bytes, 25 * 4 * kSmall) << "the deleted inline chunks gave their space back";
+}
+
+}  // namespace
+}  // namespace ckptdb
