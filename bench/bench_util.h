@@ -141,4 +141,13 @@ inline double TimedRead(const std::string& path, uint8_t* buf, uint64_t expect, 
   return t;
 }
 
+// One line of a benchmark's verdict: "LABEL  FIGURES   TARGET  PASS|FAIL", the label padded to
+// `width` so a program's lines align.
+template <typename... T>
+void Target(int width, const char* label, const char* target, bool pass, const char* fmt, T... args) {
+  char d[400];
+  std::snprintf(d, sizeof d, fmt, args...);
+  std::printf("%-*s %s   %s  %s\n", width, label, d, target, pass ? "PASS" : "FAIL");
+}
+
 }  // namespace ckptdb::bench

@@ -356,13 +356,6 @@ RestoreFigures MeasureRestore(const Args& a) {
 
 // ---- report
 
-template <typename... T>
-void Target(const char* label, const char* target, bool pass, const char* fmt, T... args) {
-  char d[400];
-  std::snprintf(d, sizeof d, fmt, args...);
-  std::printf("%-22s %s   %s  %s\n", label, d, target, pass ? "PASS" : "FAIL");
-}
-
 int Run(const Args& a) {
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
   std::printf("ckptdb catalog benchmark\n");
@@ -413,22 +406,22 @@ int Run(const Args& a) {
     const auto& [n0, f0] = *by_size.begin();
     const auto& [n1, f1] = *by_size.rbegin();
     const std::string at = n1 == 100000 && n0 == 100 ? "" : " [target is for 100000 vs 100]";
-    Target("save at largest", "target <= 1.5x", f1.at("save (policy)") <= 1.5 * f0.at("save (policy)"),
+    bench::Target(22, "save at largest", "target <= 1.5x", f1.at("save (policy)") <= 1.5 * f0.at("save (policy)"),
            "%llu checkpoints %.4f s / %llu checkpoints %.4f s = %.2fx%s", (unsigned long long)n1,
            f1.at("save (policy)"), (unsigned long long)n0, f0.at("save (policy)"),
            f1.at("save (policy)") / f0.at("save (policy)"), at.c_str());
-    Target("show --latest", "target <= 1.5x", f1.at("show --latest") <= 1.5 * f0.at("show --latest"),
+    bench::Target(22, "show --latest", "target <= 1.5x", f1.at("show --latest") <= 1.5 * f0.at("show --latest"),
            "%llu checkpoints %.4f s / %llu checkpoints %.4f s = %.2fx%s", (unsigned long long)n1,
            f1.at("show --latest"), (unsigned long long)n0, f0.at("show --latest"),
            f1.at("show --latest") / f0.at("show --latest"), at.c_str());
   }
   if (!by_size.empty()) {
     const auto& [n1, f1] = *by_size.rbegin();
-    Target("log at largest", "target < 1 s", f1.at("log") < 1.0, "%llu checkpoints: %.4f s%s",
+    bench::Target(22, "log at largest", "target < 1 s", f1.at("log") < 1.0, "%llu checkpoints: %.4f s%s",
            (unsigned long long)n1, f1.at("log"), n1 == 100000 ? "" : " [target is for 100000]");
   }
   if (a.busy_saves > 0 && rf.busy > 0)
-    Target("restore during save", "target <= 1.5x", rf.busy <= 1.5 * rf.alone, "%.4f s / %.4f s alone = %.2fx",
+    bench::Target(22, "restore during save", "target <= 1.5x", rf.busy <= 1.5 * rf.alone, "%.4f s / %.4f s alone = %.2fx",
            rf.busy, rf.alone, rf.busy / rf.alone);
   else if (a.busy_saves > 0)
     std::printf("restore during save    no restore started while a save ran  FAIL\n");

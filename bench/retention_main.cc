@@ -146,13 +146,6 @@ GcRun CollectTimed(Store& store, const std::string& dir, const char* label) {
 }
 
 // One target line, as store_main.cc prints them: label, measurement, target, PASS or FAIL.
-template <typename... T>
-void Target(const char* label, const char* target, bool pass, const char* fmt, T... args) {
-  char d[400];
-  std::snprintf(d, sizeof d, fmt, args...);
-  std::printf("%-16s %s   %s  %s\n", label, d, target, pass ? "PASS" : "FAIL");
-}
-
 constexpr uint64_t kSlack = 8 * kMiB;  // the "few MiB" of the disk target: RocksDB's own files, pack padding
 // The background collection after each rotation keeps garbage under half the live bytes (it runs
 // beside training, so it copies less than an explicit gc, which compacts to 1.15x): see
@@ -354,14 +347,14 @@ int Run(const Args& a, const std::string& scratch) {
               "live unique %.1f MB; the no-policy store: %zu checkpoints in %.1f MB (closed), unique %.1f MB\n",
               MB(disk_peak), MB(gc.disk_before), MB(gc.packs_before), MB(gc.disk_after), MB(gc.packs_after), MB(disk_closed), MB(space.unique_bytes),
               space_plain.checkpoints.size(), MB(disk_plain), MB(space_plain.unique_bytes));
-  Target("rotation", "target = max_to_keep", listed.size() == expect_kept && kept_max == expect_kept,
+  bench::Target(16, "rotation", "target = max_to_keep", listed.size() == expect_kept && kept_max == expect_kept,
          "%zu checkpoints after %d saves (at most %zu at any time), expected %llu", listed.size(), a.checkpoints,
          kept_max, (unsigned long long)expect_kept);
-  Target("disk after gc", "target <= 1.15x + 8 MiB", gc.disk_after <= 1.15 * space.unique_bytes + kSlack,
+  bench::Target(16, "disk after gc", "target <= 1.15x + 8 MiB", gc.disk_after <= 1.15 * space.unique_bytes + kSlack,
          "%.1f MB on disk / %.1f MB live unique = %.3fx (store open)", MB(gc.disk_after), MB(space.unique_bytes),
          ratio);
   if (a.background_gc && worst > 0)  // each rotating save is followed by a gc: the bound should hold throughout
-    Target("disk after saves", "target <= 1.5x + 8 MiB", bound_held,
+    bench::Target(16, "disk after saves", "target <= 1.5x + 8 MiB", bound_held,
            "worst after a rotating save and its background gc: %.3fx live unique (save %d)", worst, worst_at);
   std::printf("restore check %s (%zu checkpoints, each bit-exact against the state it saved)\n",
               restore_ok ? "PASS" : "FAIL", listed.size());

@@ -359,13 +359,6 @@ void RunRepeat(int r, const Args& a, State& s, State& into, const std::string& s
 }
 
 // One target line: label, the measurement (printf-style), the target, PASS or FAIL.
-template <typename... T>
-void Target(const char* label, const char* target, bool pass, const char* fmt, T... args) {
-  char d[320];
-  std::snprintf(d, sizeof d, fmt, args...);
-  std::printf("%-16s %s   %s  %s\n", label, d, target, pass ? "PASS" : "FAIL");
-}
-
 int Run(const Args& a, const std::string& scratch) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const std::string cpu = bench::CpuModel();
@@ -407,22 +400,22 @@ int Run(const Args& a, const std::string& scratch) {
               " | BLAKE3 all-core %.2f GB/s | first touch of new memory %.2f GB/s\n", dw, Med("bw"), dr, h, Med("ft"));
   std::printf("store     full save %.2f GB/s (%.3f s) | unchanged re-save %.2f GB/s | reopen %.3f s | "
               "on disk %.3f GB after 3 saves\n", save, Med("save_s"), Med("same"), Med("open_s"), Med("store_bytes") / 1e9);
-  Target("full save", "target >= 70%", save >= 0.7 * wref,
+  bench::Target(16, "full save", "target >= 70%", save >= 0.7 * wref,
          "%.2f GB in %.3f s = %.2f GB/s = %3.0f%% of min(O_DIRECT %.2f, BLAKE3 all-core %.2f) = %.2f",
          s.logical / 1e9, Med("save_s"), save, 100 * save / wref, dw, h, wref);
-  Target("incremental", "target <= 1.05x", Med("inc_ratio") <= 1.05,
+  bench::Target(16, "incremental", "target <= 1.05x", Med("inc_ratio") <= 1.05,
          "%.2f s, written %.1f MB for %.1f MB changed chunk bytes = %.3fx", Med("inc_s"),
          Med("inc_written") / 1e6, Med("inc_changed") / 1e6, Med("inc_ratio"));
-  Target("write amp full", "target <= 1.1", Med("wa_full") <= 1.1, "full save: written / new chunk bytes = %.3fx",
+  bench::Target(16, "write amp full", "target <= 1.1", Med("wa_full") <= 1.1, "full save: written / new chunk bytes = %.3fx",
          Med("wa_full"));
-  Target("write amp incr", "target <= 1.1", Med("wa_inc") <= 1.1, "incremental: written / new bytes = %.3fx",
+  bench::Target(16, "write amp incr", "target <= 1.1", Med("wa_inc") <= 1.1, "incremental: written / new bytes = %.3fx",
          Med("wa_inc"));
   for (auto [label, key] : {std::pair{"restore", "restore"}, std::pair{"restore into", "into"}})
-    Target(label, "target >= 70%", Med(key) >= 0.7 * rref,
+    bench::Target(16, label, "target >= 70%", Med(key) >= 0.7 * rref,
            "%.2f GB/s = %3.0f%% of min(O_DIRECT read %.2f, BLAKE3 all-core %.2f) = %.2f", Med(key),
            100 * Med(key) / rref, dr, h, rref);
   const double fref = std::min(Med("drf"), h);
-  Target("restore (fresh)", "target >= 70%", Med("restore") >= 0.7 * fref,
+  bench::Target(16, "restore (fresh)", "target >= 70%", Med("restore") >= 0.7 * fref,
          "%.2f GB/s = %3.0f%% of min(O_DIRECT read into new memory %.2f, BLAKE3 all-core %.2f) = %.2f",
          Med("restore"), 100 * Med("restore") / fref, Med("drf"), h, fref);
   std::printf("note: Restore fills buffers it has just allocated, so it also pays first-touch page faults "
