@@ -1,13 +1,15 @@
 // catalog: how the catalog scales with the number of checkpoints. For each size in --sizes it keeps
 // a store of that many small checkpoints (3 f32 tensors of 4, 2 and 1 KiB, fresh bytes each, so
 // every chunk is new; built once in one open Store and reused while its stamp file matches) and
-// times, as the median of --repeat runs, with the ratio to the smallest size measured in the same run:
+// times, as the median of --repeat runs, with the ratio to the smallest size measured in the same run
+// (every step runs once per size in turn, so the machine's drifting load falls on all sizes alike):
 //   - `ckptdb log STORE`, `log --json` and `show STORE --latest`: the real CLI as a child process,
 //     stdout to /dev/null (process start and store open included; the ratio removes them);
 //   - Store::List in process (the same work as log, without the process);
 //   - one more Store::Save under a retention policy that keeps every checkpoint (max_to_keep 5 with
 //     keep_every_steps 1: every checkpoint is its own step milestone), so the policy is evaluated over
-//     all of them and removes nothing;
+//     all of them and removes nothing; the first save after the store opens, which judges the whole
+//     history once to learn what later saves only update, is a row of its own;
 //   - Store::Tag of checkpoint 1 (by id) and Untag;
 //   - Store::CollectGarbage: once with the garbage the timed saves leave (they are removed again so
 //     the store keeps its size across runs), then with none.
@@ -15,7 +17,7 @@
 // random bytes runs on another thread. A measurement, not a test: exit 0 when a target fails, 1
 // only when the store or the CLI errs.
 //
-//   catalog [--sizes 100,1000,10000,100000] [--repeat N (5)] [--dir DIR (<build>/catalog-stores)]
+//   catalog [--sizes 100,1000,10000,100000] [--repeat N (11)] [--dir DIR (<build>/catalog-stores)]
 //           [--cli PATH (ckptdb beside this program)] [--max-build-min M (15)]
 //           [--busy-saves N (3; 0 skips the restore part)] [--save-gib G (2)] [--restore-mib M (8)]
 #include <fcntl.h>
@@ -31,6 +33,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -66,7 +69,7 @@ void Check(const Status& s, const std::string& what) {
 
 struct Args {
   std::vector<uint64_t> sizes = {100, 1000, 10000, 100000};
-  int repeat = 5, busy_saves = 3;
+  int repeat = 11, busy_saves = 3;
   double max_build_min = 15, save_gib = 2, restore_mib = 8;
   std::string dir, cli;
 };
@@ -195,87 +198,108 @@ double TimeCli(const Args& a, const std::vector<std::string>& args) {
 // ---- one size
 
 using Figures = std::map<std::string, double>;  // operation -> median seconds
-const char* const kRows[] = {"log", "log --json", "show --latest", "List (in process)", "save (policy)", "tag",
+const char* const kRows[] = {"log", "log --json", "show --latest", "List (in process)", "save (policy)",
+                             "first save after open", "tag",
                              "untag", "gc (after saves, 1 run)", "gc (no garbage)"};
 constexpr const char* kBenchTag = "catalog-bench";
 
-Figures Measure(const Args& a, uint64_t n) {
+// The store of `n` checkpoints, reused while its stamp matches, else built; nullopt if not built.
+std::optional<Stamp> Ready(const Args& a, uint64_t n) {
   const std::string path = StorePath(a, n);
   std::optional<Stamp> st = ReadStamp(path);
   if (st && (st->checkpoints != n || !fs::exists(path))) st.reset();
   if (st) std::printf("  reusing %s (stamp: %llu checkpoints, head %llu, built in %.1f s = %.2f ms per save)\n",
                       path.c_str(), (unsigned long long)st->checkpoints, (unsigned long long)st->head, st->seconds,
                       1e3 * st->seconds / double(n));
-  else if (!(st = Build(a, n, path))) return {};
-  Figures f;
+  else st = Build(a, n, path);
+  return st;
+}
+
+// Every timed step runs once per size in turn, `repeat` times over, so the machine's drifting load
+// falls on every size alike rather than on whichever was measured last.
+void MeasureAll(const Args& a, const std::map<uint64_t, Stamp>& ready, std::map<uint64_t, Figures>& by_size) {
   const int r = a.repeat;
+  std::map<uint64_t, std::map<std::string, std::vector<double>>> t;  // size -> row -> samples
+  // The CLI opens each store itself, so this process holds them closed meanwhile.
+  // Each operation has its rounds of its own, so what runs just before a timed step (a heavy `log`
+  // of the largest store, say) is the same kind of step for every size.
+  auto rounds = [&](const std::function<void(uint64_t)>& step) {
+    for (int i = 0; i < r; ++i)
+      for (const auto& [n, st] : ready) step(n);
+  };
+  rounds([&](uint64_t n) { t[n]["show --latest"].push_back(TimeCli(a, {"show", StorePath(a, n), "--latest"})); });
+  rounds([&](uint64_t n) { t[n]["log"].push_back(TimeCli(a, {"log", StorePath(a, n)})); });
+  rounds([&](uint64_t n) { t[n]["log --json"].push_back(TimeCli(a, {"log", StorePath(a, n), "--json"})); });
 
-  // The CLI opens the store itself, so this process holds it closed meanwhile.
-  std::vector<double> log, log_json, show;
-  for (int i = 0; i < r; ++i) {
-    log.push_back(TimeCli(a, {"log", path}));
-    log_json.push_back(TimeCli(a, {"log", path, "--json"}));
-    show.push_back(TimeCli(a, {"show", path, "--latest"}));
-  }
-  f["log"] = Median(log), f["log --json"] = Median(log_json), f["show --latest"] = Median(show);
-
-  auto store = Check(Store::Open(path), "open " + path);
-  // Leftovers of an interrupted run: checkpoints past the stamp's head, and the bench's tag.
-  (void)store->Untag(kBenchTag);
-  for (auto h = Check(store->Head(), "head"); h && *h > st->head; h = Check(store->Head(), "head"))
-    Check(store->Remove(Selector::Id(*h)), "remove leftover checkpoint " + std::to_string(*h));
-  const size_t listed = Check(store->List(), "list").size();
-  if (listed != n) Die(path + " holds " + std::to_string(listed) + " checkpoints, its stamp says " +
-                       std::to_string(n) + ": delete it and its .stamp to rebuild");
-
-  std::vector<double> list, save, tag, untag;
-  for (int i = 0; i < r; ++i) {
-    const double t0 = Now();
-    (void)Check(store->List(), "list");
-    list.push_back(Now() - t0);
-  }
+  std::map<uint64_t, std::unique_ptr<Store>> stores;
   RetentionPolicy keep_all;
   keep_all.max_to_keep = 5;
-  keep_all.keep_every_steps = 1;  // steps 1..n+r: each checkpoint is its interval's milestone
-  Check(store->SetRetention(keep_all), "set retention");
+  keep_all.keep_every_steps = 1;  // steps 1..n+saves: each checkpoint is its interval's milestone
   Small small;
-  std::vector<CheckpointId> added;
-  for (int i = 0; i < r; ++i) {
-    const int64_t step = int64_t(n) + 1 + i;
+  std::map<uint64_t, std::vector<CheckpointId>> added;
+  auto save_one = [&](uint64_t n) {
+    const int64_t step = int64_t(n) + 1 + int64_t(added[n].size());
     const std::vector<TensorRef> refs = small.At(step);
     const double t0 = Now();
-    const CheckpointInfo ci = Check(store->Save(refs, StepOptions(step)), "save under policy into " + path);
-    save.push_back(Now() - t0);
-    added.push_back(ci.id);
+    const CheckpointInfo ci = Check(stores[n]->Save(refs, StepOptions(step)), "save under policy into " + StorePath(a, n));
+    const double secs = Now() - t0;
+    added[n].push_back(ci.id);
+    return secs;
+  };
+  for (const auto& [n, st] : ready) {
+    const std::string path = StorePath(a, n);
+    auto& store = stores[n] = Check(Store::Open(path), "open " + path);
+    // Leftovers of an interrupted run: checkpoints past the stamp's head, and the bench's tag.
+    (void)store->Untag(kBenchTag);
+    for (auto h = Check(store->Head(), "head"); h && *h > st.head; h = Check(store->Head(), "head"))
+      Check(store->Remove(Selector::Id(*h)), "remove leftover checkpoint " + std::to_string(*h));
+    const size_t listed = Check(store->List(), "list").size();
+    if (listed != n) Die(path + " holds " + std::to_string(listed) + " checkpoints, its stamp says " +
+                         std::to_string(n) + ": delete it and its .stamp to rebuild");
+    Check(store->SetRetention(keep_all), "set retention");
+    // The first save after an open judges the whole history once (and keeps what it learned for
+    // the saves after it): timed on its own.
+    t[n]["first save after open"].push_back(save_one(n));
   }
-  const size_t after = Check(store->List(), "list").size();
-  if (after != n + r) Die("the keep-everything policy removed checkpoints: " + std::to_string(after) + " left");
-  for (int i = 0; i < r; ++i) {
+  rounds([&](uint64_t n) { t[n]["save (policy)"].push_back(save_one(n)); });
+  rounds([&](uint64_t n) {
     double t0 = Now();
-    Check(store->Tag(Selector::Id(1), kBenchTag), "tag checkpoint 1");
-    tag.push_back(Now() - t0);
+    Check(stores[n]->Tag(Selector::Id(1), kBenchTag), "tag checkpoint 1");
+    t[n]["tag"].push_back(Now() - t0);
     t0 = Now();
-    Check(store->Untag(kBenchTag), "untag");
-    untag.push_back(Now() - t0);
-  }
-  for (auto it = added.rbegin(); it != added.rend(); ++it)
-    Check(store->Remove(Selector::Id(*it)), "remove timed checkpoint " + std::to_string(*it));
-  std::vector<double> gc;
-  for (int i = 0; i < std::max(2, r + 1); ++i) {  // the first has the removed saves' chunks to delete
+    Check(stores[n]->Untag(kBenchTag), "untag");
+    t[n]["untag"].push_back(Now() - t0);
+  });
+  rounds([&](uint64_t n) {
     const double t0 = Now();
-    const GcReport g = Check(store->CollectGarbage(), "gc " + path);
-    gc.push_back(Now() - t0);
-    if (i == 0 && g.chunks_deleted != 3 * added.size())
-      std::printf("  NOTE: first gc deleted %llu chunks, expected %zu\n", (unsigned long long)g.chunks_deleted,
-                  3 * added.size());
+    (void)Check(stores[n]->List(), "list");
+    t[n]["List (in process)"].push_back(Now() - t0);
+  });
+  for (const auto& [n, st] : ready) {
+    auto& store = stores[n];
+    const size_t after = Check(store->List(), "list").size();
+    if (after != n + added[n].size())
+      Die("the keep-everything policy removed checkpoints: " + std::to_string(after) + " left");
+    for (auto it = added[n].rbegin(); it != added[n].rend(); ++it)
+      Check(store->Remove(Selector::Id(*it)), "remove timed checkpoint " + std::to_string(*it));
+    std::vector<double> gc;
+    for (int i = 0; i < std::max(2, std::min(r, 5) + 1); ++i) {  // the first has the removed saves' chunks to delete
+      const double t0 = Now();
+      const GcReport g = Check(store->CollectGarbage(), "gc " + StorePath(a, n));
+      gc.push_back(Now() - t0);
+      if (i == 0 && g.chunks_deleted != 3 * added[n].size())
+        std::printf("  NOTE: first gc deleted %llu chunks, expected %zu\n", (unsigned long long)g.chunks_deleted,
+                    3 * added[n].size());
+    }
+    store.reset();
+    t[n]["gc (after saves, 1 run)"].push_back(gc[0]);
+    t[n]["gc (no garbage)"] = std::vector<double>(gc.begin() + 1, gc.end());
+    Figures& f = by_size[n];
+    for (const auto& [row, samples] : t[n]) f[row] = Median(samples);
+    std::printf("  %llu checkpoints: log %.4f s, show --latest %.4f s, save %.4f s (first after open %.4f s), gc %.4f s\n",
+                (unsigned long long)n, f["log"], f["show --latest"], f["save (policy)"], f["first save after open"],
+                f["gc (after saves, 1 run)"]);
   }
-  store.reset();
-  f["List (in process)"] = Median(list), f["save (policy)"] = Median(save), f["tag"] = Median(tag);
-  f["untag"] = Median(untag), f["gc (after saves, 1 run)"] = gc[0];
-  f["gc (no garbage)"] = Median(std::vector<double>(gc.begin() + 1, gc.end()));
-  std::printf("  %llu checkpoints: log %.4f s, show --latest %.4f s, save %.4f s, gc %.4f s\n", (unsigned long long)n,
-              f["log"], f["show --latest"], f["save (policy)"], f["gc (after saves, 1 run)"]);
-  return f;
 }
 
 // ---- restore beside a big save
@@ -369,12 +393,14 @@ int Run(const Args& a) {
   if (bench::FilesystemOf(a.dir).rfind("tmpfs", 0) == 0)
     std::printf("WARNING: %s is on tmpfs: the figures measure memory, not a disk; pass --dir\n", a.dir.c_str());
 
-  std::map<uint64_t, Figures> by_size;
+  std::map<uint64_t, Stamp> ready;
   for (uint64_t n : a.sizes) {
     std::printf("-- %llu checkpoints\n", (unsigned long long)n);
-    Figures f = Measure(a, n);
-    if (!f.empty()) by_size[n] = f;
+    if (auto st = Ready(a, n)) ready[n] = *st;
   }
+  std::printf("-- timing every size in turn, %d rounds\n", a.repeat);
+  std::map<uint64_t, Figures> by_size;
+  MeasureAll(a, ready, by_size);
   RestoreFigures rf;
   if (a.busy_saves > 0) {
     std::printf("-- restore of %.0f MiB alone and beside a %.1f GiB save (%d saves)\n", a.restore_mib, a.save_gib,
@@ -429,7 +455,7 @@ int Run(const Args& a) {
 }
 
 constexpr const char* kUsage =
-    "usage: catalog [--sizes 100,1000,10000,100000] [--repeat N (5)] [--dir DIR (<build>/catalog-stores)]\n"
+    "usage: catalog [--sizes 100,1000,10000,100000] [--repeat N (11)] [--dir DIR (<build>/catalog-stores)]\n"
     "               [--cli PATH (ckptdb beside this program)] [--max-build-min M (15)]\n"
     "               [--busy-saves N (3; 0 skips the restore part)] [--save-gib G (2)] [--restore-mib M (8)]\n";
 

@@ -47,6 +47,14 @@ rocksdb::ColumnFamilyOptions SmallValueCf() {
   rocksdb::ColumnFamilyOptions cf;
   rocksdb::BlockBasedTableOptions t;
   t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  // Partitioned index and filters, read through the block cache: opening a table then reads only
+  // its small top-level index instead of its whole index and filter (about 1 MB per 64 MB table of
+  // inline chunks). Every command opens every table (a reader must: max_open_files = -1), so with
+  // whole indexes the open itself grew with the catalog: `show --latest` took 6-10 ms more at
+  // 100,000 checkpoints than at 100.
+  t.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+  t.partition_filters = true;
+  t.cache_index_and_filter_blocks = true;
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
   cf.compression = rocksdb::kNoCompression;
   // Readers replay at most this much of a live writer's WAL per family when they open (64 MiB by

@@ -12,7 +12,7 @@ Status StoreImpl::Tag(const Selector& which, const std::string& name) {
   if (Status s = CheckWritable(); !s.ok()) return s;
   if (name.empty() || !IsValidUtf8(name)) return Status::InvalidArgument("tag '" + name + "' is empty or not UTF-8");
   std::lock_guard<std::mutex> lock(save_mu_);
-  retention_.reset();
+  // A tag edit keeps the retention tracker: it is told once the edit commits.
   auto info = SelectSummary(which, nullptr);
   if (!info.ok()) return info.status();
   auto holder = db_->GetMeta(keys::TagKey(name));
@@ -28,13 +28,14 @@ Status StoreImpl::Tag(const Selector& which, const std::string& name) {
   CommitBatch batch;
   batch.summary_puts.emplace_back(keys::EncodeU64(info->id), schema::EncodeSummary(*info));
   batch.meta_puts.emplace_back(keys::TagKey(name), keys::EncodeU64(info->id));
-  return db_->Commit(batch).WithContext("store " + path_ + ", tagging " + Where(*info));
+  if (Status s = db_->Commit(batch); !s.ok()) return s.WithContext("store " + path_ + ", tagging " + Where(*info));
+  if (retention_) retention_->SetTags(info->id, info->tags);
+  return Status::OK();
 }
 
 Status StoreImpl::Untag(const std::string& name) {
   if (Status s = CheckWritable(); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(save_mu_);
-  retention_.reset();
   auto holder = db_->GetMeta(keys::TagKey(name));
   if (!holder.ok()) return holder.status();
   if (!holder->has_value()) return Status::NotFound("store " + path_ + " has no tag '" + name + "'");
@@ -50,7 +51,9 @@ Status StoreImpl::Untag(const std::string& name) {
   } else if (info.status().code() != Code::kNotFound) {
     return info.status();
   }  // a dangling index entry (its checkpoint is gone) is simply dropped
-  return db_->Commit(batch).WithContext("store " + path_ + ", untagging '" + name + "'");
+  if (Status s = db_->Commit(batch); !s.ok()) return s.WithContext("store " + path_ + ", untagging '" + name + "'");
+  if (retention_ && info.ok()) retention_->SetTags(*id, info->tags);
+  return Status::OK();
 }
 
 Result<CheckpointInfo> StoreImpl::Remove(const Selector& which) {

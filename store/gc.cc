@@ -101,7 +101,7 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
     if (!head.ok()) return head.status();
     // A tracker matching the stored policy and head means the last save already judged the whole
     // history under it: there is nothing to retire, and no need to read every summary to see so.
-    if (policy->max_to_keep > 0 && *head && !(retention_ && retention_->Matches(*policy, *head))) {
+    if (policy->max_to_keep > 0 && *head && !(retention_ && retention_->Matches(*policy, *head) && retention_->settled())) {
       retention_.reset();
       auto all = LoadSummaries();
       if (!all.ok()) return all.status();

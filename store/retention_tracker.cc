@@ -70,6 +70,7 @@ RetentionTracker::SavePlan RetentionTracker::Plan(const CheckpointInfo& info) co
   if (new_floor != 0)
     for (auto it = infos_.lower_bound(floor_); it != infos_.end() && it->first < new_floor; ++it)
       candidates.insert(it->first);
+  candidates.insert(unprotected_.begin(), unprotected_.end());
   std::optional<CheckpointId> displaced;
   if (policy_.keep_best && !best_.empty() && best_.size() >= policy_.keep_best->count &&
       best_.key_comp()(KeyOf(info), *best_.rbegin())) {
@@ -114,7 +115,15 @@ RetentionTracker::SavePlan RetentionTracker::Plan(const CheckpointInfo& info) co
   return plan;
 }
 
+void RetentionTracker::SetTags(CheckpointId id, std::vector<std::string> tags) {
+  auto it = infos_.find(id);
+  if (it == infos_.end()) return;
+  it->second.tags = std::move(tags);
+  if (it->second.tags.empty()) unprotected_.insert(id);
+}
+
 void RetentionTracker::Apply(CheckpointInfo info, const SavePlan& plan) {
+  unprotected_.clear();  // the plan judged them
   for (const CheckpointInfo& v : plan.retired) {
     auto it = infos_.find(v.id);
     if (it == infos_.end()) continue;

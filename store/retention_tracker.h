@@ -16,8 +16,8 @@
 // judged by every rule, which gives exactly DecideRetention's answer (tests/retention_tracker_test
 // holds the two to each other on random histories).
 //
-// Anything else that changes the history (removal, rollback, tag edits, a new policy) must drop the
-// tracker; the writer builds a new one from its next full evaluation.
+// Tag edits are told to the tracker (SetTags). Anything else that changes the history (removal,
+// rollback, a new policy) must drop it; the writer builds a new one from its next full evaluation.
 // Thread safety: none; the store guards it with its save lock.
 #pragma once
 
@@ -66,6 +66,13 @@ class RetentionTracker {
   // Takes a committed save into the state. REQUIRES: `plan` is Plan(info) of the current state.
   void Apply(CheckpointInfo info, const SavePlan& plan);
 
+  // A tag edit: checkpoint `id` (if held) now has exactly `tags`. A checkpoint left without tags may
+  // have lost its last protection; the next Plan judges it with its own candidates.
+  void SetTags(CheckpointId id, std::vector<std::string> tags);
+  // True when every checkpoint held is known to be kept by the policy; false from an untag that
+  // left a checkpoint without tags until the next save judges it (it may still be kept otherwise).
+  bool settled() const { return unprotected_.empty(); }
+
   // Every checkpoint held, oldest first (for tests and checks; O(n)).
   std::vector<CheckpointInfo> Checkpoints() const;
 
@@ -95,6 +102,7 @@ class RetentionTracker {
   std::set<CheckpointId> hour_milestones_;
   std::optional<int64_t> last_hour_ns_;  // commit time of the newest hour milestone
   std::set<BestKey, BetterFirst> best_;   // the best `count`
+  std::set<CheckpointId> unprotected_;    // lost their tags since the last save: judged at the next
 };
 
 }  // namespace ckptdb

@@ -2,7 +2,7 @@
 // save: on random histories (random policies, steps, times, metrics with ties and NaN, tags, and
 // rollbacks, policy changes and untags that force a full evaluation), every save retires exactly
 // the checkpoints the full evaluation retires, re-points the same survivors to the same parents,
-// and leaves the same history behind.
+// and leaves the same history behind. Tag edits are told to the tracker, not rebuilt from.
 #include "store/retention_tracker.h"
 
 #include <gtest/gtest.h>
@@ -46,6 +46,12 @@ std::string Describe(const std::vector<CheckpointInfo>& v) {
   return s;
 }
 
+bool Settled(const RetentionPolicy& p, const std::vector<CheckpointInfo>& v, std::optional<CheckpointId> head) {
+  for (const auto& d : DecideRetention(p, v, head))
+    if (!d.keep()) return false;
+  return true;
+}
+
 // One random run of `saves` saves; returns how many went through the tracker.
 int RunOne(uint64_t seed, int saves) {
   std::mt19937_64 rng(seed);
@@ -65,9 +71,13 @@ int RunOne(uint64_t seed, int saves) {
     } else if (event < 6) {
       policy = RandomPolicy(rng);
       tracker.reset();
-    } else if (event < 8 && !ref.empty()) {  // untag one
-      ref[rng() % ref.size()].tags.clear();
-      tracker.reset();
+    } else if (event < 10 && !ref.empty()) {  // untag one (which may unprotect it), or tag one
+      CheckpointInfo& c = ref[rng() % ref.size()];
+      if (event < 8) c.tags.clear();
+      else c.tags.push_back("u" + std::to_string(i));
+      if (tracker) tracker->SetTags(c.id, c.tags);
+      // settled() may be pessimistic (the untagged one may be kept otherwise), never optimistic.
+      if (tracker && tracker->settled()) EXPECT_TRUE(Settled(policy, ref, head)) << "seed " << seed;
     }
     CheckpointInfo x;
     x.id = next_id++;
