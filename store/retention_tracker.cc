@@ -34,17 +34,21 @@ RetentionTracker::RetentionTracker(const RetentionPolicy& policy, std::vector<Ch
     it = infos_.find(*it->second.parent);
   }
   floor_ = window_.size() >= policy_.max_to_keep ? window_.back() : 0;
-  for (const auto& [id, info] : infos_) {  // ascending ids: the first seen is the earliest
-    if (policy_.keep_every_steps) earliest_.emplace(retention_rules::Interval(info.step, policy_.keep_every_steps), id);
-    if (policy_.keep_every_hours > 0 &&
-        (!last_hour_ns_ || retention_rules::HoursApart(info.commit_time_ns, *last_hour_ns_, policy_.keep_every_hours))) {
-      hour_milestones_.insert(id);
-      last_hour_ns_ = info.commit_time_ns;
-    }
-    if (policy_.keep_best) {
-      best_.insert(KeyOf(info));
-      if (best_.size() > policy_.keep_best->count) best_.erase(std::prev(best_.end()));
-    }
+  for (const auto& entry : infos_) AddToRules(entry.second);  // ascending ids, as the rules count
+}
+
+void RetentionTracker::AddToRules(const CheckpointInfo& info) {
+  // Newer than every checkpoint counted so far: it is a step milestone only in a new interval, an
+  // hour milestone only far enough after the last one, and it may push one out of the best.
+  if (policy_.keep_every_steps) earliest_.emplace(retention_rules::Interval(info.step, policy_.keep_every_steps), info.id);
+  if (policy_.keep_every_hours > 0 &&
+      (!last_hour_ns_ || retention_rules::HoursApart(info.commit_time_ns, *last_hour_ns_, policy_.keep_every_hours))) {
+    hour_milestones_.insert(info.id);
+    last_hour_ns_ = info.commit_time_ns;
+  }
+  if (policy_.keep_best) {
+    best_.insert(KeyOf(info));
+    if (best_.size() > policy_.keep_best->count) best_.erase(std::prev(best_.end()));
   }
 }
 
@@ -144,16 +148,7 @@ void RetentionTracker::Apply(CheckpointInfo info, const SavePlan& plan) {
   window_.push_front(id);
   while (window_.size() > policy_.max_to_keep) window_.pop_back();
   floor_ = window_.size() >= policy_.max_to_keep ? window_.back() : 0;
-  if (policy_.keep_every_steps) earliest_.emplace(retention_rules::Interval(info.step, policy_.keep_every_steps), id);
-  if (policy_.keep_every_hours > 0 &&
-      (!last_hour_ns_ || retention_rules::HoursApart(info.commit_time_ns, *last_hour_ns_, policy_.keep_every_hours))) {
-    hour_milestones_.insert(id);
-    last_hour_ns_ = info.commit_time_ns;
-  }
-  if (policy_.keep_best) {
-    best_.insert(KeyOf(info));
-    if (best_.size() > policy_.keep_best->count) best_.erase(std::prev(best_.end()));
-  }
+  AddToRules(info);
   infos_.emplace(id, std::move(info));
   head_ = id;
 }

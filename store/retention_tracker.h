@@ -91,6 +91,8 @@ class RetentionTracker {
   // The floor after one more checkpoint joins the head's line (0: no floor, all are recent).
   CheckpointId FloorAfterSave(CheckpointId new_id) const;
   bool StepMilestone(const CheckpointInfo& info) const;
+  // Counts `info`, newer than every checkpoint counted so far, in the milestone and best rules.
+  void AddToRules(const CheckpointInfo& info);
 
   RetentionPolicy policy_;
   CheckpointId head_ = 0;

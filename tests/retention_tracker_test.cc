@@ -77,7 +77,9 @@ int RunOne(uint64_t seed, int saves) {
       else c.tags.push_back("u" + std::to_string(i));
       if (tracker) tracker->SetTags(c.id, c.tags);
       // settled() may be pessimistic (the untagged one may be kept otherwise), never optimistic.
-      if (tracker && tracker->settled()) EXPECT_TRUE(Settled(policy, ref, head)) << "seed " << seed;
+      if (tracker && tracker->settled()) {
+        EXPECT_TRUE(Settled(policy, ref, head)) << "seed " << seed;
+      }
     }
     CheckpointInfo x;
     x.id = next_id++;
