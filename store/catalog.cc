@@ -15,6 +15,7 @@ namespace ckptdb {
 std::string Selector::ToString() const {
   switch (kind_) {
     case Kind::kLatest: return "latest";
+    case Kind::kHead: return "head";
     case Kind::kStep: return "step " + std::to_string(value_);
     case Kind::kId: return "id " + std::to_string(static_cast<uint64_t>(value_));
     case Kind::kTag: return "tag '" + name_ + "'";
@@ -96,8 +97,22 @@ Result<std::vector<CheckpointInfo>> StoreImpl::List() {
   return LoadSummaries(read.at());
 }
 
+namespace {
+// Selectors that name one checkpoint by id, directly or through the tag index or the head.
+bool Names(const Selector& which) {
+  return which.kind() == Selector::Kind::kId || which.kind() == Selector::Kind::kTag ||
+         which.kind() == Selector::Kind::kHead;
+}
+}  // namespace
+
 Result<CheckpointId> StoreImpl::NamedId(const Selector& which, const DbSnapshot* at) {
   if (which.kind() == Selector::Kind::kId) return static_cast<CheckpointId>(which.value());
+  if (which.kind() == Selector::Kind::kHead) {
+    auto head = HeadAt(at);
+    if (!head.ok()) return head.status();
+    if (!*head) return Status::NotFound("store " + path_ + " has no checkpoints, so it has no head");
+    return **head;
+  }
   auto target = db_->GetMeta(keys::TagKey(which.name()), at);
   if (!target.ok()) return target.status();
   if (!target->has_value()) return Status::NotFound("store " + path_ + " has no " + which.ToString());
@@ -108,7 +123,7 @@ Result<CheckpointId> StoreImpl::NamedId(const Selector& which, const DbSnapshot*
 
 Result<size_t> StoreImpl::Select(const std::vector<CheckpointInfo>& all, const Selector& which,
                                  const DbSnapshot* at) {
-  if (which.kind() == Selector::Kind::kId || which.kind() == Selector::Kind::kTag) {
+  if (Names(which)) {
     auto id = NamedId(which, at);
     if (!id.ok()) return id.status();
     for (size_t i = 0; i < all.size(); ++i)
@@ -151,8 +166,8 @@ Result<CheckpointManifest> StoreImpl::DescribeAt(const Selector& which, const Db
 }
 
 Result<CheckpointInfo> StoreImpl::SelectSummary(const Selector& which, const DbSnapshot* at) {
-  // An id or a tag names one checkpoint, and the latest is the last summary: read just those.
-  if (has_summaries() && (which.kind() == Selector::Kind::kId || which.kind() == Selector::Kind::kTag)) {
+  // An id, a tag or the head names one checkpoint, and the latest is the last summary: read just those.
+  if (has_summaries() && Names(which)) {
     auto id = NamedId(which, at);
     if (!id.ok()) return id.status();
     auto raw = db_->GetSummary(*id, at);

@@ -180,7 +180,7 @@ class StoreImpl final : public Store {
   // selects. Errors as Describe.
   Result<size_t> Select(const std::vector<CheckpointInfo>& all, const Selector& which,
                         const DbSnapshot* at = nullptr);
-  // The id a kId or kTag selector names (a tag through the tag index).
+  // The id a kId, kTag or kHead selector names (a tag through the tag index).
   Result<CheckpointId> NamedId(const Selector& which, const DbSnapshot* at = nullptr);
   Result<CheckpointManifest> LoadManifest(uint64_t id, const DbSnapshot* at = nullptr);
   Result<CheckpointManifest> DescribeAt(const Selector& which, const DbSnapshot* at);

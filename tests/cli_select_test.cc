@@ -62,6 +62,16 @@ TEST_F(CliSelectTest, TagPicksTheTaggedCheckpoint) {
   EXPECT_EQ(ShownStep({"--tag", "last"}), 30);
 }
 
+TEST_F(CliSelectTest, HeadFollowsARollbackWhereLatestDoesNot) {
+  EXPECT_EQ(ShownStep({"--head"}), 30);
+  ASSERT_EQ(Cli({"rollback", store_, "--step", "20"}).code, 0);
+  EXPECT_EQ(ShownStep({"--head"}), 20);
+  EXPECT_EQ(ShownStep({"--latest"}), 30);
+  Ran both = Cli({"show", store_, "--head", "--latest"});
+  EXPECT_EQ(both.code, 2);
+  EXPECT_NE(both.err.find("--head"), std::string::npos) << both.err;
+}
+
 TEST_F(CliSelectTest, BestPicksByMetricDirection) {
   EXPECT_EQ(ShownStep({"--best", "loss:min"}), 20);
   EXPECT_EQ(ShownStep({"--best", "loss:max"}), 10);

@@ -111,6 +111,29 @@ TEST(StoreSelectors, LatestIsTheMostRecentlyCommittedNotTheHighestStep) {
   ExpectRestores(*store, Selector::Latest(), states[2]);
 }
 
+TEST(StoreSelectors, HeadIsWhereTheNextSaveContinuesNotTheLatestAfterARollback) {
+  ScratchDir dir;
+  auto store = MustOpen(dir.path());
+  ASSERT_TRUE(store);
+  auto empty = store->Describe(Selector::Head());
+  EXPECT_EQ(empty.status().code(), Code::kNotFound);
+  EXPECT_NE(empty.status().message().find("has no head"), std::string::npos) << empty.status().message();
+  std::vector<std::vector<Owned>> states;
+  for (int64_t step : {1, 2, 3}) {
+    states.push_back({MakeBytes("w", 100, step)});
+    MustSave(*store, states.back(), AtStep(step));
+  }
+  ExpectRestores(*store, Selector::Head(), states[2]);  // the latest, until a rollback
+  ASSERT_TRUE(store->Rollback(Selector::Step(1), /*discard=*/false).ok());
+  auto head = store->Describe(Selector::Head());
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(head->info.id, 1u);
+  ExpectRestores(*store, Selector::Head(), states[0]);
+  ExpectRestoresInto(*store, Selector::Head(), states[0]);
+  ExpectRestores(*store, Selector::Latest(), states[2]);  // still on the abandoned branch
+  EXPECT_EQ(Selector::Head().ToString(), "head");
+}
+
 TEST(StoreSelectors, StepPicksTheMostRecentlyCommittedCheckpointWithThatStep) {
   ScratchDir dir;
   auto store = MustOpen(dir.path());

@@ -86,7 +86,7 @@ Result<double> ParseDouble(const std::string& flag, const std::string& text) {
   return v;
 }
 
-const std::vector<FlagSpec> kSelectorFlags = {{"step", true}, {"id", true}, {"latest", false},
+const std::vector<FlagSpec> kSelectorFlags = {{"step", true}, {"id", true}, {"latest", false}, {"head", false},
                                               {"tag", true},  {"at", true}, {"best", true}};
 
 Result<Selector> ParseSelector(const std::string& command, const Args& args) {
@@ -94,9 +94,10 @@ Result<Selector> ParseSelector(const std::string& command, const Args& args) {
   for (const auto& f : kSelectorFlags) given += args.has(f.name);
   if (given != 1)
     return Status::InvalidArgument("ckptdb " + command +
-                                   ": give exactly one of --step N, --id ID, --latest, --tag NAME, --at TIME, "
+                                   ": give exactly one of --step N, --id ID, --latest, --head, --tag NAME, --at TIME, "
                                    "--best METRIC:min|max");
   if (args.has("latest")) return Selector::Latest();
+  if (args.has("head")) return Selector::Head();
   if (args.has("tag")) {
     if (args.get("tag")->empty()) return Status::InvalidArgument("--tag needs a non-empty name");
     return Selector::Tag(*args.get("tag"));
@@ -130,10 +131,11 @@ Result<Selector> ParseSelectorSpec(const std::string& spec) {
     return Status::InvalidArgument("checkpoint '" + spec + "': " + why);
   };
   if (spec == "latest") return Selector::Latest();
+  if (spec == "head") return Selector::Head();
   const auto colon = spec.find(':');
   if (colon == std::string::npos) {
     if (auto step = ParseInt64("step", spec); step.ok()) return Selector::Step(*step);
-    return bad("give a step number, id:ID, tag:NAME, latest, at:TIME or best:METRIC:min|max");
+    return bad("give a step number, id:ID, tag:NAME, latest, head, at:TIME or best:METRIC:min|max");
   }
   // Only the first colon separates the kind: times and best specs contain colons of their own.
   const std::string kind = spec.substr(0, colon), value = spec.substr(colon + 1);

@@ -40,11 +40,11 @@ Result<double> ParseDouble(const std::string& flag, const std::string& text);
 
 // Flags every command that picks one checkpoint accepts.
 extern const std::vector<FlagSpec> kSelectorFlags;
-// Exactly one of --step N, --id ID, --latest, --tag NAME, --at TIME, --best METRIC:min|max.
+// Exactly one of --step N, --id ID, --latest, --head, --tag NAME, --at TIME, --best METRIC:min|max.
 Result<Selector> ParseSelector(const std::string& command, const Args& args);
 
 // One checkpoint written as a single argument (diff's A and B): a step number ("300"), "id:ID",
-// "tag:NAME", "latest", "at:TIME" (as --at) or "best:METRIC:min|max" (as --best).
+// "tag:NAME", "latest", "head", "at:TIME" (as --at) or "best:METRIC:min|max" (as --best).
 // Errors: InvalidArgument naming the spec when it is none of these or its value is malformed.
 Result<Selector> ParseSelectorSpec(const std::string& spec);
 

@@ -26,9 +26,10 @@ constexpr std::string_view kUsage =
     "  rollback STORE WHICH [--discard] [--json]\n"
     "\n"
     "WHICH picks one checkpoint: --step N (newest with that step) | --id ID | --latest | --tag NAME\n"
+    "  | --head (where the next save continues; differs from --latest after a rollback)\n"
     "  | --at TIME (newest committed at or before an RFC 3339 time or Unix timestamp)\n"
     "  | --best METRIC:min|max (best recorded value; newest among ties)\n"
-    "A and B (diff) pick one checkpoint each: N (a step) | id:ID | latest | tag:NAME | at:TIME\n"
+    "A and B (diff) pick one checkpoint each: N (a step) | id:ID | latest | head | tag:NAME | at:TIME\n"
     "  | best:METRIC:min|max\n";
 
 }  // namespace

@@ -294,7 +294,8 @@ Status Train(ckptdb::Store& store, Model& m, const Config& cfg, int64_t crash_at
   return Status::OK();
 }
 
-// What a trainer does at start-up: continue from the newest checkpoint, if there is one.
+// What a trainer does at start-up: continue from the head, if there is one (the newest checkpoint
+// until a rollback moves the head back: resuming from "latest" would then continue the wrong line).
 Status Resume(ckptdb::Store& store, Model& m, const char* run) {
   auto list = store.List();
   if (!list.ok()) return list.status();
@@ -304,9 +305,11 @@ Status Resume(ckptdb::Store& store, Model& m, const char* run) {
   }
   const auto t0 = std::chrono::steady_clock::now();
   // RestoreInto fills the live model's own buffers: no second copy of the state.
-  if (Status s = store.RestoreInto(ckptdb::Selector::Latest(), Buffers(m)); !s.ok()) return s;
+  if (Status s = store.RestoreInto(ckptdb::Selector::Head(), Buffers(m)); !s.ok()) return s;
+  auto head = store.Head();
+  if (!head.ok()) return head.status();
   std::printf("  [%s] restored checkpoint %llu (step %lld) in %.1f ms; resuming at step %lld\n",
-              run, ull(list->back().id), ll(m.step), Seconds(t0) * 1e3, ll(m.step + 1));
+              run, ull(head->value_or(0)), ll(m.step), Seconds(t0) * 1e3, ll(m.step + 1));
   return Status::OK();
 }
 

@@ -56,9 +56,13 @@ struct CheckpointManifest {
 // Which checkpoint a read means. Every kind resolves to exactly one checkpoint or to NotFound.
 class Selector {
  public:
-  enum class Kind { kLatest, kStep, kId, kTag, kAt, kBest };
-  // The most recently committed checkpoint.
+  enum class Kind { kLatest, kStep, kId, kTag, kAt, kBest, kHead };
+  // The most recently committed checkpoint. After a Rollback it may sit on the abandoned branch:
+  // to resume a run, use Head.
   static Selector Latest() { return Selector(Kind::kLatest, 0); }
+  // The head: the checkpoint the next save names as its parent, where a resumed run continues.
+  // It is the latest until a Rollback moves it back. NotFound in an empty store.
+  static Selector Head() { return Selector(Kind::kHead, 0); }
   // The most recently committed checkpoint with this step.
   static Selector Step(int64_t step) { return Selector(Kind::kStep, step); }
   static Selector Id(CheckpointId id) { return Selector(Kind::kId, static_cast<int64_t>(id)); }
@@ -78,7 +82,7 @@ class Selector {
   int64_t value() const { return value_; }
   // The tag (kTag) or metric (kBest).
   const std::string& name() const { return name_; }
-  // "latest", "step 42", "id 7", "tag 'best'", "time 2026-...Z", "best loss (min)": for messages.
+  // "latest", "head", "step 42", "id 7", "tag 'best'", "time 2026-...Z", "best loss (min)": for messages.
   std::string ToString() const;
 
  private:

@@ -1,0 +1,31 @@
+"""ckptdb: a versioned, content-addressed checkpoint store for PyTorch state.
+
+    import ckptdb
+    with ckptdb.open("runs/ckpt") as store:
+        store.save(model.state_dict(), step=100, metrics={"loss": 0.25})
+        state = store.restore()              # the head: what a resumed run continues from
+        model.load_state_dict(state)
+
+Tensors cross into and out of the store through DLPack without copies (torch tensors and numpy
+arrays). Nothing is pickled.
+"""
+
+from ckptdb.errors import (  # noqa: F401 - re-exported
+    AlreadyExistsError,
+    BusyError,
+    CorruptionError,
+    Error,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    IOError,
+    NotFoundError,
+    NotSupportedError,
+    ResourceExhaustedError,
+)
+from ckptdb.store import CheckpointInfo, Store, open  # noqa: F401,A004 - open is the entry point
+
+__all__ = [
+    "open", "Store", "CheckpointInfo", "Error", "NotFoundError", "InvalidArgumentError",
+    "AlreadyExistsError", "CorruptionError", "IOError", "BusyError", "FailedPreconditionError",
+    "ResourceExhaustedError", "NotSupportedError",
+]

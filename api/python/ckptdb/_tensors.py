@@ -1,0 +1,71 @@
+"""Tensors to flat byte views and back: what crosses into the native module by DLPack.
+
+Only contiguous uint8 views cross, so every dtype torch has travels the same way (bfloat16 and
+float8 included, which DLPack 0.6 and numpy cannot name) and nothing is copied: a contiguous tensor
+is read in place, a non-contiguous one is made contiguous once.
+"""
+
+import numpy as np
+
+try:
+    import torch
+except ImportError:  # numpy arrays work without torch
+    torch = None
+
+_TORCH = {}
+if torch is not None:
+    _TORCH = {
+        torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
+        torch.float8_e4m3fn: "F8_E4M3", torch.float8_e5m2: "F8_E5M2",
+        torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
+        torch.uint64: "U64", torch.uint32: "U32", torch.uint16: "U16", torch.uint8: "U8",
+        torch.bool: "BOOL",
+    }
+_TORCH_BACK = {name: dt for dt, name in _TORCH.items()}
+
+_NUMPY = {
+    np.dtype(np.float64): "F64", np.dtype(np.float32): "F32", np.dtype(np.float16): "F16",
+    np.dtype(np.int64): "I64", np.dtype(np.int32): "I32", np.dtype(np.int16): "I16", np.dtype(np.int8): "I8",
+    np.dtype(np.uint64): "U64", np.dtype(np.uint32): "U32", np.dtype(np.uint16): "U16", np.dtype(np.uint8): "U8",
+    np.dtype(np.bool_): "BOOL",
+}
+_NUMPY_BACK = {name: dt for dt, name in _NUMPY.items()}
+
+
+def is_tensor(value):
+    return (torch is not None and isinstance(value, torch.Tensor)) or isinstance(value, np.ndarray)
+
+
+def to_bytes_view(name, value):
+    """(dtype name, shape, flat uint8 view) of a torch tensor or numpy array `value`."""
+    if torch is not None and isinstance(value, torch.Tensor):
+        if value.dtype not in _TORCH:
+            raise TypeError(f"tensor '{name}': ckptdb cannot store dtype {value.dtype}")
+        if value.device.type != "cpu":
+            raise ValueError(f"tensor '{name}' is on {value.device}: this version saves CPU tensors only")
+        t = value.detach()
+        if not t.is_contiguous():
+            t = t.contiguous()
+        return _TORCH[value.dtype], tuple(t.shape), t.reshape(-1).view(torch.uint8)
+    if isinstance(value, np.ndarray):
+        if value.dtype not in _NUMPY:
+            raise TypeError(f"array '{name}': ckptdb cannot store numpy dtype {value.dtype}")
+        a = np.ascontiguousarray(value)
+        return _NUMPY[value.dtype], tuple(a.shape), a.reshape(-1).view(np.uint8)
+    raise TypeError(f"'{name}': cannot save a {type(value).__name__} (a torch tensor or numpy array is needed)")
+
+
+def from_restored(name, dtype, shape, exported, as_numpy):
+    """The tensor (or array with as_numpy) over restored bytes `exported`, without a copy."""
+    if as_numpy:
+        if dtype not in _NUMPY_BACK:
+            raise TypeError(f"tensor '{name}' is {dtype}, which numpy has no dtype for; restore it as a torch tensor")
+        if 0 in shape:
+            return np.empty(shape, dtype=_NUMPY_BACK[dtype])
+        return np.from_dlpack(exported).view(_NUMPY_BACK[dtype]).reshape(shape)
+    if torch is None:
+        raise ImportError("restoring torch tensors needs torch; pass as_numpy=True for numpy arrays")
+    tdtype = _TORCH_BACK[dtype]
+    if 0 in shape:
+        return torch.empty(shape, dtype=tdtype)
+    return torch.from_dlpack(exported).view(tdtype).reshape(shape)

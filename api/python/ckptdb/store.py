@@ -1,0 +1,245 @@
+"""The store from Python: ckptdb.open() and Store (see the package docstring)."""
+
+import datetime as _dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ckptdb import _ckptdb, _tensors
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """One checkpoint's summary, with the fields `ckptdb log --json` prints."""
+
+    id: int
+    step: int
+    parent: "int | None"
+    time_ns: int  # commit time, UTC nanoseconds since the Unix epoch
+    tensors: int
+    logical_bytes: int
+    new_bytes: int
+    tags: tuple
+    metrics: dict
+    retired: tuple = field(default=())  # from save(): the checkpoints its retention removed
+
+    @property
+    def time(self):
+        """The commit time as an aware UTC datetime (microseconds)."""
+        return _dt.datetime.fromtimestamp(self.time_ns / 1e9, tz=_dt.timezone.utc)
+
+    @classmethod
+    def _from(cls, d):
+        return cls(id=d["id"], step=d["step"], parent=d["parent"], time_ns=d["time_ns"], tensors=d["tensors"],
+                   logical_bytes=d["logical_bytes"], new_bytes=d["new_bytes"], tags=tuple(d["tags"]),
+                   metrics=dict(d["metrics"]),
+                   retired=tuple(cls._from(r) for r in d.get("retired", ())))
+
+
+def _selector(step=None, id=None, tag=None, at=None, best=None):
+    """The native selector tuple for exactly one of the keyword choices, or None for none."""
+    given = [(k, v) for k, v in (("step", step), ("id", id), ("tag", tag), ("at", at), ("best", best))
+             if v is not None]
+    if len(given) > 1:
+        raise ValueError("give at most one of step, id, tag, at, best; got " + ", ".join(k for k, _ in given))
+    if not given:
+        return None
+    kind, value = given[0]
+    if kind == "at":
+        if isinstance(value, _dt.datetime):
+            if value.tzinfo is None:
+                raise ValueError("at: give an aware datetime (with tzinfo) or UTC nanoseconds")
+            value = int(value.timestamp() * 1_000_000) * 1000
+        return ("at", int(value))
+    if kind == "best":
+        metric, mode = (value, "min") if isinstance(value, str) else value
+        if mode not in ("min", "max"):
+            raise ValueError(f"best: mode must be 'min' or 'max', not {mode!r}")
+        return ("best", metric, mode == "max")
+    if kind == "tag":
+        return ("tag", str(value))
+    return (kind, int(value))
+
+
+def open(path, *, create=True, chunk_size=None, threads=0, read_only=False):  # noqa: A001
+    """Opens (or, with create, creates) the store at `path`.
+
+    read_only opens beside a live writer in another process, seeing what it committed by then.
+    Raises BusyError when another process holds the store for writing (and read_only is False),
+    NotFoundError when there is no store and create is False.
+    """
+    return Store(_ckptdb._Store.open(os.fspath(path), create, chunk_size or 0, threads, read_only))
+
+
+class Store:
+    """An open store. A context manager: leaving the block closes it. Thread-safe."""
+
+    def __init__(self, native):
+        self._s = native
+
+    # -- lifetime
+    def close(self):
+        """Finishes background work and closes the store; later calls raise FailedPreconditionError."""
+        self._s.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    @property
+    def path(self):
+        return self._s.path
+
+    @property
+    def closed(self):
+        return self._s.closed
+
+    @property
+    def read_only(self):
+        return self._s.read_only
+
+    def __repr__(self):
+        return f"ckptdb.Store({self.path!r}{', closed' if self.closed else ''})"
+
+    # -- saving and restoring
+    def save(self, state, step, *, metrics=None, tags=None, metadata=None):
+        """Saves `state`, a mapping of tensor names to torch tensors or numpy arrays, as one checkpoint.
+
+        Only chunks the store lacks are written; the checkpoint appears atomically, with whatever
+        its retention policy rotates away removed in the same commit (CheckpointInfo.retired).
+        Raises TypeError for a value that is not a tensor, naming it.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a mapping of names to tensors, not {type(state).__name__}")
+        names, dtypes, shapes, views = [], [], [], []
+        for name, value in state.items():
+            if not isinstance(name, str):
+                raise TypeError(f"tensor names must be str, not {type(name).__name__} ({name!r})")
+            dtype, shape, view = _tensors.to_bytes_view(name, value)
+            names.append(name)
+            dtypes.append(dtype)
+            shapes.append(list(shape))
+            views.append(view)
+        info = self._s.save(names, dtypes, shapes, views, int(step), dict(metrics or {}), list(tags or []),
+                            {str(k): str(v) for k, v in (metadata or {}).items()})
+        return CheckpointInfo._from(info)
+
+    def restore(self, step=None, *, id=None, tag=None, at=None, best=None, select=None, rename=None,
+                as_numpy=False, verify=True):
+        """The tensors of one checkpoint, as {name: tensor}, in the order they were saved.
+
+        With no selector it restores the head: the checkpoint the next save continues from (after a
+        rollback that is not the newest one). step, id, tag, at (an aware datetime or UTC ns) and
+        best (a metric name, lowest wins, or (name, "min"|"max")) pick another. select (a list of
+        names or a predicate on names) reads only those tensors' chunks; rename (a dict or a
+        function) maps saved names to returned ones. Torch tensors, or numpy arrays with as_numpy.
+        """
+        which = self._which(step, id, tag, at, best)
+        names = None
+        if select is not None:
+            if callable(select):
+                names = [t["name"] for t in self._s.describe(which)["tensor_list"] if select(t["name"])]
+            else:
+                names = list(select)
+        tensors, _ = self._s.restore(which, names, verify)
+        out = {}
+        for name, dtype, shape, exported in tensors:
+            new = name if rename is None else (rename(name) if callable(rename) else rename.get(name, name))
+            if new in out:
+                raise ValueError(f"rename maps two tensors to '{new}'")
+            out[new] = _tensors.from_restored(name, dtype, tuple(shape), exported, as_numpy)
+        return out
+
+    def _which(self, step, id, tag, at, best):
+        which = _selector(step, id, tag, at, best)
+        return ("head",) if which is None else which
+
+    # -- history
+    def log(self):
+        """Every checkpoint, oldest first."""
+        return [CheckpointInfo._from(d) for d in self._s.list()]
+
+    def show(self, step=None, *, id=None, tag=None, at=None, best=None):
+        """One checkpoint's manifest as a dict: its summary fields, chunk_size, metadata and
+        tensor_list (name, dtype, shape, bytes, chunks per tensor). Default: the head."""
+        d = self._s.describe(self._which(step, id, tag, at, best))
+        d["tensor_list"] = [dict(t) for t in d["tensor_list"]]
+        return d
+
+    def head(self):
+        """The head's id (what the next save names as parent), or None in an empty store."""
+        return self._s.head()
+
+    def tag(self, name, step=None, *, id=None, tag=None, at=None, best=None):
+        """Tags a checkpoint (default: the head). Tags protect from retention; one checkpoint per tag."""
+        self._s.tag(self._which(step, id, tag, at, best), name)
+
+    def untag(self, name):
+        self._s.untag(name)
+
+    def rm(self, step=None, *, id=None, tag=None, at=None, best=None):
+        """Removes one checkpoint (its children are re-pointed to its parent) and returns its info."""
+        which = _selector(step, id, tag, at, best)
+        if which is None:
+            raise ValueError("rm: say which checkpoint (step, id, tag, at or best)")
+        return CheckpointInfo._from(self._s.remove(which))
+
+    def rollback(self, step=None, *, id=None, tag=None, at=None, best=None, discard=False):
+        """Moves the head back; the next save continues from there. Returns a dict with head,
+        abandoned and (with discard) discarded CheckpointInfos."""
+        which = _selector(step, id, tag, at, best)
+        if which is None:
+            raise ValueError("rollback: say which checkpoint (step, id, tag, at or best)")
+        r = self._s.rollback(which, discard)
+        return {"head": CheckpointInfo._from(r["head"]),
+                "abandoned": [CheckpointInfo._from(c) for c in r["abandoned"]],
+                "discarded": [CheckpointInfo._from(c) for c in r["discarded"]]}
+
+    def gc(self):
+        """Collects garbage now; returns the report as a dict (see `ckptdb gc --json`)."""
+        r = self._s.gc()
+        r["checkpoints_removed"] = [CheckpointInfo._from(c) for c in r["checkpoints_removed"]]
+        return r
+
+    def verify(self):
+        """Re-hashes every chunk of every checkpoint; returns a dict whose "damage" list is empty
+        when the store is sound."""
+        return self._s.verify()
+
+    def du(self):
+        """Space accounting: logical, unique and disk bytes, and what each checkpoint alone holds."""
+        return self._s.space()
+
+    def policy(self, *, max_to_keep=None, keep_every_steps=None, keep_every_hours=None, keep_best=None):
+        """Returns the retention policy as a dict; with any argument, first sets those fields (the
+        others keep their values). keep_best: a metric name (lowest kept), (name, "min"|"max") or
+        (name, mode, count); False clears it."""
+        if all(v is None for v in (max_to_keep, keep_every_steps, keep_every_hours, keep_best)):
+            return self._s.get_policy()
+        p = self._s.get_policy()
+        best = p["keep_best"]
+        best = None if best is None else (best["metric"], best["mode"], best["count"])
+        if keep_best is False:
+            best = None
+        elif keep_best is not None:
+            kb = (keep_best,) if isinstance(keep_best, str) else tuple(keep_best)
+            best = (kb[0], kb[1] if len(kb) > 1 else "min", kb[2] if len(kb) > 2 else 1)
+        if best is not None and best[1] not in ("min", "max"):
+            raise ValueError(f"keep_best: mode must be 'min' or 'max', not {best[1]!r}")
+        self._s.set_policy(
+            p["max_to_keep"] if max_to_keep is None else _count("max_to_keep", max_to_keep),
+            p["keep_every_steps"] if keep_every_steps is None else _count("keep_every_steps", keep_every_steps),
+            p["keep_every_hours"] if keep_every_hours is None else float(keep_every_hours),
+            None if best is None else best[0], best is not None and best[1] == "max",
+            1 if best is None else _count("keep_best count", best[2]))
+        return self._s.get_policy()
+
+
+def _count(what, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{what} must be a non-negative int, not {value!r}")
+    return value
+

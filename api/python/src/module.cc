@@ -1,0 +1,394 @@
+// ckptdb._ckptdb: the native half of the Python package. It binds ckptdb::Store with plain Python
+// values (dicts, lists, tuples) in and out; the package (api/python/ckptdb/) turns tensors into
+// byte views and back and gives the records their Python types.
+//
+// The GIL is released while a store call runs (hashing, writing, reading, verifying), so other
+// Python threads keep running beside a save. Errors raise the ckptdb.errors class of their code,
+// carrying the store's one-line message.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <string>
+#include <vector>
+
+#include "api/python/src/dlpack_bridge.h"
+#include "ckptdb/ckptdb.h"
+
+namespace py = pybind11;
+
+namespace ckptdb::python {
+namespace {
+
+const char* ErrorClass(Code code) {
+  switch (code) {
+    case Code::kInvalidArgument: return "InvalidArgumentError";
+    case Code::kNotFound: return "NotFoundError";
+    case Code::kAlreadyExists: return "AlreadyExistsError";
+    case Code::kCorruption: return "CorruptionError";
+    case Code::kIOError: return "IOError";
+    case Code::kBusy: return "BusyError";
+    case Code::kFailedPrecondition: return "FailedPreconditionError";
+    case Code::kResourceExhausted: return "ResourceExhaustedError";
+    case Code::kNotSupported: return "NotSupportedError";
+    default: return "Error";
+  }
+}
+
+[[noreturn]] void Raise(const Status& s) {
+  py::object cls = py::module_::import("ckptdb.errors").attr(ErrorClass(s.code()));
+  PyErr_SetObject(cls.ptr(), py::str(s.message()).ptr());
+  throw py::error_already_set();
+}
+void Check(const Status& s) {
+  if (!s.ok()) Raise(s);
+}
+template <typename T>
+T Check(Result<T> r) {
+  if (!r.ok()) Raise(r.status());
+  return std::move(r).value();
+}
+
+// A selector as the package passes it: ("latest",), ("head",), ("step", n), ("id", n), ("tag", name),
+// ("at", unix_ns), ("best", metric, maximize).
+Selector ToSelector(const py::tuple& t) {
+  const std::string kind = t[0].cast<std::string>();
+  if (kind == "latest") return Selector::Latest();
+  if (kind == "head") return Selector::Head();
+  if (kind == "step") return Selector::Step(t[1].cast<int64_t>());
+  if (kind == "id") return Selector::Id(t[1].cast<uint64_t>());
+  if (kind == "tag") return Selector::Tag(t[1].cast<std::string>());
+  if (kind == "at") return Selector::At(t[1].cast<int64_t>());
+  if (kind == "best") return Selector::Best(t[1].cast<std::string>(), t[2].cast<bool>());
+  throw py::value_error("unknown selector kind '" + kind + "'");
+}
+
+py::dict InfoDict(const CheckpointInfo& c) {
+  py::dict d;
+  d["id"] = c.id;
+  d["step"] = c.step;
+  d["parent"] = c.parent ? py::cast(*c.parent) : py::none();
+  d["time_ns"] = c.commit_time_ns;
+  d["tensors"] = c.tensor_count;
+  d["logical_bytes"] = c.logical_bytes;
+  d["new_bytes"] = c.new_bytes;
+  d["tags"] = c.tags;
+  d["metrics"] = c.metrics;
+  return d;
+}
+py::list InfoList(const std::vector<CheckpointInfo>& v) {
+  py::list out;
+  for (const auto& c : v) out.append(InfoDict(c));
+  return out;
+}
+
+py::dict ManifestDict(const CheckpointManifest& m) {
+  py::dict d = InfoDict(m.info);
+  d["chunk_size"] = m.chunk_size;
+  d["metadata"] = m.metadata;
+  py::list tensors;
+  for (const TensorInfo& t : m.tensors) {
+    py::dict e;
+    e["name"] = t.name;
+    e["dtype"] = std::string(DTypeName(t.dtype));
+    e["shape"] = py::tuple(py::cast(t.shape));
+    e["bytes"] = t.size_bytes;
+    e["chunks"] = t.chunks.size();
+    tensors.append(e);
+  }
+  d["tensor_list"] = tensors;
+  return d;
+}
+
+py::dict PolicyDict(const RetentionPolicy& p) {
+  py::dict d;
+  d["max_to_keep"] = p.max_to_keep;
+  d["keep_every_steps"] = p.keep_every_steps;
+  d["keep_every_hours"] = p.keep_every_hours;
+  if (p.keep_best) {
+    py::dict b;
+    b["metric"] = p.keep_best->metric;
+    b["mode"] = p.keep_best->maximize ? "max" : "min";
+    b["count"] = p.keep_best->count;
+    d["keep_best"] = b;
+  } else {
+    d["keep_best"] = py::none();
+  }
+  return d;
+}
+
+class NativeStore {
+ public:
+  static std::unique_ptr<NativeStore> Open(const std::string& path, bool create, uint64_t chunk_size, int threads,
+                                           bool read_only) {
+    StoreOptions o;
+    o.create_if_missing = create;
+    if (chunk_size) o.chunk_size = chunk_size;
+    o.threads = threads;
+    Result<std::unique_ptr<Store>> s = Status::Internal("unopened");
+    {
+      py::gil_scoped_release nogil;
+      s = read_only ? Store::OpenReadOnly(path, o) : Store::Open(path, o);
+    }
+    return std::unique_ptr<NativeStore>(new NativeStore(Check(std::move(s))));
+  }
+
+  py::dict Save(const std::vector<std::string>& names, const std::vector<std::string>& dtypes,
+                const std::vector<Shape>& shapes, const py::list& views, int64_t step,
+                const std::map<std::string, double>& metrics, const std::vector<std::string>& tags,
+                const std::map<std::string, std::string>& metadata) {
+    Store& s = store();
+    const size_t n = names.size();
+    if (dtypes.size() != n || shapes.size() != n || views.size() != n)
+      throw py::value_error("save: names, dtypes, shapes and views differ in length");
+    std::vector<ImportedBytes> bytes;
+    bytes.reserve(n);
+    std::vector<TensorRef> refs;
+    for (size_t i = 0; i < n; ++i) {
+      const auto dtype = ParseDType(dtypes[i]);
+      if (!dtype) throw py::value_error("tensor '" + names[i] + "': unknown dtype " + dtypes[i]);
+      bytes.emplace_back(views[i], "tensor '" + names[i] + "'");
+      refs.push_back({names[i], *dtype, shapes[i], bytes.back().data(), bytes.back().size()});
+    }
+    SaveOptions o;
+    o.step = step;
+    o.metrics = metrics;
+    o.tags = tags;
+    o.metadata = metadata;
+    Result<SavedCheckpoint> saved = Status::Internal("unsaved");
+    {
+      py::gil_scoped_release nogil;
+      saved = s.Save(refs, o);
+    }
+    const SavedCheckpoint c = Check(std::move(saved));
+    py::dict d = InfoDict(c);
+    d["retired"] = InfoList(c.retired);
+    return d;
+  }
+
+  // The tensors of the checkpoint `which` selects (only `names`, in that order, when given) as
+  // (name, dtype, shape, bytes) with bytes a _RestoredBytes, plus the manifest's dict.
+  py::tuple Restore(const py::tuple& which, const std::optional<std::vector<std::string>>& names, bool verify) {
+    Store& s = store();
+    const Selector sel = ToSelector(which);
+    ReadOptions ro;
+    ro.verify_chunks = verify;
+    std::vector<Tensor> out;
+    Result<CheckpointManifest> m = Status::Internal("undescribed");
+    Status status;
+    {
+      py::gil_scoped_release nogil;
+      m = s.Describe(sel);
+      if (m.ok()) {
+        // Pin the checkpoint by id: a save between Describe and the read must not change it.
+        const Selector pinned = Selector::Id(m->info.id);
+        std::vector<const TensorInfo*> picked;
+        if (names) {
+          std::map<std::string_view, const TensorInfo*> by_name;
+          for (const auto& t : m->tensors) by_name[t.name] = &t;
+          for (const auto& name : *names) {
+            auto it = by_name.find(name);
+            if (it == by_name.end()) {
+              status = Status::NotFound("checkpoint " + std::to_string(m->info.id) + " (step " +
+                                        std::to_string(m->info.step) + ") has no tensor '" + name + "'");
+              break;
+            }
+            picked.push_back(it->second);
+          }
+        } else {
+          for (const auto& t : m->tensors) picked.push_back(&t);
+        }
+        if (status.ok()) {
+          std::vector<TensorBuffer> buffers;
+          for (const TensorInfo* t : picked) {
+            Tensor r;
+            r.name = t->name;
+            r.dtype = t->dtype;
+            r.shape = t->shape;
+            r.bytes = Buffer::Allocate(t->size_bytes);
+            out.push_back(std::move(r));
+          }
+          for (Tensor& r : out) buffers.push_back({r.name, r.dtype, r.shape, r.bytes.data(), r.bytes.size()});
+          status = s.RestoreInto(pinned, buffers, ro);
+        }
+      }
+    }
+    const CheckpointManifest manifest = Check(std::move(m));
+    Check(status);
+    py::list tensors;
+    for (Tensor& t : out)
+      tensors.append(py::make_tuple(t.name, std::string(DTypeName(t.dtype)), py::tuple(py::cast(t.shape)),
+                                    ExportBytes(std::move(t.bytes))));
+    return py::make_tuple(tensors, ManifestDict(manifest));
+  }
+
+  py::list List() { return InfoList(Call([&](Store& s) { return s.List(); })); }
+  py::dict Describe(const py::tuple& which) {
+    const Selector sel = ToSelector(which);
+    return ManifestDict(Call([&](Store& s) { return s.Describe(sel); }));
+  }
+  py::object Head() {
+    const auto h = Call([&](Store& s) { return s.Head(); });
+    return h ? py::cast(*h) : py::none();
+  }
+  void Tag(const py::tuple& which, const std::string& name) {
+    const Selector sel = ToSelector(which);
+    CallStatus([&](Store& s) { return s.Tag(sel, name); });
+  }
+  void Untag(const std::string& name) {
+    CallStatus([&](Store& s) { return s.Untag(name); });
+  }
+  py::dict Remove(const py::tuple& which) {
+    const Selector sel = ToSelector(which);
+    return InfoDict(Call([&](Store& s) { return s.Remove(sel); }));
+  }
+  py::dict Gc() {
+    const GcReport r = Call([&](Store& s) { return s.CollectGarbage(); });
+    py::dict d;
+    d["reclaimed_bytes"] = r.reclaimed_bytes;
+    d["chunks_deleted"] = r.chunks_deleted;
+    d["packs_deleted"] = r.packs_deleted;
+    d["packs_rewritten"] = r.packs_rewritten;
+    d["packs_deferred"] = r.packs_deferred;
+    d["live_bytes"] = r.live_bytes;
+    d["checkpoints_removed"] = InfoList(r.checkpoints_removed);
+    return d;
+  }
+  py::dict Verify() {
+    const VerifyReport r = Call([&](Store& s) { return s.Verify(); });
+    py::dict d;
+    d["checkpoints"] = r.checkpoints;
+    d["chunks_checked"] = r.chunks_checked;
+    d["bytes_checked"] = r.bytes_checked;
+    py::list damage;
+    for (const Damage& x : r.damage) {
+      py::dict e;
+      e["id"] = x.id;
+      e["step"] = x.step;
+      e["tensor"] = x.tensor;
+      e["chunk_index"] = x.chunk_index;
+      e["chunk"] = x.chunk.ToHex();
+      e["problem"] = x.problem;
+      damage.append(e);
+    }
+    d["damage"] = damage;
+    return d;
+  }
+  py::dict Space() {
+    const SpaceReport r = Call([&](Store& s) { return s.Space(); });
+    py::dict d;
+    d["logical_bytes"] = r.logical_bytes;
+    d["unique_bytes"] = r.unique_bytes;
+    d["disk_bytes"] = r.disk_bytes;
+    d["dedup_ratio"] = r.dedup_ratio;
+    py::list cps;
+    for (const auto& c : r.checkpoints) {
+      py::dict e;
+      e["id"] = c.id;
+      e["step"] = c.step;
+      e["reclaimable_bytes"] = c.reclaimable_bytes;
+      cps.append(e);
+    }
+    d["checkpoints"] = cps;
+    return d;
+  }
+  py::dict GetPolicy() { return PolicyDict(Call([&](Store& s) { return s.GetRetention(); })); }
+  void SetPolicy(uint64_t max_to_keep, uint64_t keep_every_steps, double keep_every_hours,
+                 const std::optional<std::string>& best_metric, bool best_max, uint64_t best_count) {
+    RetentionPolicy p;
+    p.max_to_keep = max_to_keep;
+    p.keep_every_steps = keep_every_steps;
+    p.keep_every_hours = keep_every_hours;
+    if (best_metric) p.keep_best = KeepBest{*best_metric, best_max, best_count};
+    CallStatus([&](Store& s) { return s.SetRetention(p); });
+  }
+  py::dict Rollback(const py::tuple& which, bool discard) {
+    const Selector sel = ToSelector(which);
+    const RollbackReport r = Call([&](Store& s) { return s.Rollback(sel, discard); });
+    py::dict d;
+    d["head"] = InfoDict(r.head);
+    d["abandoned"] = InfoList(r.abandoned);
+    d["discarded"] = InfoList(r.discarded);
+    return d;
+  }
+  void Close() {
+    if (!store_) return;
+    Status s;
+    {
+      py::gil_scoped_release nogil;
+      s = store_->Close();
+    }
+    store_.reset();
+    Check(s);
+  }
+  bool closed() const { return !store_; }
+  std::string path() const { return path_; }
+  bool read_only() const { return read_only_; }
+
+ private:
+  explicit NativeStore(std::unique_ptr<Store> s) : store_(std::move(s)), path_(store_->path()),
+                                                   read_only_(store_->read_only()) {}
+  Store& store() {
+    if (!store_) Raise(Status::FailedPrecondition("store " + path_ + " is closed"));
+    return *store_;
+  }
+  // Runs f(store) without the GIL and returns its value, raising its error.
+  template <typename F>
+  auto Call(F&& f) -> decltype(Check(std::declval<std::invoke_result_t<F&, Store&>>())) {
+    Store& s = store();
+    std::invoke_result_t<F&, Store&> r = Status::Internal("not run");
+    {
+      py::gil_scoped_release nogil;
+      r = f(s);
+    }
+    return Check(std::move(r));
+  }
+  template <typename F>
+  void CallStatus(F&& f) {
+    Store& s = store();
+    Status r;
+    {
+      py::gil_scoped_release nogil;
+      r = f(s);
+    }
+    Check(r);
+  }
+
+  std::unique_ptr<Store> store_;
+  std::string path_;
+  bool read_only_;
+};
+
+}  // namespace
+}  // namespace ckptdb::python
+
+PYBIND11_MODULE(_ckptdb, m) {
+  using namespace ckptdb::python;
+  m.doc() = "ckptdb's native half; use the ckptdb package";
+  BindDlpack(m);
+  py::class_<NativeStore>(m, "_Store")
+      .def_static("open", &NativeStore::Open, py::arg("path"), py::arg("create"), py::arg("chunk_size"),
+                  py::arg("threads"), py::arg("read_only"))
+      .def("save", &NativeStore::Save)
+      .def("restore", &NativeStore::Restore)
+      .def("list", &NativeStore::List)
+      .def("describe", &NativeStore::Describe)
+      .def("head", &NativeStore::Head)
+      .def("tag", &NativeStore::Tag)
+      .def("untag", &NativeStore::Untag)
+      .def("remove", &NativeStore::Remove)
+      .def("gc", &NativeStore::Gc)
+      .def("verify", &NativeStore::Verify)
+      .def("space", &NativeStore::Space)
+      .def("get_policy", &NativeStore::GetPolicy)
+      .def("set_policy", &NativeStore::SetPolicy)
+      .def("rollback", &NativeStore::Rollback)
+      .def("close", &NativeStore::Close)
+      .def_property_readonly("closed", &NativeStore::closed)
+      .def_property_readonly("path", &NativeStore::path)
+      .def_property_readonly("read_only", &NativeStore::read_only);
+}
