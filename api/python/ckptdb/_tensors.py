@@ -69,3 +69,18 @@ def from_restored(name, dtype, shape, exported, as_numpy):
     if 0 in shape:
         return torch.empty(shape, dtype=tdtype)
     return torch.from_dlpack(exported).view(tdtype).reshape(shape)
+
+
+def is_contiguous(value):
+    if isinstance(value, np.ndarray):
+        return value.flags.c_contiguous
+    return value.is_contiguous()
+
+
+def copy_back(target, flat_bytes):
+    """Copies a contiguous byte view filled by restore_into into its non-contiguous `target`."""
+    if isinstance(target, np.ndarray):
+        np.copyto(target, flat_bytes.view(target.dtype).reshape(target.shape))
+        return
+    with torch.no_grad():
+        target.copy_(flat_bytes.view(target.dtype).reshape(target.shape))

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ckptdb import _ckptdb, _tensors
+from ckptdb.errors import InvalidArgumentError
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,51 @@ class Store:
                 raise ValueError(f"rename maps two tensors to '{new}'")
             out[new] = _tensors.from_restored(name, dtype, tuple(shape), exported, as_numpy)
         return out
+
+    def restore_into(self, target, step=None, *, id=None, tag=None, at=None, best=None, strict=True,
+                     rename=None, verify=True):
+        """Reads a checkpoint straight into existing tensors: `target` is an nn.Module (its
+        parameters and buffers, as in its state_dict) or a mapping of names to torch tensors.
+
+        Contiguous targets are filled in place, with no intermediate copy. Every target's dtype and
+        shape must match what was saved (InvalidArgumentError naming the tensor otherwise, before
+        anything is written). strict (the default) also requires the names to match exactly;
+        strict=False fills the tensors both have and returns (missing, unexpected) like
+        load_state_dict: target names the checkpoint lacks, and saved names the target lacks.
+        rename maps saved names to target names, as in restore(). Default checkpoint: the head.
+        """
+        tensors = target.state_dict() if hasattr(target, "state_dict") and not isinstance(target, Mapping) else target
+        if not isinstance(tensors, Mapping):
+            raise TypeError(f"restore_into needs an nn.Module or a mapping of tensors, not {type(target).__name__}")
+        m = self._s.describe(self._which(step, id, tag, at, best))
+        pinned = ("id", m["id"])  # the checkpoint described is the one read, whatever is saved meanwhile
+        saved = {}
+        for t in m["tensor_list"]:
+            new = t["name"] if rename is None else (rename(t["name"]) if callable(rename) else rename.get(t["name"], t["name"]))
+            saved[new] = t["name"]
+        missing = [n for n in tensors if n not in saved]
+        unexpected = [n for n in saved if n not in tensors]
+        if strict and (missing or unexpected):
+            raise InvalidArgumentError(
+                f"store {self.path}, checkpoint {m['id']} (step {m['step']}): the target does not match; "
+                f"missing {missing}, unexpected {unexpected} (nothing was restored; strict=False fills the rest)")
+        names, dtypes, shapes, views, copies = [], [], [], [], []
+        for name, t in tensors.items():
+            if name not in saved:
+                continue
+            if not _tensors.is_tensor(t):
+                raise TypeError(f"target '{name}' is a {type(t).__name__}, not a tensor")
+            dtype, shape, view = _tensors.to_bytes_view(name, t)
+            if not _tensors.is_contiguous(t):
+                copies.append((t, view))  # the view is a contiguous copy: filled, then copied back
+            names.append(saved[name])
+            dtypes.append(dtype)
+            shapes.append(list(shape))
+            views.append(view)
+        self._s.restore_into(pinned, names, dtypes, shapes, views, verify)
+        for t, view in copies:
+            _tensors.copy_back(t, view)
+        return None if strict else (missing, unexpected)
 
     def _which(self, step, id, tag, at, best):
         which = _selector(step, id, tag, at, best)

@@ -26,6 +26,8 @@ class ImportedBytes {
   ImportedBytes& operator=(ImportedBytes&&) = delete;
 
   const uint8_t* data() const { return data_; }
+  // The same bytes for writing (restore_into): DLPack memory is the producer's own, writable.
+  uint8_t* writable() const { return const_cast<uint8_t*>(data_); }
   uint64_t size() const { return size_; }
 
  private:

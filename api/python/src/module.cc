@@ -226,6 +226,37 @@ class NativeStore {
     return py::make_tuple(tensors, ManifestDict(manifest));
   }
 
+  // Reads the tensors `names` of the checkpoint `which` straight into the memory of `views`
+  // (writable flat uint8 views of tensors of `dtypes` and `shapes`). A dtype, shape or size that
+  // differs from the saved one raises InvalidArgumentError naming the tensor before anything is
+  // written.
+  void RestoreInto(const py::tuple& which, const std::vector<std::string>& names,
+                   const std::vector<std::string>& dtypes, const std::vector<Shape>& shapes, const py::list& views,
+                   bool verify) {
+    Store& s = store();
+    const Selector sel = ToSelector(which);
+    const size_t n = names.size();
+    if (dtypes.size() != n || shapes.size() != n || views.size() != n)
+      throw py::value_error("restore_into: names, dtypes, shapes and views differ in length");
+    std::vector<ImportedBytes> bytes;
+    bytes.reserve(n);
+    std::vector<TensorBuffer> buffers;
+    for (size_t i = 0; i < n; ++i) {
+      const auto dtype = ParseDType(dtypes[i]);
+      if (!dtype) throw py::value_error("tensor '" + names[i] + "': unknown dtype " + dtypes[i]);
+      bytes.emplace_back(views[i], "target tensor '" + names[i] + "'");
+      buffers.push_back({names[i], *dtype, shapes[i], bytes.back().writable(), bytes.back().size()});
+    }
+    ReadOptions ro;
+    ro.verify_chunks = verify;
+    Status status;
+    {
+      py::gil_scoped_release nogil;
+      status = s.RestoreInto(sel, buffers, ro);
+    }
+    Check(status);
+  }
+
   py::list List() { return InfoList(Call([&](Store& s) { return s.List(); })); }
   py::dict Describe(const py::tuple& which) {
     const Selector sel = ToSelector(which);
@@ -375,6 +406,7 @@ PYBIND11_MODULE(_ckptdb, m) {
                   py::arg("threads"), py::arg("read_only"))
       .def("save", &NativeStore::Save)
       .def("restore", &NativeStore::Restore)
+      .def("restore_into", &NativeStore::RestoreInto)
       .def("list", &NativeStore::List)
       .def("describe", &NativeStore::Describe)
       .def("head", &NativeStore::Head)

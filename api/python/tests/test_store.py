@@ -169,3 +169,39 @@ def test_another_thread_runs_while_a_large_save_hashes_and_writes(store):
     # Holding the GIL for the whole save would allow at most one tick or two; with it released the
     # counter ticks about once per millisecond of the save.
     assert ticks > max(5, elapsed * 1000 / 10), (ticks, elapsed)
+
+
+def test_restore_into_fills_a_module_in_place(store):
+    torch.manual_seed(0)
+    src = torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.BatchNorm1d(4))
+    src(torch.randn(5, 8))  # moves the BatchNorm running stats: buffers count too
+    store.save(src.state_dict(), step=1)
+    dst = torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.BatchNorm1d(4))
+    weight = dst[0].weight
+    ptr = weight.data_ptr()
+    assert store.restore_into(dst) is None
+    assert dst[0].weight is weight and weight.data_ptr() == ptr, "filled in place"
+    for name, t in src.state_dict().items():
+        assert torch.equal(dst.state_dict()[name], t), name
+
+
+def test_restore_into_mismatches_raise_naming_the_tensor_and_change_nothing(store):
+    store.save({"a": torch.ones(3, 4), "b": torch.zeros(2)}, step=1)
+    a = torch.full((4, 3), 7.0)  # same size, other shape
+    b = torch.full((2,), 7.0)
+    with pytest.raises(ckptdb.InvalidArgumentError, match="tensor 'a'"):
+        store.restore_into({"a": a, "b": b})
+    assert torch.all(a == 7) and torch.all(b == 7), "nothing was written"
+    with pytest.raises(ckptdb.InvalidArgumentError, match="F64"):
+        store.restore_into({"a": torch.zeros(3, 4, dtype=torch.float64), "b": b})
+    with pytest.raises(ckptdb.InvalidArgumentError, match=r"missing \['c'\], unexpected \['b'\]"):
+        store.restore_into({"a": torch.zeros(3, 4), "c": torch.zeros(1)})
+
+
+def test_restore_into_non_strict_returns_missing_and_unexpected(store):
+    store.save({"module.a": torch.arange(6.0).reshape(2, 3), "module.b": torch.ones(2)}, step=1)
+    a = torch.zeros(3, 2).t()  # non-contiguous target of the saved shape
+    missing, unexpected = store.restore_into({"a": a, "extra": torch.zeros(1)}, strict=False,
+                                             rename=lambda n: n.removeprefix("module."))
+    assert (missing, unexpected) == (["extra"], ["b"])
+    assert torch.equal(a, torch.arange(6.0).reshape(2, 3))
