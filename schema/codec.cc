@@ -114,7 +114,10 @@ std::string EncodeManifest(const CheckpointManifest& m) {
   auto root = fb::CreateManifest(b, kManifestVersion, i.id, i.step, i.parent.has_value(), i.parent.value_or(0),
                                  i.commit_time_ns, m.chunk_size, b.CreateVector(tensors),
                                  b.CreateVector(metadata), b.CreateVector(metrics), i.logical_bytes, i.new_bytes,
-                                 b.CreateVectorOfStrings(tags));
+                                 b.CreateVectorOfStrings(tags),
+                                 m.structure.empty() ? 0
+                                                     : b.CreateVector(reinterpret_cast<const uint8_t*>(m.structure.data()),
+                                                                      m.structure.size()));
   fb::FinishManifestBuffer(b, root);
   return std::string(reinterpret_cast<const char*>(b.GetBufferPointer()), b.GetSize());
 }
@@ -163,6 +166,7 @@ Result<CheckpointManifest> DecodeManifest(std::string_view bytes) {
     for (const fb::Metric* p : *f->metrics())
       if (!m.info.metrics.emplace(p->name()->str(), p->value()).second)
         return Bad("metric '" + p->name()->str() + "' appears twice");
+  if (f->structure()) m.structure.assign(reinterpret_cast<const char*>(f->structure()->data()), f->structure()->size());
   if (f->tags())
     for (const flatbuffers::String* t : *f->tags()) {
       if (t->size() == 0 || !IsValidUtf8(t->string_view())) return Bad("a tag is empty or not UTF-8");

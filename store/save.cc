@@ -155,6 +155,7 @@ Result<SavedCheckpoint> StoreImpl::Save(std::span<const TensorRef> tensors, cons
   info.tags = options.tags;
   std::sort(info.tags.begin(), info.tags.end());
   m.metadata = options.metadata;
+  m.structure = options.structure;
 
   CommitBatch batch;
   // Rotation commits with the checkpoint, so no crash can leave the new one without the old ones

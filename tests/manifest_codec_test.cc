@@ -57,6 +57,20 @@ TEST(ManifestCodec, ManifestWithNoTensorsMetadataOrMetricsRoundTrips) {
   ExpectSameManifest(*decoded, m);
 }
 
+TEST(ManifestCodec, StructureBytesRoundTripAndAreAbsentWhenEmpty) {
+  CheckpointManifest m = RichManifest();
+  m.structure = std::string("\0\x01 state tree \xff", 16);
+  auto decoded = DecodeManifest(EncodeManifest(m));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->structure, m.structure);
+  m.structure.clear();
+  const std::string bytes = EncodeManifest(m);
+  EXPECT_EQ(fb::GetManifest(bytes.data())->structure(), nullptr) << "no field written for none";
+  decoded = DecodeManifest(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_TRUE(decoded->structure.empty());
+}
+
 TEST(ManifestCodec, EveryDTypeRoundTrips) {
   CheckpointManifest m;
   m.chunk_size = kChunk;

@@ -51,6 +51,7 @@ struct CheckpointManifest {
   uint64_t chunk_size = 0;
   std::map<std::string, std::string> metadata;
   std::vector<TensorInfo> tensors;  // in the order they were saved
+  std::string structure;            // SaveOptions::structure, as saved (empty: none)
 };
 
 // Which checkpoint a read means. Every kind resolves to exactly one checkpoint or to NotFound.

@@ -45,6 +45,10 @@ struct SaveOptions {
   // Tag names for this checkpoint. A tag names one checkpoint in the store: saving with a tag that
   // already exists fails with AlreadyExists and saves nothing.
   std::vector<std::string> tags;
+  // Bytes the store keeps with the manifest without reading them, returned by Describe as
+  // CheckpointManifest::structure: the Python package's description of the saved object's shape
+  // (nesting and non-tensor values, schema/state_tree.fbs). Default: empty, none.
+  std::string structure;
 };
 
 struct ReadOptions {

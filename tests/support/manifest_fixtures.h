@@ -72,6 +72,7 @@ inline void ExpectSameManifest(const CheckpointManifest& got, const CheckpointMa
   EXPECT_EQ(got.info.metrics, want.info.metrics);
   EXPECT_TRUE(got.info.tags.empty()) << "tags are store state, not part of a manifest";
   EXPECT_EQ(got.metadata, want.metadata);
+  EXPECT_EQ(got.structure, want.structure);
   ASSERT_EQ(got.tensors.size(), want.tensors.size());
   for (size_t i = 0; i < want.tensors.size(); ++i) {
     SCOPED_TRACE("tensor " + std::to_string(i));

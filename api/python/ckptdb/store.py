@@ -107,32 +107,35 @@ class Store:
 
     # -- saving and restoring
     def save(self, state, step, *, metrics=None, tags=None, metadata=None):
-        """Saves `state`, a mapping of tensor names to torch tensors or numpy arrays, as one checkpoint.
+        """Saves `state` as one checkpoint: any nesting of dicts (str or int keys, order kept),
+        lists and tuples whose leaves are torch tensors, numpy arrays, int, float, bool, str, bytes
+        or None (a model's state_dict, an optimizer's, a whole training state).
 
-        Only chunks the store lacks are written; the checkpoint appears atomically, with whatever
-        its retention policy rotates away removed in the same commit (CheckpointInfo.retired).
-        Raises TypeError for a value that is not a tensor, naming it.
+        Tensors are stored as chunks, named by their path (keys joined by '.': "model.fc.weight",
+        "optim.state.3.exp_avg"); everything else, and the nesting, in a typed state tree beside
+        the manifest: never pickle. Only chunks the store lacks are written; the checkpoint appears
+        atomically, with what its retention policy rotates away removed in the same commit
+        (CheckpointInfo.retired). Raises TypeError naming the path of a value it cannot store
+        (state['optim']['state'][3]['foo']: cannot save a set), ValueError for an int outside int64.
         """
-        if not isinstance(state, Mapping):
-            raise TypeError(f"state must be a mapping of names to tensors, not {type(state).__name__}")
+        structure, leaves = _ckptdb.encode_state_tree(state, _tensors.is_tensor)
         names, dtypes, shapes, views = [], [], [], []
-        for name, value in state.items():
-            if not isinstance(name, str):
-                raise TypeError(f"tensor names must be str, not {type(name).__name__} ({name!r})")
+        for name, value in leaves:
             dtype, shape, view = _tensors.to_bytes_view(name, value)
             names.append(name)
             dtypes.append(dtype)
             shapes.append(list(shape))
             views.append(view)
         info = self._s.save(names, dtypes, shapes, views, int(step), dict(metrics or {}), list(tags or []),
-                            {str(k): str(v) for k, v in (metadata or {}).items()})
+                            {str(k): str(v) for k, v in (metadata or {}).items()}, structure)
         return CheckpointInfo._from(info)
 
     def restore(self, step=None, *, id=None, tag=None, at=None, best=None, select=None, rename=None,
                 as_numpy=False, verify=True):
-        """The tensors of one checkpoint, as {name: tensor}, in the order they were saved.
+        """One checkpoint: the object it was saved from, rebuilt with the same nesting and types,
+        its tensors restored (a checkpoint imported from safetensors gives {name: tensor}).
 
-        With no selector it restores the head: the checkpoint the next save continues from (after a
+        With select or rename it is the flat {name: tensor} of the chosen tensors instead. With no selector it restores the head: the checkpoint the next save continues from (after a
         rollback that is not the newest one). step, id, tag, at (an aware datetime or UTC ns) and
         best (a metric name, lowest wins, or (name, "min"|"max")) pick another. select (a list of
         names or a predicate on names) reads only those tensors' chunks; rename (a dict or a
@@ -145,13 +148,15 @@ class Store:
                 names = [t["name"] for t in self._s.describe(which)["tensor_list"] if select(t["name"])]
             else:
                 names = list(select)
-        tensors, _ = self._s.restore(which, names, verify)
+        tensors, manifest = self._s.restore(which, names, verify)
         out = {}
         for name, dtype, shape, exported in tensors:
             new = name if rename is None else (rename(name) if callable(rename) else rename.get(name, name))
             if new in out:
                 raise ValueError(f"rename maps two tensors to '{new}'")
             out[new] = _tensors.from_restored(name, dtype, tuple(shape), exported, as_numpy)
+        if select is None and rename is None and manifest["structure"]:
+            return _ckptdb.decode_state_tree(manifest["structure"], out)
         return out
 
     def restore_into(self, target, step=None, *, id=None, tag=None, at=None, best=None, strict=True,

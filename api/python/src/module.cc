@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "api/python/src/dlpack_bridge.h"
+#include "api/python/src/state_tree.h"
 #include "ckptdb/ckptdb.h"
 
 namespace py = pybind11;
@@ -90,6 +91,7 @@ py::dict ManifestDict(const CheckpointManifest& m) {
   py::dict d = InfoDict(m.info);
   d["chunk_size"] = m.chunk_size;
   d["metadata"] = m.metadata;
+  d["structure"] = py::bytes(m.structure);
   py::list tensors;
   for (const TensorInfo& t : m.tensors) {
     py::dict e;
@@ -140,7 +142,7 @@ class NativeStore {
   py::dict Save(const std::vector<std::string>& names, const std::vector<std::string>& dtypes,
                 const std::vector<Shape>& shapes, const py::list& views, int64_t step,
                 const std::map<std::string, double>& metrics, const std::vector<std::string>& tags,
-                const std::map<std::string, std::string>& metadata) {
+                const std::map<std::string, std::string>& metadata, const py::bytes& structure) {
     Store& s = store();
     const size_t n = names.size();
     if (dtypes.size() != n || shapes.size() != n || views.size() != n)
@@ -159,6 +161,7 @@ class NativeStore {
     o.metrics = metrics;
     o.tags = tags;
     o.metadata = metadata;
+    o.structure = std::string(structure);
     Result<SavedCheckpoint> saved = Status::Internal("unsaved");
     {
       py::gil_scoped_release nogil;
@@ -401,6 +404,7 @@ PYBIND11_MODULE(_ckptdb, m) {
   using namespace ckptdb::python;
   m.doc() = "ckptdb's native half; use the ckptdb package";
   BindDlpack(m);
+  BindStateTree(m);
   py::class_<NativeStore>(m, "_Store")
       .def_static("open", &NativeStore::Open, py::arg("path"), py::arg("create"), py::arg("chunk_size"),
                   py::arg("threads"), py::arg("read_only"))
