@@ -123,6 +123,26 @@ py::dict PolicyDict(const RetentionPolicy& p) {
   return d;
 }
 
+// The byte views of tensors `names` (dtype names `dtypes`, parsed into `types`), as the package
+// passes them to save and restore_into. Raises ValueError for lists of unequal length, an unknown
+// dtype, or a view that is not a flat CPU uint8 array. REQUIRES: the GIL.
+std::vector<ImportedBytes> ImportViews(const std::string& call, const std::vector<std::string>& names,
+                                       const std::vector<std::string>& dtypes, const std::vector<Shape>& shapes,
+                                       const py::list& views, std::vector<DType>& types) {
+  const size_t n = names.size();
+  if (dtypes.size() != n || shapes.size() != n || views.size() != n)
+    throw py::value_error(call + ": names, dtypes, shapes and views differ in length");
+  std::vector<ImportedBytes> bytes;
+  bytes.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const auto dtype = ParseDType(dtypes[i]);
+    if (!dtype) throw py::value_error("tensor '" + names[i] + "': unknown dtype " + dtypes[i]);
+    types.push_back(*dtype);
+    bytes.emplace_back(views[i], "tensor '" + names[i] + "'");
+  }
+  return bytes;
+}
+
 class NativeStore {
  public:
   static std::unique_ptr<NativeStore> Open(const std::string& path, bool create, uint64_t chunk_size, int threads,
@@ -144,18 +164,11 @@ class NativeStore {
                 const std::map<std::string, double>& metrics, const std::vector<std::string>& tags,
                 const std::map<std::string, std::string>& metadata, const py::bytes& structure) {
     Store& s = store();
-    const size_t n = names.size();
-    if (dtypes.size() != n || shapes.size() != n || views.size() != n)
-      throw py::value_error("save: names, dtypes, shapes and views differ in length");
-    std::vector<ImportedBytes> bytes;
-    bytes.reserve(n);
+    std::vector<DType> types;
+    const std::vector<ImportedBytes> bytes = ImportViews("save", names, dtypes, shapes, views, types);
     std::vector<TensorRef> refs;
-    for (size_t i = 0; i < n; ++i) {
-      const auto dtype = ParseDType(dtypes[i]);
-      if (!dtype) throw py::value_error("tensor '" + names[i] + "': unknown dtype " + dtypes[i]);
-      bytes.emplace_back(views[i], "tensor '" + names[i] + "'");
-      refs.push_back({names[i], *dtype, shapes[i], bytes.back().data(), bytes.back().size()});
-    }
+    for (size_t i = 0; i < names.size(); ++i)
+      refs.push_back({names[i], types[i], shapes[i], bytes[i].data(), bytes[i].size()});
     SaveOptions o;
     o.step = step;
     o.metrics = metrics;
@@ -238,18 +251,11 @@ class NativeStore {
                    bool verify) {
     Store& s = store();
     const Selector sel = ToSelector(which);
-    const size_t n = names.size();
-    if (dtypes.size() != n || shapes.size() != n || views.size() != n)
-      throw py::value_error("restore_into: names, dtypes, shapes and views differ in length");
-    std::vector<ImportedBytes> bytes;
-    bytes.reserve(n);
+    std::vector<DType> types;
+    const std::vector<ImportedBytes> bytes = ImportViews("restore_into", names, dtypes, shapes, views, types);
     std::vector<TensorBuffer> buffers;
-    for (size_t i = 0; i < n; ++i) {
-      const auto dtype = ParseDType(dtypes[i]);
-      if (!dtype) throw py::value_error("tensor '" + names[i] + "': unknown dtype " + dtypes[i]);
-      bytes.emplace_back(views[i], "target tensor '" + names[i] + "'");
-      buffers.push_back({names[i], *dtype, shapes[i], bytes.back().writable(), bytes.back().size()});
-    }
+    for (size_t i = 0; i < names.size(); ++i)
+      buffers.push_back({names[i], types[i], shapes[i], bytes[i].writable(), bytes[i].size()});
     ReadOptions ro;
     ro.verify_chunks = verify;
     Status status;
