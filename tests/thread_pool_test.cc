@@ -147,9 +147,20 @@ TEST(ThreadPool, AnExceptionFromAnIndexReachesTheCallerAndThePoolKeepsWorking) {
   for (int threads : {1, 2, 8}) {
     ThreadPool pool(threads);
     std::atomic<int> ran{0};
+    std::atomic<bool> thrown{false};
     EXPECT_THROW(pool.ParallelFor(1000, [&](size_t i) {
       ran.fetch_add(1);
-      if (i == 3) throw std::bad_alloc();
+      if (i == 3) {
+        thrown = true;
+        throw std::bad_alloc();
+      }
+      // Later indices take a millisecond once index 3 has thrown, so the others cannot all start in
+      // the microseconds before the pool records the failure (on a loaded machine they did: the
+      // thread running index 3 was preempted while its peers ran all 996 trivial indices).
+      if (i > 3) {
+        while (!thrown) std::this_thread::yield();
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
     }), std::bad_alloc) << "threads=" << threads;
     EXPECT_LT(ran.load(), 1000) << "indices after the failure are skipped";
     ExpectEachIndexRunsExactlyOnce(pool, 500, "after an exception, threads=" + std::to_string(threads));
