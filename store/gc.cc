@@ -130,10 +130,14 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
   // Sweep the index: find dead entries, account pack usage.
   auto index = db_->ScanChunks(read->at());
   if (!index.ok()) return index.status();
-  std::vector<std::pair<Digest, uint64_t>> dead;  // digest, length
+  struct Dead {
+    Digest digest;
+    uint64_t length;       // the chunk's
+    uint64_t entry_bytes;  // its index entry's, key + value
+  };
+  std::vector<Dead> dead;
   std::map<uint64_t, PackUse> packs;
   uint64_t live_entry_bytes = 0;  // chunk index entries, key + value
-  std::unordered_map<Digest, uint64_t, DigestHash> dead_entry_bytes;
   for (const auto& [d, value] : *index) {
     auto ref = keys::DecodeChunkRef(value);
     if (ref && ref->codec != keys::kCodecNone)
@@ -144,7 +148,7 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
     const bool is_live = live.count(d) > 0;
     const uint64_t entry_bytes = keys::ChunkIndexKey(d).size() + value.size();
     if (is_live) report.live_bytes += ref->length, live_entry_bytes += entry_bytes;
-    if (!is_live) dead.emplace_back(d, ref->length), dead_entry_bytes[d] = entry_bytes;
+    if (!is_live) dead.push_back({d, ref->length, entry_bytes});
     if (ref->is_inline || !is_live) continue;
     PackUse& use = packs[ref->pack];
     use.live += Padded(ref->length);
@@ -216,14 +220,14 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
       }
     uint64_t deleted_entry_bytes = 0;
     if (s.ok()) {
-      for (const auto& [d, length] : dead) {
-        if (revived.count(d)) {
-          report.live_bytes += length;
-          live_entry_bytes += dead_entry_bytes[d];
+      for (const Dead& x : dead) {
+        if (revived.count(x.digest)) {
+          report.live_bytes += x.length;
+          live_entry_bytes += x.entry_bytes;
           continue;
         }
-        batch.chunk_deletes.push_back(keys::ChunkIndexKey(d));
-        deleted_entry_bytes += dead_entry_bytes[d];
+        batch.chunk_deletes.push_back(keys::ChunkIndexKey(x.digest));
+        deleted_entry_bytes += x.entry_bytes;
         ++report.chunks_deleted;
       }
       // The index's files keep deleted entries until a compaction rewrites them. Rewriting the whole

@@ -151,7 +151,7 @@ class Store:
         tensors, manifest = self._s.restore(which, names, verify)
         out = {}
         for name, dtype, shape, exported in tensors:
-            new = name if rename is None else (rename(name) if callable(rename) else rename.get(name, name))
+            new = _renamed(rename, name)
             if new in out:
                 raise ValueError(f"rename maps two tensors to '{new}'")
             out[new] = _tensors.from_restored(name, dtype, tuple(shape), exported, as_numpy)
@@ -178,8 +178,7 @@ class Store:
         pinned = ("id", m["id"])  # the checkpoint described is the one read, whatever is saved meanwhile
         saved = {}
         for t in m["tensor_list"]:
-            new = t["name"] if rename is None else (rename(t["name"]) if callable(rename) else rename.get(t["name"], t["name"]))
-            saved[new] = t["name"]
+            saved[_renamed(rename, t["name"])] = t["name"]
         missing = [n for n in tensors if n not in saved]
         unexpected = [n for n in saved if n not in tensors]
         if strict and (missing or unexpected):
@@ -287,6 +286,13 @@ class Store:
             None if best is None else best[0], best is not None and best[1] == "max",
             1 if best is None else _count("keep_best count", best[2]))
         return self._s.get_policy()
+
+
+def _renamed(rename, name):
+    """The name `rename` (None, a dict or a function) gives saved tensor `name`."""
+    if rename is None:
+        return name
+    return rename(name) if callable(rename) else rename.get(name, name)
 
 
 def _count(what, value):
