@@ -40,6 +40,11 @@ Status StoreImpl::CheckSaveInput(std::span<const TensorRef> tensors, const SaveO
   std::set<std::string_view> names;
   for (const TensorRef& t : tensors) {
     if (Status s = ValidateTensorRef(t); !s.ok()) return s;
+    const uint64_t chunks = t.size_bytes / meta_.chunk_size + (t.size_bytes % meta_.chunk_size != 0);
+    if (!t.known_chunks.empty() && t.known_chunks.size() != chunks)
+      return Status::InvalidArgument("tensor '" + t.name + "': " + std::to_string(t.known_chunks.size()) +
+                                     " known chunks given, but its " + std::to_string(t.size_bytes) +
+                                     " bytes make " + std::to_string(chunks));
     if (!names.insert(t.name).second)
       return Status::InvalidArgument("tensor name '" + t.name + "' appears twice");
   }
@@ -99,7 +104,23 @@ Result<SavedCheckpoint> StoreImpl::Save(std::span<const TensorRef> tensors, cons
   write_pool_.ParallelFor(tasks.size(), [&](size_t k) {
     if (error.failed()) return;
     const ChunkTask& task = tasks[k];
-    const uint8_t* bytes = static_cast<const uint8_t*>(tensors[task.tensor].data) + task.offset;
+    const TensorRef& t = tensors[task.tensor];
+    if (!t.known_chunks.empty()) {
+      // The caller vouches for the bytes; the store only checks it still holds the chunk, so the
+      // manifest never names one it lacks. Nothing is read, hashed or written.
+      const Digest& d = t.known_chunks[task.index];
+      m.tensors[task.tensor].chunks[task.index] = d;
+      auto ref = db_->GetChunk(d);
+      if (!ref.ok()) return error.Set(ref.status());
+      const auto decoded = ref->has_value() ? keys::DecodeChunkRef(**ref) : std::nullopt;
+      if (!decoded || decoded->raw_length != task.length)
+        return error.Set(Status::FailedPrecondition(
+            "tensor '" + t.name + "': known chunk " + std::to_string(task.index) + " (" + d.ToHex() + ") is " +
+            (ref->has_value() ? "not a chunk of " + std::to_string(task.length) + " bytes" : "no longer in the store") +
+            "; save it without the hint"));
+      return;
+    }
+    const uint8_t* bytes = static_cast<const uint8_t*>(t.data) + task.offset;
     const Digest d = HashBytes(bytes, task.length);
     m.tensors[task.tensor].chunks[task.index] = d;
     {
@@ -200,6 +221,8 @@ Result<SavedCheckpoint> StoreImpl::Save(std::span<const TensorRef> tensors, cons
   }
   if (!saved.retired.empty() && background_gc_) collector_.Request();
   static_cast<CheckpointInfo&>(saved) = info;
+  saved.chunks.reserve(m.tensors.size());
+  for (TensorInfo& t : m.tensors) saved.chunks.push_back(std::move(t.chunks));
   return saved;
 }
 

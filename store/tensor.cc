@@ -105,7 +105,7 @@ Status ValidateTensorRef(const TensorRef& t) {
                                    std::string(DTypeName(t.dtype)) + " needs " +
                                    std::to_string(*expected) + " bytes but " +
                                    std::to_string(t.size_bytes) + " were given");
-  if (t.size_bytes > 0 && t.data == nullptr)
+  if (t.size_bytes > 0 && t.data == nullptr && t.known_chunks.empty())
     return Status::InvalidArgument(who + ": data is null");
   return Status::OK();
 }

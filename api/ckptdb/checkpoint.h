@@ -35,6 +35,9 @@ struct CheckpointInfo {
 // removed in the same commit.
 struct SavedCheckpoint : CheckpointInfo {
   std::vector<CheckpointInfo> retired;  // oldest first; empty unless a max_to_keep policy removed some
+  // Each saved tensor's chunk digests, in the order the tensors were given: what a later save may
+  // pass as TensorRef::known_chunks for a tensor whose bytes have not changed.
+  std::vector<std::vector<Digest>> chunks;
 };
 
 struct TensorInfo {

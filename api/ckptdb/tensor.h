@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "ckptdb/digest.h"
 #include "ckptdb/dtype.h"
 #include "ckptdb/status.h"
 
@@ -31,8 +33,16 @@ struct TensorRef {
   std::string name;  // non-empty UTF-8, unique within a checkpoint
   DType dtype = DType::kU8;
   Shape shape;
-  const void* data = nullptr;  // may be null only when size_bytes == 0
+  const void* data = nullptr;  // may be null only when size_bytes == 0 or known_chunks is given
   uint64_t size_bytes = 0;     // must equal ExpectedBytes(dtype, shape)
+  // The tensor's chunk digests, as a previous save of the same store returned them
+  // (SavedCheckpoint::chunks), when the caller knows the bytes have not changed since. When
+  // non-empty, Save neither reads `data` nor hashes: it records these digests, after checking that
+  // the store still holds each chunk with the length this tensor's chunk needs (FailedPrecondition
+  // naming the tensor otherwise, e.g. after a collection reclaimed them; retry without the hint).
+  // It must hold ceil(size_bytes / chunk_size) digests (InvalidArgument otherwise). The caller
+  // vouches for the bytes: a stale list saves the old bytes under this name. Empty: read and hash.
+  std::span<const Digest> known_chunks = {};
 };
 
 // A caller-owned destination for a restore. Its dtype, shape and size must match the stored tensor.
