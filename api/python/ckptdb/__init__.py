@@ -22,10 +22,16 @@ from ckptdb.errors import (  # noqa: F401 - re-exported
     NotSupportedError,
     ResourceExhaustedError,
 )
+from ckptdb.manager import CheckpointManager  # noqa: F401
 from ckptdb.store import CheckpointInfo, Store, open  # noqa: F401,A004 - open is the entry point
 
+try:  # ckptdb.torch needs torch; numpy-only users import the rest
+    from ckptdb import torch  # noqa: F401
+except ImportError:
+    pass
+
 __all__ = [
-    "open", "Store", "CheckpointInfo", "Error", "NotFoundError", "InvalidArgumentError",
+    "open", "Store", "CheckpointInfo", "CheckpointManager", "Error", "NotFoundError", "InvalidArgumentError",
     "AlreadyExistsError", "CorruptionError", "IOError", "BusyError", "FailedPreconditionError",
     "ResourceExhaustedError", "NotSupportedError",
 ]

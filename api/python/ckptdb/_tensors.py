@@ -55,6 +55,29 @@ def to_bytes_view(name, value):
     raise TypeError(f"'{name}': cannot save a {type(value).__name__} (a torch tensor or numpy array is needed)")
 
 
+def describe(name, value):
+    """(dtype name, shape) of a torch tensor or numpy array, without touching its bytes."""
+    if torch is not None and isinstance(value, torch.Tensor):
+        if value.dtype not in _TORCH:
+            raise TypeError(f"tensor '{name}': ckptdb cannot store dtype {value.dtype}")
+        return _TORCH[value.dtype], tuple(value.shape)
+    return _NUMPY[value.dtype], tuple(value.shape)
+
+
+def fingerprint(value):
+    """What identifies a torch tensor's current bytes without reading them: its storage, offset,
+    shape, strides, dtype and version counter. None where there is no version counter (numpy
+    arrays, inference-mode tensors) or the tensor is not on the CPU."""
+    if torch is None or not isinstance(value, torch.Tensor) or value.device.type != "cpu":
+        return None
+    try:
+        version = value._version
+    except RuntimeError:  # inference tensors track no version
+        return None
+    return (value.untyped_storage().data_ptr(), value.storage_offset(), tuple(value.shape), value.stride(),
+            value.dtype, version)
+
+
 def from_restored(name, dtype, shape, exported, as_numpy):
     """The tensor (or array with as_numpy) over restored bytes `exported`, without a copy."""
     if as_numpy:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ckptdb import _ckptdb, _tensors
-from ckptdb.errors import InvalidArgumentError
+from ckptdb.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,7 @@ class Store:
 
     def __init__(self, native):
         self._s = native
+        self._known = {}  # skip_unchanged: name -> (tensor, fingerprint, packed chunk digests)
 
     # -- lifetime
     def close(self):
@@ -106,7 +107,7 @@ class Store:
         return f"ckptdb.Store({self.path!r}{', closed' if self.closed else ''})"
 
     # -- saving and restoring
-    def save(self, state, step, *, metrics=None, tags=None, metadata=None):
+    def save(self, state, step, *, metrics=None, tags=None, metadata=None, skip_unchanged=False):
         """Saves `state` as one checkpoint: any nesting of dicts (str or int keys, order kept),
         lists and tuples whose leaves are torch tensors, numpy arrays, int, float, bool, str, bytes
         or None (a model's state_dict, an optimizer's, a whole training state).
@@ -117,47 +118,104 @@ class Store:
         atomically, with what its retention policy rotates away removed in the same commit
         (CheckpointInfo.retired). Raises TypeError naming the path of a value it cannot store
         (state['optim']['state'][3]['foo']: cannot save a set), ValueError for an int outside int64.
+
+        skip_unchanged (off by default): a torch tensor saved under the same name by an earlier
+        skip_unchanged save of this Store object, whose storage, offset, shape, strides, dtype and
+        `tensor._version` are all the same now, is recorded with that save's chunks without being
+        read or hashed. PyTorch bumps `_version` on every in-place change made through the tensor
+        or a view of it (optimizer steps, `add_`, `copy_`, `load_state_dict`), but NOT on writes
+        through `tensor.data`, through numpy or DLPack views of its memory, or from C++ extensions
+        that write raw memory: a tensor changed that way would be saved with its old bytes. Use it
+        only when every change goes through torch ops. numpy arrays and inference-mode tensors have
+        no version counter and are always read. Each such save keeps a reference to the tensors it
+        fingerprinted until the next one (so a freed tensor's memory cannot be reused by another
+        and mistaken for it). If the store no longer holds a remembered chunk (a collection
+        reclaimed it), the save is simply redone reading every tensor.
         """
         structure, leaves = _ckptdb.encode_state_tree(state, _tensors.is_tensor)
+        args = (int(step), dict(metrics or {}), list(tags or []),
+                {str(k): str(v) for k, v in (metadata or {}).items()}, structure)
+        if not skip_unchanged:
+            return CheckpointInfo._from(self._s.save(*self._views(leaves, None), *args, [None] * len(leaves)))
+        prints = [_tensors.fingerprint(value) for _, value in leaves]
+        known = [self._known.get(name) for name, _ in leaves]
+        known = [k[2] if k is not None and p is not None and k[1] == p else None for k, p in zip(known, prints)]
+        try:
+            info, chunks = self._save_with(leaves, known, args)
+        except FailedPreconditionError:
+            if all(k is None for k in known):
+                raise
+            self._known.clear()  # a remembered chunk was collected: read everything this once
+            info, chunks = self._save_with(leaves, [None] * len(leaves), args)
+        self._known = {name: (value, p, c) for (name, value), p, c in zip(leaves, prints, chunks) if p is not None}
+        return info
+
+    def _save_with(self, leaves, known, args):
+        names, dtypes, shapes, views = self._views(leaves, known)
+        d = self._s.save(names, dtypes, shapes, views, *args, known)
+        return CheckpointInfo._from(d), d["chunks"]
+
+    @staticmethod
+    def _views(leaves, known):
+        """Names, dtypes, shapes and byte views of the tensor leaves; None views where known[i]."""
         names, dtypes, shapes, views = [], [], [], []
-        for name, value in leaves:
-            dtype, shape, view = _tensors.to_bytes_view(name, value)
+        for i, (name, value) in enumerate(leaves):
+            if known is not None and known[i] is not None:
+                dtype, shape, view = _tensors.describe(name, value) + (None,)
+            else:
+                dtype, shape, view = _tensors.to_bytes_view(name, value)
             names.append(name)
             dtypes.append(dtype)
             shapes.append(list(shape))
             views.append(view)
-        info = self._s.save(names, dtypes, shapes, views, int(step), dict(metrics or {}), list(tags or []),
-                            {str(k): str(v) for k, v in (metadata or {}).items()}, structure)
-        return CheckpointInfo._from(info)
+        return names, dtypes, shapes, views
 
-    def restore(self, step=None, *, id=None, tag=None, at=None, best=None, select=None, rename=None,
-                as_numpy=False, verify=True):
+    def restore(self, step=None, *, id=None, tag=None, at=None, best=None, device="cpu", select=None,
+                rename=None, strict=True, as_numpy=False, verify=True):
         """One checkpoint: the object it was saved from, rebuilt with the same nesting and types,
         its tensors restored (a checkpoint imported from safetensors gives {name: tensor}).
 
-        With select or rename it is the flat {name: tensor} of the chosen tensors instead. With no selector it restores the head: the checkpoint the next save continues from (after a
+        With no selector it restores the head: the checkpoint the next save continues from (after a
         rollback that is not the newest one). step, id, tag, at (an aware datetime or UTC ns) and
-        best (a metric name, lowest wins, or (name, "min"|"max")) pick another. select (a list of
-        names or a predicate on names) reads only those tensors' chunks; rename (a dict or a
-        function) maps saved names to returned ones. Torch tensors, or numpy arrays with as_numpy.
+        best (a metric name, lowest wins, or (name, "min"|"max")) pick another.
+        With select or rename it is the flat {name: tensor} of the chosen tensors instead: select (a
+        list of names or a predicate on names) reads only those tensors' chunks; rename (a dict or a
+        function) maps saved names to returned ones. A selected name the checkpoint lacks raises
+        NotFoundError; with strict=False it returns (tensors, missing, unexpected) instead: the
+        selected names it lacks, and the saved names not selected (not read).
+        Torch tensors on `device` (read into CPU memory first, then moved, until the GPU path
+        lands), or numpy arrays with as_numpy. verify re-hashes every chunk read (default).
         """
         which = self._which(step, id, tag, at, best)
-        names = None
+        device = _device(device, as_numpy)
+        names, missing, unexpected = None, [], []
         if select is not None:
+            if callable(select) or not strict:
+                m = self._s.describe(which)
+                which = ("id", m["id"])  # what was described is what is read
+                saved = [t["name"] for t in m["tensor_list"]]
             if callable(select):
-                names = [t["name"] for t in self._s.describe(which)["tensor_list"] if select(t["name"])]
+                names = [n for n in saved if select(n)]
             else:
                 names = list(select)
+                if not strict:
+                    have = set(saved)
+                    missing = [n for n in names if n not in have]
+                    names = [n for n in names if n in have]
+            if not strict:
+                chosen = set(names)
+                unexpected = [n for n in saved if n not in chosen]
         tensors, manifest = self._s.restore(which, names, verify)
         out = {}
         for name, dtype, shape, exported in tensors:
             new = _renamed(rename, name)
             if new in out:
                 raise ValueError(f"rename maps two tensors to '{new}'")
-            out[new] = _tensors.from_restored(name, dtype, tuple(shape), exported, as_numpy)
+            t = _tensors.from_restored(name, dtype, tuple(shape), exported, as_numpy)
+            out[new] = t if device is None else t.to(device)
         if select is None and rename is None and manifest["structure"]:
-            return _ckptdb.decode_state_tree(manifest["structure"], out)
-        return out
+            out = _ckptdb.decode_state_tree(manifest["structure"], out)
+        return out if strict else (out, missing, unexpected)
 
     def restore_into(self, target, step=None, *, id=None, tag=None, at=None, best=None, strict=True,
                      rename=None, verify=True):
@@ -286,6 +344,16 @@ class Store:
             None if best is None else best[0], best is not None and best[1] == "max",
             1 if best is None else _count("keep_best count", best[2]))
         return self._s.get_policy()
+
+
+def _device(device, as_numpy):
+    """None for the CPU (nothing to move), else the torch.device restored tensors move to."""
+    if device is None or str(device) == "cpu":
+        return None
+    if as_numpy:
+        raise ValueError(f"as_numpy restores into host memory; device={device!r} cannot apply")
+    import torch
+    return torch.device(device)
 
 
 def _renamed(rename, name):

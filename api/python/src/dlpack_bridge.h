@@ -19,6 +19,7 @@ namespace ckptdb::python {
 class ImportedBytes {
  public:
   ImportedBytes(const pybind11::handle& obj, const std::string& what);
+  ImportedBytes() = default;  // no bytes: a tensor save() takes by its known chunks
   ~ImportedBytes();
   ImportedBytes(ImportedBytes&& other) noexcept;
   ImportedBytes(const ImportedBytes&) = delete;

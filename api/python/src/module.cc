@@ -8,6 +8,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -138,9 +139,22 @@ std::vector<ImportedBytes> ImportViews(const std::string& call, const std::vecto
     const auto dtype = ParseDType(dtypes[i]);
     if (!dtype) throw py::value_error("tensor '" + names[i] + "': unknown dtype " + dtypes[i]);
     types.push_back(*dtype);
-    bytes.emplace_back(views[i], "tensor '" + names[i] + "'");
+    if (views[i].is_none())
+      bytes.emplace_back();
+    else
+      bytes.emplace_back(views[i], "tensor '" + names[i] + "'");
   }
   return bytes;
+}
+
+// The digests packed 32 bytes each in `packed` (as save returns them). ValueError otherwise.
+std::vector<Digest> DigestsFrom(const std::string& packed, const std::string& name) {
+  if (packed.size() % 32 != 0)
+    throw py::value_error("tensor '" + name + "': known chunks must be 32-byte digests, got " +
+                          std::to_string(packed.size()) + " bytes");
+  std::vector<Digest> out(packed.size() / 32);
+  for (size_t k = 0; k < out.size(); ++k) std::memcpy(out[k].bytes.data(), packed.data() + 32 * k, 32);
+  return out;
 }
 
 class NativeStore {
@@ -162,13 +176,24 @@ class NativeStore {
   py::dict Save(const std::vector<std::string>& names, const std::vector<std::string>& dtypes,
                 const std::vector<Shape>& shapes, const py::list& views, int64_t step,
                 const std::map<std::string, double>& metrics, const std::vector<std::string>& tags,
-                const std::map<std::string, std::string>& metadata, const py::bytes& structure) {
+                const std::map<std::string, std::string>& metadata, const py::bytes& structure,
+                const py::list& known) {
     Store& s = store();
     std::vector<DType> types;
     const std::vector<ImportedBytes> bytes = ImportViews("save", names, dtypes, shapes, views, types);
+    if (known.size() != names.size()) throw py::value_error("save: names and known chunk lists differ in length");
+    std::vector<std::vector<Digest>> digests(names.size());
     std::vector<TensorRef> refs;
-    for (size_t i = 0; i < names.size(); ++i)
+    for (size_t i = 0; i < names.size(); ++i) {
       refs.push_back({names[i], types[i], shapes[i], bytes[i].data(), bytes[i].size()});
+      if (known[i].is_none()) {
+        if (views[i].is_none()) throw py::value_error("tensor '" + names[i] + "': neither bytes nor known chunks");
+        continue;
+      }
+      digests[i] = DigestsFrom(known[i].cast<std::string>(), names[i]);
+      refs[i].known_chunks = digests[i];
+      if (views[i].is_none()) refs[i].size_bytes = ExpectedBytes(types[i], shapes[i]).value_or(0);
+    }
     SaveOptions o;
     o.step = step;
     o.metrics = metrics;
@@ -183,6 +208,13 @@ class NativeStore {
     const SavedCheckpoint c = Check(std::move(saved));
     py::dict d = InfoDict(c);
     d["retired"] = InfoList(c.retired);
+    py::list chunks;  // per tensor, its digests concatenated: what a later save passes as `known`
+    for (const std::vector<Digest>& list : c.chunks) {
+      std::string packed;
+      for (const Digest& digest : list) packed.append(reinterpret_cast<const char*>(digest.bytes.data()), 32);
+      chunks.append(py::bytes(packed));
+    }
+    d["chunks"] = chunks;
     return d;
   }
 
