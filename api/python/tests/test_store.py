@@ -64,6 +64,25 @@ def test_select_and_rename(store):
         store.restore(select=["nope"])
 
 
+def test_restore_strict_false_returns_missing_and_unexpected(store):
+    st = {"module.w": torch.ones(4), "module.b": torch.zeros(2), "step": torch.tensor(5)}
+    store.save(st, step=1)
+    got, missing, unexpected = store.restore(select=["module.w", "nope"], strict=False)
+    assert list(got) == ["module.w"] and torch.equal(got["module.w"], st["module.w"])
+    assert (missing, unexpected) == (["nope"], ["module.b", "step"])
+    got, missing, unexpected = store.restore(strict=False)
+    assert torch.equal(got["step"], st["step"]) and (missing, unexpected) == ([], [])
+
+
+def test_restore_device(store):
+    store.save({"w": torch.ones(3)}, step=1)
+    assert store.restore(device="cpu")["w"].device.type == "cpu"
+    assert store.restore(device=torch.device("cpu"))["w"].device.type == "cpu"
+    with pytest.raises(ValueError, match="as_numpy restores into host memory"):
+        store.restore(device="meta", as_numpy=True)
+    assert store.restore(device="meta")["w"].device.type == "meta"  # moved after the read
+
+
 def test_retention_rotates_in_the_save_and_reports_it(store):
     store.policy(max_to_keep=2)
     infos = [store.save(small(i), step=i) for i in range(4)]
