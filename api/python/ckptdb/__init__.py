@@ -22,10 +22,11 @@ from ckptdb.errors import (  # noqa: F401 - re-exported
     NotSupportedError,
     ResourceExhaustedError,
 )
+from ckptdb.checkpoint import Checkpoint, TensorSlice  # noqa: F401
 from ckptdb.store import CheckpointInfo, Store, open  # noqa: F401,A004 - open is the entry point
 
 __all__ = [
-    "open", "Store", "CheckpointInfo", "Error", "NotFoundError", "InvalidArgumentError",
+    "open", "Store", "CheckpointInfo", "Checkpoint", "TensorSlice", "Error", "NotFoundError", "InvalidArgumentError",
     "AlreadyExistsError", "CorruptionError", "IOError", "BusyError", "FailedPreconditionError",
     "ResourceExhaustedError", "NotSupportedError",
 ]

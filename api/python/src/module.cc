@@ -19,6 +19,7 @@
 #include "api/python/src/convert.h"
 #include "api/python/src/dlpack_bridge.h"
 #include "api/python/src/state_tree.h"
+#include "api/python/src/store_reads.h"
 #include "ckptdb/ckptdb.h"
 
 namespace py = pybind11;
@@ -307,14 +308,15 @@ class NativeStore {
   bool closed() const { return !store_; }
   std::string path() const { return path_; }
   bool read_only() const { return read_only_; }
-
- private:
-  explicit NativeStore(std::unique_ptr<Store> s) : store_(std::move(s)), path_(store_->path()),
-                                                   read_only_(store_->read_only()) {}
+  // The open store; raises FailedPreconditionError once closed.
   Store& store() {
     if (!store_) Raise(Status::FailedPrecondition("store " + path_ + " is closed"));
     return *store_;
   }
+
+ private:
+  explicit NativeStore(std::unique_ptr<Store> s) : store_(std::move(s)), path_(store_->path()),
+                                                   read_only_(store_->read_only()) {}
   // Runs f(store) without the GIL and returns its value, raising its error.
   template <typename F>
   auto Call(F&& f) -> decltype(Check(std::declval<std::invoke_result_t<F&, Store&>>())) {
@@ -356,6 +358,11 @@ PYBIND11_MODULE(_ckptdb, m) {
       .def("save", &NativeStore::Save)
       .def("restore", &NativeStore::Restore)
       .def("restore_into", &NativeStore::RestoreInto)
+      .def("read_range",
+           [](NativeStore& self, const py::tuple& which, const std::string& name, uint64_t offset, uint64_t length,
+              bool verify) { return ReadRange(self.store(), which, name, offset, length, verify); })
+      .def("diff", [](NativeStore& self, const py::tuple& a, const py::tuple& b, bool stats,
+                      bool verify) { return Diff(self.store(), a, b, stats, verify); })
       .def("list", &NativeStore::List)
       .def("describe", &NativeStore::Describe)
       .def("head", &NativeStore::Head)
