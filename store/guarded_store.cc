@@ -64,6 +64,11 @@ Status GuardedStore::RestoreInto(const Selector& which, std::span<const TensorBu
                                  const ReadOptions& options) {
   return Call("restoring", Edit::kNone, [&] { return impl_->RestoreInto(which, buffers, options); });
 }
+Result<RangeReadReport> GuardedStore::ReadTensorRange(const Selector& which, const std::string& name, uint64_t offset,
+                                                      std::span<uint8_t> dst, const ReadOptions& options) {
+  return Call("reading a tensor range", Edit::kNone,
+              [&] { return impl_->ReadTensorRange(which, name, offset, dst, options); });
+}
 Result<VerifyReport> GuardedStore::Verify() {
   return Call("verifying", Edit::kNone, [&] { return impl_->Verify(); });
 }

@@ -29,6 +29,8 @@ class GuardedStore final : public Store {
   Result<std::vector<Tensor>> Restore(const Selector& which, const ReadOptions& options) override;
   Status RestoreInto(const Selector& which, std::span<const TensorBuffer> buffers,
                      const ReadOptions& options) override;
+  Result<RangeReadReport> ReadTensorRange(const Selector& which, const std::string& name, uint64_t offset,
+                                          std::span<uint8_t> dst, const ReadOptions& options) override;
   Result<VerifyReport> Verify() override;
   Status Tag(const Selector& which, const std::string& name) override;
   Status Untag(const std::string& name) override;

@@ -35,28 +35,32 @@ Status StoreImpl::ReadChunk(const Digest& d, uint64_t length, uint8_t* dest, boo
   return Status::OK();
 }
 
+Status StoreImpl::ReadChunks(const CheckpointInfo& where, std::span<const ChunkRead> reads,
+                             const ReadOptions& options, const DbSnapshot* at) {
+  std::mutex mu;
+  Status first;
+  std::atomic<bool> failed{false};
+  read_pool_.ParallelFor(reads.size(), [&](size_t k) {
+    if (failed.load(std::memory_order_relaxed)) return;
+    const ChunkRead& r = reads[k];
+    Status s = ReadChunk(r.tensor->chunks[r.index], r.length, r.dest, options.verify_chunks, at);
+    if (s.ok()) return;
+    std::lock_guard<std::mutex> l(mu);
+    if (!failed.exchange(true))
+      first = s.WithContext(Where(where) + ", tensor '" + r.tensor->name + "', chunk " + std::to_string(r.index));
+  });
+  return first;
+}
+
 Status StoreImpl::ReadTensors(const CheckpointManifest& m, const std::vector<size_t>& which,
                               const std::vector<uint8_t*>& dest, const ReadOptions& options,
                               const DbSnapshot* at) {
   std::vector<uint64_t> sizes;
   for (size_t t : which) sizes.push_back(m.tensors[t].size_bytes);
-  const std::vector<ChunkTask> tasks = PlanChunks(sizes, m.chunk_size);
-
-  std::mutex mu;
-  Status first;
-  std::atomic<bool> failed{false};
-  read_pool_.ParallelFor(tasks.size(), [&](size_t k) {
-    if (failed.load(std::memory_order_relaxed)) return;
-    const ChunkTask& task = tasks[k];
-    const TensorInfo& tensor = m.tensors[which[task.tensor]];
-    const Digest& d = tensor.chunks[task.index];
-    Status s = ReadChunk(d, task.length, dest[task.tensor] + task.offset, options.verify_chunks, at);
-    if (s.ok()) return;
-    std::lock_guard<std::mutex> l(mu);
-    if (!failed.exchange(true))
-      first = s.WithContext(Where(m.info) + ", tensor '" + tensor.name + "', chunk " + std::to_string(task.index));
-  });
-  return first;
+  std::vector<ChunkRead> reads;
+  for (const ChunkTask& task : PlanChunks(sizes, m.chunk_size))
+    reads.push_back({&m.tensors[which[task.tensor]], task.index, task.length, dest[task.tensor] + task.offset});
+  return ReadChunks(m.info, reads, options, at);
 }
 
 Result<std::vector<Tensor>> StoreImpl::Restore(const Selector& which, const ReadOptions& options) {

@@ -1,8 +1,8 @@
 // StoreImpl: the concrete Store. Each group of methods lives in the file named for it:
 // store_open.cc (open/create, read-only opens, Refresh), catalog.cc (summaries, list, describe,
-// select), save.cc, restore.cc, verify.cc, space.cc, edit.cc (tag, untag, remove), gc.cc,
-// policy.cc (retention), rollback.cc (head, rollback), prune.cc (deleting checkpoints inside a
-// batch). Beside it: read_views.h (snapshots of running reads), reader_holds.h (reader processes),
+// select), save.cc, restore.cc, range_read.cc (ReadTensorRange), verify.cc, space.cc, edit.cc (tag,
+// untag, remove), gc.cc, policy.cc (retention), rollback.cc (head, rollback), prune.cc (deleting
+// checkpoints inside a batch). Beside it: read_views.h (snapshots of running reads), reader_holds.h (reader processes),
 // upgrade.h (format version 1 -> 2), and guarded_store.h (the public boundary Store::Open returns).
 #pragma once
 
@@ -36,6 +36,14 @@ struct ChunkTask {
   uint64_t index;   // chunk number within the tensor
   uint64_t offset;
   uint64_t length;
+};
+
+// One chunk a read fetches: chunk `index` (`length` bytes) of `tensor`, into `dest`.
+struct ChunkRead {
+  const TensorInfo* tensor;
+  uint64_t index;
+  uint64_t length;
+  uint8_t* dest;
 };
 
 // Digests are uniformly random bytes, so their first word is already a good hash.
@@ -131,6 +139,8 @@ class StoreImpl final : public Store {
   Result<std::vector<Tensor>> Restore(const Selector& which, const ReadOptions& options) override;
   Status RestoreInto(const Selector& which, std::span<const TensorBuffer> buffers,
                      const ReadOptions& options) override;
+  Result<RangeReadReport> ReadTensorRange(const Selector& which, const std::string& name, uint64_t offset,
+                                          std::span<uint8_t> dst, const ReadOptions& options) override;
   Result<VerifyReport> Verify() override;
   Status Tag(const Selector& which, const std::string& name) override;
   Status Untag(const std::string& name) override;
@@ -196,6 +206,10 @@ class StoreImpl final : public Store {
   // Reads the chunks of the tensors `which` of manifest `m` into `dest[i]` (one per tensor listed).
   Status ReadTensors(const CheckpointManifest& m, const std::vector<size_t>& which,
                      const std::vector<uint8_t*>& dest, const ReadOptions& options, const DbSnapshot* at);
+  // Reads `reads` of checkpoint `where` in parallel (read_pool_); the first error is returned with
+  // the checkpoint, tensor and chunk named.
+  Status ReadChunks(const CheckpointInfo& where, std::span<const ChunkRead> reads, const ReadOptions& options,
+                    const DbSnapshot* at);
   // Reads chunk `d` of `length` bytes into `dest`, checking its length and, if `verify`, its digest.
   Status ReadChunk(const Digest& d, uint64_t length, uint8_t* dest, bool verify, const DbSnapshot* at);
   // CollectGarbage with a chosen garbage budget (see kGcGarbageBudget).

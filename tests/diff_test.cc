@@ -1,4 +1,4 @@
-// DiffManifests and ComputeDiffStats (tools/diff.h) on hand-built manifests and element arrays.
+// DiffManifests and ComputeDiffStats (ckptdb/diff.h) on hand-built manifests and element arrays.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,9 +7,9 @@
 #include <limits>
 #include <vector>
 
-#include "tools/diff.h"
+#include "ckptdb/diff.h"
 
-namespace ckptdb::cli {
+namespace ckptdb {
 namespace {
 
 using Names = std::vector<std::string>;
@@ -168,4 +168,4 @@ TEST(ComputeDiffStatsTest, F64ExtremesDoNotOverflowOrUnderflowTheNorm) {
 }
 
 }  // namespace
-}  // namespace ckptdb::cli
+}  // namespace ckptdb

@@ -1,4 +1,4 @@
-// Element conversions to double (tools/float_convert.h): known encodings of each float format,
+// Element conversions to double (store/float_convert.h): known encodings of each float format,
 // cross-checked exhaustively where an independent reference exists.
 #include <gtest/gtest.h>
 
@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <cstring>
 
-#include "tools/float_convert.h"
+#include "store/float_convert.h"
 
-namespace ckptdb::cli {
+namespace ckptdb {
 namespace {
 
 TEST(FloatConvertTest, HalfKnownValues) {
@@ -124,4 +124,4 @@ TEST(FloatConvertTest, ConvertToDoubleConvertsEachElement) {
 }
 
 }  // namespace
-}  // namespace ckptdb::cli
+}  // namespace ckptdb

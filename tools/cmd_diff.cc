@@ -3,9 +3,9 @@
 #include <cstdio>
 #include <sstream>
 
+#include "ckptdb/diff.h"
 #include "tools/args.h"
 #include "tools/command_util.h"
-#include "tools/diff.h"
 #include "tools/format.h"
 #include "tools/json.h"
 
@@ -16,32 +16,6 @@ const TensorInfo& Find(const CheckpointManifest& m, const std::string& name) {
   for (const TensorInfo& t : m.tensors)
     if (t.name == name) return t;
   return m.tensors.front();  // unreachable: DiffManifests only names tensors the manifest has
-}
-
-// Reads one tensor of checkpoint `id` into a fresh buffer.
-Result<Buffer> ReadTensor(Store& store, CheckpointId id, const TensorInfo& t) {
-  Buffer bytes = Buffer::Allocate(t.size_bytes);
-  const TensorBuffer dest{t.name, t.dtype, t.shape, bytes.data(), t.size_bytes};
-  // By id, not by the user's selector: "latest" must not move between Describe and the read.
-  if (Status s = store.RestoreInto(Selector::Id(id), {&dest, 1}); !s.ok()) return s;
-  return bytes;
-}
-
-// Fills max_abs_diff and l2_diff of every changed tensor that kept its dtype and shape and holds
-// floats. One tensor pair is in memory at a time.
-Status AddStats(Store& store, const CheckpointManifest& a, const CheckpointManifest& b, ManifestDiff* diff) {
-  for (TensorChange& c : diff->changed) {
-    const TensorInfo& ta = Find(a, c.name);
-    if (c.dtype_or_shape_changed || !IsFloatDType(ta.dtype)) continue;
-    auto bytes_a = ReadTensor(store, a.info.id, ta);
-    if (!bytes_a.ok()) return bytes_a.status();
-    auto bytes_b = ReadTensor(store, b.info.id, Find(b, c.name));
-    if (!bytes_b.ok()) return bytes_b.status();
-    const DiffStats s = ComputeDiffStats(ta.dtype, bytes_a->data(), bytes_b->data(), ta.size_bytes / DTypeSize(ta.dtype));
-    c.max_abs_diff = s.max_abs_diff;
-    c.l2_diff = s.l2_diff;
-  }
-  return Status::OK();
 }
 
 void WriteJson(const ManifestDiff& d, std::ostream& out) {
@@ -148,7 +122,7 @@ int Diff(const std::vector<std::string>& argv, std::ostream& out, std::ostream& 
   if (!b.ok()) return ReportError(err, b.status());
   ManifestDiff diff = DiffManifests(*a, *b);
   if (args->has("stats"))
-    if (Status s = AddStats(**store, *a, *b, &diff); !s.ok()) return ReportError(err, s);
+    if (Status s = AddDiffStats(**store, *a, *b, diff); !s.ok()) return ReportError(err, s);
   args->has("json") ? WriteJson(diff, out) : WriteText(*a, *b, diff, out);
   return kExitOk;
 }

@@ -144,6 +144,12 @@ struct SpaceReport {
   std::vector<CheckpointSpace> checkpoints;
 };
 
+// What one Store::ReadTensorRange read: the chunks that cover the range, each read whole.
+struct RangeReadReport {
+  uint64_t chunks_read = 0;  // chunks overlapping the range (0 for an empty range)
+  uint64_t bytes_read = 0;   // the sum of their lengths: chunk bytes read from the store
+};
+
 // What Store::CollectGarbage did.
 struct GcReport {
   uint64_t reclaimed_bytes = 0;   // drop in the pack files' allocated size on disk

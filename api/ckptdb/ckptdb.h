@@ -2,6 +2,7 @@
 #pragma once
 
 #include "ckptdb/checkpoint.h"
+#include "ckptdb/diff.h"
 #include "ckptdb/digest.h"
 #include "ckptdb/dtype.h"
 #include "ckptdb/lineage.h"

@@ -6,8 +6,8 @@
 // store shows either all of a checkpoint or none of it.
 //
 // Thread safety: every method may be called from any thread. Saves and edits are serialised inside
-// the store. Every read (List, Describe, Restore, RestoreInto, Verify, Space, Head, GetRetention)
-// sees one committed state from its start to its end, whatever saves, removals, rotations and
+// the store. Every read (List, Describe, Restore, RestoreInto, ReadTensorRange, Verify, Space, Head,
+// GetRetention) sees one committed state from its start to its end, whatever saves, removals, rotations and
 // collections run meanwhile: nothing it references is deleted before it ends. Reads never wait for
 // a save's hashing or writing, nor for a collection's copying, only (at most) for a commit.
 //
@@ -100,6 +100,20 @@ class Store {
   // partly written.
   virtual Status RestoreInto(const Selector& which, std::span<const TensorBuffer> buffers,
                              const ReadOptions& options = {}) = 0;
+
+  // Reads bytes [offset, offset + dst.size()) of tensor `name` of the selected checkpoint into
+  // `dst`, reading only the chunks that overlap that range. Each such chunk is read whole, so that
+  // with verify_chunks it is checked against its digest as Restore checks it; chunks outside the
+  // range are not read (damage there goes unnoticed). An empty range reads no chunk. To read
+  // several ranges of one checkpoint while saves and removals go on, resolve the selector once
+  // (Describe) and pass Selector::Id: each call is its own read (see the top of this file).
+  // REQUIRES: dst's memory is writable.
+  // Errors: NotFound naming the selector, or naming checkpoint and tensor when the checkpoint has
+  // no tensor `name`; InvalidArgument naming checkpoint and tensor when offset + dst.size() exceeds
+  // the tensor's byte length (nothing read); Corruption naming checkpoint, tensor and chunk as
+  // Restore; IOError. On error `dst` may be partly written.
+  virtual Result<RangeReadReport> ReadTensorRange(const Selector& which, const std::string& name, uint64_t offset,
+                                                  std::span<uint8_t> dst, const ReadOptions& options = {}) = 0;
 
   // Gives the selected checkpoint the tag `name` (non-empty UTF-8). Tagging the checkpoint that
   // already carries it is a no-op. Errors: AlreadyExists if another checkpoint carries it (untag it

@@ -23,6 +23,7 @@ from ckptdb.errors import (  # noqa: F401 - re-exported
     ResourceExhaustedError,
 )
 from ckptdb.manager import CheckpointManager  # noqa: F401
+from ckptdb.checkpoint import Checkpoint, TensorSlice  # noqa: F401
 from ckptdb.store import CheckpointInfo, Store, open  # noqa: F401,A004 - open is the entry point
 
 try:  # ckptdb.torch needs torch; numpy-only users import the rest
@@ -31,7 +32,8 @@ except ImportError:
     pass
 
 __all__ = [
-    "open", "Store", "CheckpointInfo", "CheckpointManager", "Error", "NotFoundError", "InvalidArgumentError",
+    "open", "Store", "CheckpointInfo", "CheckpointManager", "Checkpoint", "TensorSlice", "Error", "NotFoundError",
+    "InvalidArgumentError",
     "AlreadyExistsError", "CorruptionError", "IOError", "BusyError", "FailedPreconditionError",
     "ResourceExhaustedError", "NotSupportedError",
 ]

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ckptdb import _ckptdb, _tensors
-from ckptdb.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
+from ckptdb.checkpoint import Checkpoint
+from ckptdb.errors import FailedPreconditionError, InvalidArgumentError
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,41 @@ class Store:
         for t, view in copies:
             _tensors.copy_back(t, view)
         return None if strict else (missing, unexpected)
+
+    def open_checkpoint(self, step=None, *, id=None, tag=None, at=None, best=None, verify=True):
+        """Opens one checkpoint for lazy reads (a Checkpoint: keys(), metadata, info, get(name),
+        get_slice(name)[a:b]), reading no tensor yet. Selectors as in restore(); default: the head.
+        The choice is resolved to the checkpoint's id now, so it keeps reading that checkpoint.
+        Raises NotFoundError for a selector that matches none."""
+        m = self._s.describe(self._which(step, id, tag, at, best))
+        return Checkpoint(self, m, CheckpointInfo._from(m), verify)
+
+    def diff(self, a, b, stats=False, *, verify=True):
+        """What changed from checkpoint `a` to checkpoint `b`, with the fields `ckptdb diff --json`
+        prints: {"added": [names], "removed": [names], "unchanged": [names], "changed": [{"name",
+        "chunks_changed", "bytes_changed"}]}, every list sorted by name. Only manifests are read,
+        unless stats: then each changed float tensor that kept its dtype and shape is read from both
+        checkpoints and gets "max_abs_diff" and "l2_diff" of b - a (NaN where the CLI prints null).
+
+        a and b each name a checkpoint: an int is a step, None the head, and a dict holds one of
+        restore()'s keyword choices ({"id": 3}, {"tag": "best"}, {"at": datetime}, {"best": "loss"}).
+        """
+        return self._s.diff(self._diff_side("a", a), self._diff_side("b", b), bool(stats), verify)
+
+    def _diff_side(self, what, which):
+        if which is None:
+            return ("head",)
+        if isinstance(which, int) and not isinstance(which, bool):
+            return ("step", which)
+        if isinstance(which, Mapping):
+            unknown = set(which) - {"step", "id", "tag", "at", "best"}
+            sel = None if unknown or len(which) != 1 else _selector(**which)
+            if sel is None:
+                raise ValueError(f"diff: {what} must hold one of step, id, tag, at, best (not None); "
+                                 f"got {dict(which)!r}")
+            return sel
+        raise TypeError(f"diff: {what} must be a step (int), None (the head) or a dict such as {{'tag': 'best'}}, "
+                        f"not {type(which).__name__}")
 
     def _which(self, step, id, tag, at, best):
         which = _selector(step, id, tag, at, best)

@@ -17,76 +17,16 @@
 #include <string>
 #include <vector>
 
+#include "api/python/src/convert.h"
 #include "api/python/src/dlpack_bridge.h"
 #include "api/python/src/state_tree.h"
+#include "api/python/src/store_reads.h"
 #include "ckptdb/ckptdb.h"
 
 namespace py = pybind11;
 
 namespace ckptdb::python {
 namespace {
-
-const char* ErrorClass(Code code) {
-  switch (code) {
-    case Code::kInvalidArgument: return "InvalidArgumentError";
-    case Code::kNotFound: return "NotFoundError";
-    case Code::kAlreadyExists: return "AlreadyExistsError";
-    case Code::kCorruption: return "CorruptionError";
-    case Code::kIOError: return "IOError";
-    case Code::kBusy: return "BusyError";
-    case Code::kFailedPrecondition: return "FailedPreconditionError";
-    case Code::kResourceExhausted: return "ResourceExhaustedError";
-    case Code::kNotSupported: return "NotSupportedError";
-    default: return "Error";
-  }
-}
-
-[[noreturn]] void Raise(const Status& s) {
-  py::object cls = py::module_::import("ckptdb.errors").attr(ErrorClass(s.code()));
-  PyErr_SetObject(cls.ptr(), py::str(s.message()).ptr());
-  throw py::error_already_set();
-}
-void Check(const Status& s) {
-  if (!s.ok()) Raise(s);
-}
-template <typename T>
-T Check(Result<T> r) {
-  if (!r.ok()) Raise(r.status());
-  return std::move(r).value();
-}
-
-// A selector as the package passes it: ("latest",), ("head",), ("step", n), ("id", n), ("tag", name),
-// ("at", unix_ns), ("best", metric, maximize).
-Selector ToSelector(const py::tuple& t) {
-  const std::string kind = t[0].cast<std::string>();
-  if (kind == "latest") return Selector::Latest();
-  if (kind == "head") return Selector::Head();
-  if (kind == "step") return Selector::Step(t[1].cast<int64_t>());
-  if (kind == "id") return Selector::Id(t[1].cast<uint64_t>());
-  if (kind == "tag") return Selector::Tag(t[1].cast<std::string>());
-  if (kind == "at") return Selector::At(t[1].cast<int64_t>());
-  if (kind == "best") return Selector::Best(t[1].cast<std::string>(), t[2].cast<bool>());
-  throw py::value_error("unknown selector kind '" + kind + "'");
-}
-
-py::dict InfoDict(const CheckpointInfo& c) {
-  py::dict d;
-  d["id"] = c.id;
-  d["step"] = c.step;
-  d["parent"] = c.parent ? py::cast(*c.parent) : py::none();
-  d["time_ns"] = c.commit_time_ns;
-  d["tensors"] = c.tensor_count;
-  d["logical_bytes"] = c.logical_bytes;
-  d["new_bytes"] = c.new_bytes;
-  d["tags"] = c.tags;
-  d["metrics"] = c.metrics;
-  return d;
-}
-py::list InfoList(const std::vector<CheckpointInfo>& v) {
-  py::list out;
-  for (const auto& c : v) out.append(InfoDict(c));
-  return out;
-}
 
 py::dict ManifestDict(const CheckpointManifest& m) {
   py::dict d = InfoDict(m.info);
@@ -400,14 +340,15 @@ class NativeStore {
   bool closed() const { return !store_; }
   std::string path() const { return path_; }
   bool read_only() const { return read_only_; }
-
- private:
-  explicit NativeStore(std::unique_ptr<Store> s) : store_(std::move(s)), path_(store_->path()),
-                                                   read_only_(store_->read_only()) {}
+  // The open store; raises FailedPreconditionError once closed.
   Store& store() {
     if (!store_) Raise(Status::FailedPrecondition("store " + path_ + " is closed"));
     return *store_;
   }
+
+ private:
+  explicit NativeStore(std::unique_ptr<Store> s) : store_(std::move(s)), path_(store_->path()),
+                                                   read_only_(store_->read_only()) {}
   // Runs f(store) without the GIL and returns its value, raising its error.
   template <typename F>
   auto Call(F&& f) -> decltype(Check(std::declval<std::invoke_result_t<F&, Store&>>())) {
@@ -449,6 +390,11 @@ PYBIND11_MODULE(_ckptdb, m) {
       .def("save", &NativeStore::Save)
       .def("restore", &NativeStore::Restore)
       .def("restore_into", &NativeStore::RestoreInto)
+      .def("read_range",
+           [](NativeStore& self, const py::tuple& which, const std::string& name, uint64_t offset, uint64_t length,
+              bool verify) { return ReadRange(self.store(), which, name, offset, length, verify); })
+      .def("diff", [](NativeStore& self, const py::tuple& a, const py::tuple& b, bool stats,
+                      bool verify) { return Diff(self.store(), a, b, stats, verify); })
       .def("list", &NativeStore::List)
       .def("describe", &NativeStore::Describe)
       .def("head", &NativeStore::Head)

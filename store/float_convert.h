@@ -10,7 +10,7 @@
 
 #include "ckptdb/dtype.h"
 
-namespace ckptdb::cli {
+namespace ckptdb {
 
 // IEEE 754 binary16: 1 sign, 5 exponent (bias 15), 10 mantissa bits; subnormals, infinities, NaN.
 // 0x3C00 = 1.0, 0x7BFF = 65504, 0x0001 = 2^-24, 0x7C00 = +inf.
@@ -31,4 +31,4 @@ double ElementToDouble(DType d, const uint8_t* p);
 // REQUIRES: IsFloatDType(d); src holds count x DTypeSize(d) bytes; dst holds count doubles.
 void ConvertToDouble(DType d, const uint8_t* src, uint64_t count, double* dst);
 
-}  // namespace ckptdb::cli
+}  // namespace ckptdb

@@ -1,6 +1,9 @@
-// What differs between two checkpoints: pure functions over manifests and tensor bytes, no I/O.
-// `ckptdb diff` (tools/cmd_diff.cc) reads the manifests and, for --stats, the tensor bytes.
-// Thread safety: pure functions.
+// What differs between two checkpoints: which tensors were added, removed, changed (by how many
+// chunks and bytes) or kept, and for changed float tensors by how much (max |Δ|, L2 of Δ).
+// DiffManifests and ComputeDiffStats are pure functions over manifests and tensor bytes (no I/O);
+// AddDiffStats reads the tensors they need from a store. `ckptdb diff` and the Python module's
+// Store.diff are built on them.
+// Thread safety: every function may be called from any thread (AddDiffStats as Store's reads).
 #pragma once
 
 #include <cstdint>
@@ -9,8 +12,10 @@
 #include <vector>
 
 #include "ckptdb/checkpoint.h"
+#include "ckptdb/status.h"
+#include "ckptdb/store.h"
 
-namespace ckptdb::cli {
+namespace ckptdb {
 
 // A tensor present in both checkpoints whose dtype, shape or chunk digest list differs.
 struct TensorChange {
@@ -22,7 +27,7 @@ struct TensorChange {
   // reader of B finds different, plus the bytes B dropped.
   uint64_t bytes_changed = 0;
   bool dtype_or_shape_changed = false;
-  // Filled in by the caller with ComputeDiffStats (diff --stats); DiffManifests leaves them empty.
+  // Filled in by AddDiffStats (diff --stats); DiffManifests leaves them empty.
   std::optional<double> max_abs_diff, l2_diff;
 };
 
@@ -51,4 +56,13 @@ struct DiffStats {
 // REQUIRES: IsFloatDType(d); a and b each hold count x DTypeSize(d) bytes.
 DiffStats ComputeDiffStats(DType d, const uint8_t* a, const uint8_t* b, uint64_t count);
 
-}  // namespace ckptdb::cli
+// Fills max_abs_diff and l2_diff (ComputeDiffStats) of every change in `diff` whose tensor kept its
+// dtype and shape and holds floats; the others stay empty. Each tensor pair is read by checkpoint
+// id (a.info.id, b.info.id) with `options`, one pair in memory at a time.
+// REQUIRES: diff == DiffManifests(a, b), a and b as Describe returned them from `store`.
+// Errors: those of Store::RestoreInto (NotFound naming the checkpoint if it was removed meanwhile,
+// Corruption naming checkpoint, tensor and chunk); `diff` may then hold some statistics.
+Status AddDiffStats(Store& store, const CheckpointManifest& a, const CheckpointManifest& b, ManifestDiff& diff,
+                    const ReadOptions& options = {});
+
+}  // namespace ckptdb

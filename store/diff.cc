@@ -1,4 +1,4 @@
-#include "tools/diff.h"
+#include "ckptdb/diff.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,9 +6,9 @@
 #include <map>
 #include <string_view>
 
-#include "tools/float_convert.h"
+#include "store/float_convert.h"
 
-namespace ckptdb::cli {
+namespace ckptdb {
 namespace {
 
 // The length of chunk `i` of tensor `t` in a manifest with chunk size `chunk_size` (FORMAT.md,
@@ -106,4 +106,29 @@ DiffStats ComputeDiffStats(DType d, const uint8_t* a, const uint8_t* b, uint64_t
   return {p.max, std::sqrt(p.sum)};
 }
 
-}  // namespace ckptdb::cli
+Status AddDiffStats(Store& store, const CheckpointManifest& a, const CheckpointManifest& b, ManifestDiff& diff,
+                    const ReadOptions& options) {
+  const auto in_a = ByName(a), in_b = ByName(b);
+  // By id, not by the caller's selector: "latest" must not move between Describe and the read.
+  auto read = [&](const CheckpointManifest& m, const TensorInfo& t) -> Result<Buffer> {
+    Buffer bytes = Buffer::Allocate(t.size_bytes);
+    const TensorBuffer dest{t.name, t.dtype, t.shape, bytes.data(), t.size_bytes};
+    if (Status s = store.RestoreInto(Selector::Id(m.info.id), {&dest, 1}, options); !s.ok()) return s;
+    return bytes;
+  };
+  for (TensorChange& c : diff.changed) {
+    const TensorInfo& ta = *in_a.at(c.name);
+    if (c.dtype_or_shape_changed || !IsFloatDType(ta.dtype)) continue;
+    auto bytes_a = read(a, ta);
+    if (!bytes_a.ok()) return bytes_a.status();
+    auto bytes_b = read(b, *in_b.at(c.name));
+    if (!bytes_b.ok()) return bytes_b.status();
+    const uint64_t count = ta.size_bytes / DTypeSize(ta.dtype);
+    const DiffStats s = ComputeDiffStats(ta.dtype, bytes_a->data(), bytes_b->data(), count);
+    c.max_abs_diff = s.max_abs_diff;
+    c.l2_diff = s.l2_diff;
+  }
+  return Status::OK();
+}
+
+}  // namespace ckptdb

@@ -1,10 +1,10 @@
-#include "tools/float_convert.h"
+#include "store/float_convert.h"
 
 #include <bit>
 #include <cmath>
 #include <limits>
 
-namespace ckptdb::cli {
+namespace ckptdb {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -77,4 +77,4 @@ void ConvertToDouble(DType d, const uint8_t* src, uint64_t count, double* dst) {
   for (uint64_t i = 0; i < count; ++i) dst[i] = ElementToDouble(d, src + i * size);
 }
 
-}  // namespace ckptdb::cli
+}  // namespace ckptdb
