@@ -86,8 +86,8 @@ struct ExportOptions {
 // its metadata as "__metadata__" (left out when empty). Atomic: written to PATH.tmp-XXXXXX beside
 // it, fsynced, renamed over PATH, and the directory fsynced; on any error PATH is left as it was
 // and no temporary remains. The checkpoint is read as one read of the store (one committed state
-// throughout, as Restore), so saves, collections and other reads run beside it; read-only stores
-// export too. Returns the exported checkpoint's summary.
+// throughout, as every read in store.h); read-only stores export too. Returns the exported
+// checkpoint's summary.
 // Memory: at most max(window_bytes, chunk size) bytes of tensor data, plus the manifest.
 // REQUIRES: `store` was returned by Store::Open or Store::OpenReadOnly (InvalidArgument otherwise).
 // Errors: NotFound naming the store and the selector; InvalidArgument naming PATH and the tensor
