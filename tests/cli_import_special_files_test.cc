@@ -2,12 +2,9 @@
 // naming the path and what it is, the store neither created nor changed. The FIFO case runs the
 // real executable with a deadline, since the bug it guards against (an open that waits for a
 // writer) would otherwise hang the suite.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -19,8 +16,6 @@
 #include "tests/support/cli_runner.h"
 #include "tests/support/test_support.h"
 
-extern char** environ;
-
 namespace ckptdb {
 namespace {
 
@@ -31,21 +26,9 @@ using namespace cli_tests;
 CliRun BinaryWithDeadline(const std::vector<std::string>& args, const std::string& scratch,
                           std::chrono::seconds limit) {
   const std::string out_path = scratch + "/deadline.out", err_path = scratch + "/deadline.err";
-  std::vector<std::string> argv = {testing::CliPath()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<char*> cargs;
-  for (auto& a : argv) cargs.push_back(a.data());
-  cargs.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, argv[0].c_str(), &fa, nullptr, cargs.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
   CliRun r;
-  if (rc != 0) return r;
+  const pid_t pid = SpawnBinary(args, out_path, err_path);
+  if (pid < 0) return r;
   int status = 0;
   const auto deadline = std::chrono::steady_clock::now() + limit;
   while (waitpid(pid, &status, WNOHANG) == 0) {

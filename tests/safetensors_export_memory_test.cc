@@ -2,8 +2,6 @@
 // 128 MiB above what the same process needs to open the store and read the manifest (`ckptdb
 // show`), where holding the checkpoint whole would take 256 MiB more. Measured on the real
 // executable as a child process: its peak resident set from wait4.
-#include <fcntl.h>
-#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -16,30 +14,18 @@
 #include <vector>
 
 #include "ckptdb/ckptdb.h"
+#include "tests/support/cli_runner.h"
 #include "tests/support/test_support.h"
-
-extern char** environ;
 
 namespace ckptdb {
 namespace {
 
 using testing::ScratchDir;
 
-// Runs the ckptdb executable with `args` (stdout and stderr to /dev/null) and returns its exit
-// status and peak resident set in KiB.
-std::pair<int, long> RunMeasured(std::vector<std::string> args) {
-  args.insert(args.begin(), testing::CliPath());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return {-1, 0};
+// Runs the ckptdb executable with `args` and returns its exit status and peak resident set in KiB.
+std::pair<int, long> RunMeasured(const std::vector<std::string>& args) {
+  const pid_t pid = cli_tests::SpawnBinary(args);
+  if (pid < 0) return {-1, 0};
   int status = 0;
   struct rusage ru {};
   while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {

@@ -4,7 +4,10 @@
 #include "ckptdb/safetensors.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -13,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "ckptdb/ckptdb.h"
@@ -162,12 +166,50 @@ TEST_F(SafetensorsInterop, AFifoIsRefusedWithoutBlocking) {
   EXPECT_EQ(Checkpoints(), 0u);
 }
 
-TEST_F(SafetensorsInterop, ADirectoryOrADeviceIsRefused) {
+TEST_F(SafetensorsInterop, ADirectoryADeviceOrASocketIsRefused) {
   const std::string d = dir_.Join("dir.safetensors");
   fs::create_directory(d);
-  const std::vector<std::string> dir = {d}, dev = {"/dev/zero"};
+  const std::string sock = dir_.Join("s.safetensors");
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(sock.size(), sizeof addr.sun_path);
+  std::memcpy(addr.sun_path, sock.c_str(), sock.size() + 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+  const std::vector<std::string> dir = {d}, dev = {"/dev/zero"}, socket = {sock};
   ExpectFails(SafetensorsFiles::Read(dir).status(), Code::kInvalidArgument, {d + ": is a directory, not a regular file"});
   ExpectFails(SafetensorsFiles::Read(dev).status(), Code::kInvalidArgument, {"/dev/zero: is a character device"});
+  ExpectFails(SafetensorsFiles::Read(socket).status(), Code::kInvalidArgument, {sock + ": is a socket"});
+  ::close(fd);
+}
+
+// The data section is held in memory: one larger than memory allows is ResourceExhausted, not a
+// crash. The file is sparse (a 1 GiB tensor of zeros takes no disk), the child's address space small.
+uint64_t AddressSpaceBytes() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmSize:", 0) == 0) return std::stoull(line.substr(7)) << 10;  // "VmSize:   1234 kB"
+  return 0;
+}
+
+// No store is open here (the fixture's would have threads): the child must be forked from one thread.
+TEST(SafetensorsFilesMemory, AFileLargerThanMemoryAllowsIsResourceExhausted) {
+  ScratchDir dir;
+  const std::string path = dir.Join("huge.safetensors");
+  std::string header = R"({"z":{"dtype":"U8","shape":[1073741824],"data_offsets":[0,1073741824]}})";
+  header.append((8 - header.size() % 8) % 8, ' ');
+  std::string prefix(8, '\0');
+  for (int i = 0; i < 8; ++i) prefix[i] = char(uint8_t(header.size() >> (8 * i)));
+  testing::WriteFileOrDie(path, prefix + header);
+  fs::resize_file(path, 8 + header.size() + (1ull << 30));
+  const std::string got = testing::InChild([&] {
+    const rlimit limit{AddressSpaceBytes() + (256 << 20), RLIM_INFINITY};
+    if (::setrlimit(RLIMIT_AS, &limit) != 0) return std::string("cannot set RLIMIT_AS");
+    const std::vector<std::string> files = {path};
+    return SafetensorsFiles::Read(files).status().ToString();
+  });
+  EXPECT_NE(got.find("Resource exhausted: out of memory reading safetensors files"), std::string::npos) << got;
+  EXPECT_NE(got.find(path), std::string::npos) << got;
 }
 
 TEST_F(SafetensorsInterop, AFileTruncatedWhileBeingReadIsAnIOErrorNamingIt) {
@@ -221,8 +263,34 @@ TEST_F(SafetensorsInterop, ExportErrorsNameTheirCauseAndLeaveNoFile) {
   ExpectFails(ExportSafetensors(*store_, Selector::Latest(), nowhere).status(), Code::kIOError, {nowhere});
   const Owned reserved = Random("__metadata__", DType::kU8, {2}, 2);
   ASSERT_TRUE(store_->Save(std::vector<TensorRef>{reserved.ref()}, {}).ok());
+  testing::WriteFileOrDie(out, "the old file");
   ExpectFails(ExportSafetensors(*store_, Selector::Latest(), out).status(), Code::kInvalidArgument, {out, "'__metadata__'"});
-  EXPECT_EQ(std::distance(fs::directory_iterator(dir_.path()), fs::directory_iterator()), 1) << "only the store";
+  EXPECT_EQ(ReadFileOrDie(out), "the old file");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_.path()), fs::directory_iterator()), 2) << "a temporary was left";
+}
+
+// A damaged chunk fails the export as it fails a restore, and leaves PATH alone; without
+// verify_chunks the bytes are exported as they are read.
+TEST_F(SafetensorsInterop, ADamagedChunkIsCorruptionUnlessVerificationIsOff) {
+  const Owned w = Random("w", DType::kU8, {64 << 10}, 1);  // one chunk, at the start of the only pack
+  ASSERT_TRUE(store_->Save(std::vector<TensorRef>{w.ref()}, {}).ok());
+  std::vector<fs::path> packs;
+  for (const auto& e : fs::directory_iterator(dir_.Join("store/packs"))) packs.push_back(e.path());
+  ASSERT_EQ(packs.size(), 1u);
+  std::string pack = ReadFileOrDie(packs[0].string());
+  pack[10] ^= 1;
+  testing::WriteFileOrDie(packs[0].string(), pack);
+  const std::string out = dir_.Join("x.safetensors");
+  testing::WriteFileOrDie(out, "the old file");
+  ExpectFails(ExportSafetensors(*store_, Selector::Latest(), out).status(), Code::kCorruption,
+              {"tensor 'w'", "chunk 0", "does not match its digest"});
+  EXPECT_EQ(ReadFileOrDie(out), "the old file");
+  ExportOptions unverified;
+  unverified.verify_chunks = false;
+  ASSERT_TRUE(ExportSafetensors(*store_, Selector::Latest(), out, unverified).ok());
+  Owned damaged = w;
+  damaged.bytes[10] ^= 1;
+  EXPECT_EQ(ReadFileOrDie(out), ReadFileOrDie(Write("want.safetensors", {damaged})));
 }
 
 // A Store that is not the library's own (a caller's wrapper) cannot be streamed from.
