@@ -67,5 +67,25 @@ TEST_F(CliTest, ImportOfADirectoryOrADeviceFailsNamingIt) {
   EXPECT_EQ(Snapshot(store), before);
 }
 
+// A file truncated while `ckptdb import` has it open: whenever the cut lands (before the open,
+// during the read, during the save, after), the command ends with an exit code, never a signal
+// (a mapped file dies of SIGBUS), and a failure names the file.
+TEST_F(CliTest, ImportOfAFileTruncatedMeanwhileFailsNamingItOrSucceedsNeverDies) {
+  const std::string store = dir_.Join("store");
+  const std::string f = WriteFile(dir_, "big.safetensors", Safetensors({Random("w", DType::kU8, {64 << 20}, 1)}));
+  for (int delay_ms : {0, 5, 20, 80}) {
+    SCOPED_TRACE("truncated after " + std::to_string(delay_ms) + " ms");
+    WriteFile(dir_, "big.safetensors", Safetensors({Random("w", DType::kU8, {64 << 20}, 1)}));
+    std::thread cutter([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+      fs::resize_file(f, 1 << 20);
+    });
+    CliRun r = BinaryWithDeadline({"import", store, "--step", "1", f}, dir_.path(), std::chrono::seconds(120));
+    cutter.join();
+    ASSERT_TRUE(r.code == 0 || r.code == 1) << "exit " << r.code << " (-1: a signal; -2: hung): " << r.err;
+    if (r.code == 1) ExpectError(r, 1, {f});
+  }
+}
+
 }  // namespace
 }  // namespace ckptdb
