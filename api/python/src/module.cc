@@ -87,23 +87,6 @@ py::list InfoList(const std::vector<CheckpointInfo>& v) {
   return out;
 }
 
-// A save's info, with the checkpoints its retention policy removed under "retired".
-py::dict SavedDict(const SavedCheckpoint& c) {
-  py::dict d = InfoDict(c);
-  d["retired"] = InfoList(c.retired);
-  return d;
-}
-
-SaveOptions ToSaveOptions(int64_t step, const std::map<std::string, double>& metrics,
-                          const std::vector<std::string>& tags, const std::map<std::string, std::string>& metadata) {
-  SaveOptions o;
-  o.step = step;
-  o.metrics = metrics;
-  o.tags = tags;
-  o.metadata = metadata;
-  return o;
-}
-
 py::dict ManifestDict(const CheckpointManifest& m) {
   py::dict d = InfoDict(m.info);
   d["chunk_size"] = m.chunk_size;
@@ -180,23 +163,42 @@ class NativeStore {
                 const std::vector<Shape>& shapes, const py::list& views, int64_t step,
                 const std::map<std::string, double>& metrics, const std::vector<std::string>& tags,
                 const std::map<std::string, std::string>& metadata, const py::bytes& structure) {
-    store();  // a closed store raises FailedPreconditionError before the views are looked at
+    Store& s = store();
     std::vector<DType> types;
     const std::vector<ImportedBytes> bytes = ImportViews("save", names, dtypes, shapes, views, types);
     std::vector<TensorRef> refs;
     for (size_t i = 0; i < names.size(); ++i)
       refs.push_back({names[i], types[i], shapes[i], bytes[i].data(), bytes[i].size()});
-    SaveOptions o = ToSaveOptions(step, metrics, tags, metadata);
+    SaveOptions o;
+    o.step = step;
+    o.metrics = metrics;
+    o.tags = tags;
+    o.metadata = metadata;
     o.structure = std::string(structure);
-    return SavedDict(Call([&](Store& s) { return s.Save(refs, o); }));
+    Result<SavedCheckpoint> saved = Status::Internal("unsaved");
+    {
+      py::gil_scoped_release nogil;
+      saved = s.Save(refs, o);
+    }
+    const SavedCheckpoint c = Check(std::move(saved));
+    py::dict d = InfoDict(c);
+    d["retired"] = InfoList(c.retired);
+    return d;
   }
 
   // The safetensors files `files` saved as one checkpoint (ckptdb/safetensors.h).
   py::dict ImportSafetensors(const std::vector<std::string>& files, int64_t step,
                              const std::map<std::string, double>& metrics, const std::vector<std::string>& tags,
                              const std::map<std::string, std::string>& metadata) {
-    const SaveOptions o = ToSaveOptions(step, metrics, tags, metadata);
-    return SavedDict(Call([&](Store& s) { return ckptdb::ImportSafetensors(s, files, o); }));
+    SaveOptions o;
+    o.step = step;
+    o.metrics = metrics;
+    o.tags = tags;
+    o.metadata = metadata;
+    const SavedCheckpoint c = Call([&](Store& s) { return ckptdb::ImportSafetensors(s, files, o); });
+    py::dict d = InfoDict(c);
+    d["retired"] = InfoList(c.retired);
+    return d;
   }
 
   // Writes the checkpoint `which` selects to the safetensors file `path`; returns its info.
