@@ -103,6 +103,12 @@ Status GuardedStore::WaitForBackgroundWork() {
   return Call("waiting for background work", Edit::kNone, [&] { return impl_->WaitForBackgroundWork(); });
 }
 
+Status GuardedStore::StreamCheckpoint(const Selector& which, uint64_t window_bytes, const ReadOptions& options,
+                                      const StreamBegin& begin, const StreamWrite& write) {
+  return Call("streaming a checkpoint", Edit::kNone,
+              [&] { return impl_->StreamCheckpoint(which, window_bytes, options, begin, write); });
+}
+
 Status GuardedStore::Close() {
   return NoThrow(path_, "closing", [&] {
     std::unique_lock<std::shared_mutex> l(mu_);

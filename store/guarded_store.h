@@ -49,6 +49,9 @@ class GuardedStore final : public Store {
   void WaitForBackgroundIdleForTesting();
   const std::string& path() const override { return path_; }
   uint64_t chunk_size() const override { return chunk_size_; }
+  // StreamCheckpoint (store/stream_read.h) through the same gate as every read.
+  Status StreamCheckpoint(const Selector& which, uint64_t window_bytes, const ReadOptions& options,
+                          const StreamBegin& begin, const StreamWrite& write);
 
  private:
   // What an edit has not done when it reports a failed background collection instead.

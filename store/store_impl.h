@@ -26,6 +26,7 @@
 #include "store/read_views.h"
 #include "store/reader_holds.h"
 #include "store/retention_tracker.h"
+#include "store/stream_read.h"
 #include "store/thread_pool.h"
 
 namespace ckptdb {
@@ -161,6 +162,9 @@ class StoreImpl final : public Store {
   void WaitForBackgroundIdle() { collector_.WaitIdle(); }
   const std::string& path() const override { return path_; }
   uint64_t chunk_size() const override { return meta_.chunk_size; }
+  // The read behind the free function StreamCheckpoint (store/stream_read.h); stream_read.cc.
+  Status StreamCheckpoint(const Selector& which, uint64_t window_bytes, const ReadOptions& options,
+                          const StreamBegin& begin, const StreamWrite& write);
 
   // Set at open when next_pack does not decode: saves and collections fail with it.
   Status next_pack_error_;

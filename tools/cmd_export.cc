@@ -1,8 +1,9 @@
-// ckptdb export: one checkpoint -> a safetensors file (written atomically).
+// ckptdb export: one checkpoint -> a safetensors file (written atomically, streamed through a
+// bounded window: ExportSafetensors).
+#include "ckptdb/safetensors.h"
 #include "tools/args.h"
 #include "tools/command_util.h"
 #include "tools/format.h"
-#include "tools/safetensors.h"
 
 namespace ckptdb::cli {
 
@@ -22,15 +23,10 @@ int Export(const std::vector<std::string>& argv, std::ostream& out, std::ostream
 
   auto store = OpenForReading(args->positional[0]);
   if (!store.ok()) return ReportError(err, store.status());
-  auto manifest = (*store)->Describe(*which);
-  if (!manifest.ok()) return ReportError(err, manifest.status());
-  auto tensors = (*store)->Restore(Selector::Id(manifest->info.id));
-  if (!tensors.ok()) return ReportError(err, tensors.status());
-  std::vector<TensorRef> refs;
-  for (const Tensor& t : *tensors) refs.push_back(t.ref());
-  if (Status s = WriteSafetensors(*output, refs, manifest->metadata); !s.ok()) return ReportError(err, s);
-  out << "exported checkpoint " << manifest->info.id << " (step " << manifest->info.step << "): "
-      << refs.size() << " tensors, " << HumanBytes(manifest->info.logical_bytes) << " to " << *output << "\n";
+  auto info = ExportSafetensors(**store, *which, *output);
+  if (!info.ok()) return ReportError(err, info.status());
+  out << "exported checkpoint " << info->id << " (step " << info->step << "): " << info->tensor_count
+      << " tensors, " << HumanBytes(info->logical_bytes) << " to " << *output << "\n";
   return kExitOk;
 }
 

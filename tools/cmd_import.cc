@@ -1,13 +1,11 @@
 // ckptdb import: safetensors files -> one checkpoint. Every input is validated before the store is
 // opened or created, so bad input never changes the store.
-#include <boost/filesystem.hpp>
-#include <map>
-#include <set>
+#include <optional>
 
+#include "ckptdb/safetensors.h"
 #include "tools/args.h"
 #include "tools/command_util.h"
 #include "tools/format.h"
-#include "tools/safetensors.h"
 
 namespace ckptdb::cli {
 namespace {
@@ -17,8 +15,6 @@ const std::vector<FlagSpec> kFlags = {
 
 struct Inputs {
   SaveOptions save;
-  std::vector<SafetensorsFile> files;
-  std::vector<TensorRef> tensors;
   std::optional<uint64_t> chunk_size;
 };
 
@@ -52,30 +48,6 @@ Result<Inputs> ParseFlags(const Args& args) {
   return in;
 }
 
-// Validates every input file before the store is touched (exit 1 on failure).
-Status ReadFiles(const Args& args, Inputs& in) {
-  std::map<std::string, std::string> name_source, meta_source;
-  for (size_t i = 1; i < args.positional.size(); ++i) {
-    auto f = SafetensorsFile::Open(args.positional[i]);
-    if (!f.ok()) return f.status();
-    in.files.push_back(std::move(f).value());
-  }
-  for (const SafetensorsFile& f : in.files) {
-    for (const SafetensorsEntry& e : f.tensors()) {
-      if (auto [it, fresh] = name_source.emplace(e.name, f.path()); !fresh)
-        return Status::InvalidArgument("tensor '" + e.name + "' is in both " + it->second + " and " + f.path());
-      in.tensors.push_back(f.ref(e));
-    }
-    for (const auto& [k, v] : f.metadata()) {
-      auto [it, fresh] = in.save.metadata.emplace(k, v);
-      if (!fresh && it->second != v)
-        return Status::InvalidArgument("metadata key '" + k + "' differs between " + meta_source[k] + " and " + f.path());
-      meta_source.emplace(k, f.path());
-    }
-  }
-  return Status::OK();
-}
-
 }  // namespace
 
 int Import(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
@@ -83,7 +55,10 @@ int Import(const std::vector<std::string>& argv, std::ostream& out, std::ostream
   if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
   auto in = ParseFlags(*args);
   if (!in.ok()) return ReportError(err, in.status(), kExitUsage);
-  if (Status s = ReadFiles(*args, *in); !s.ok()) return ReportError(err, s);
+  // Every input is read and validated before the store is touched (exit 1 on failure).
+  const std::vector<std::string> paths(args->positional.begin() + 1, args->positional.end());
+  auto files = SafetensorsFiles::Read(paths);
+  if (!files.ok()) return ReportError(err, files.status());
   const std::string& path = args->positional[0];
   StoreOptions options;
   if (in->chunk_size) options.chunk_size = *in->chunk_size;
@@ -93,7 +68,7 @@ int Import(const std::vector<std::string>& argv, std::ostream& out, std::ostream
     return ReportError(err, Status::InvalidArgument(
         "store " + path + " has chunk size " + std::to_string((*store)->chunk_size()) +
         "; --chunk-size applies only when creating a store"));
-  auto info = (*store)->Save(in->tensors, in->save);
+  auto info = ImportSafetensors(**store, *files, in->save);
   if (!info.ok()) return ReportError(err, info.status());
   out << "saved checkpoint " << info->id << " (step " << info->step << "): " << info->tensor_count
       << " tensors, " << HumanBytes(info->logical_bytes) << ", " << HumanBytes(info->new_bytes) << " new\n";

@@ -8,6 +8,7 @@
 #include "ckptdb/lineage.h"
 #include "ckptdb/options.h"
 #include "ckptdb/retention.h"
+#include "ckptdb/safetensors.h"
 #include "ckptdb/status.h"
 #include "ckptdb/store.h"
 #include "ckptdb/tensor.h"

@@ -44,9 +44,10 @@ inline std::string Describe(const std::vector<std::string>& args) {
   return s;
 }
 
-// The real executable: exit code and both streams.
-inline CliRun Binary(const std::vector<std::string>& args, const std::string& scratch) {
-  const std::string out_path = scratch + "/binary.out", err_path = scratch + "/binary.err";
+// Starts the real executable with `args`: stdin from /dev/null, stdout and stderr into the files
+// named (or /dev/null). Returns its pid, or -1 after recording a test failure if it cannot start.
+inline pid_t SpawnBinary(const std::vector<std::string>& args, const std::string& out_path = "/dev/null",
+                         const std::string& err_path = "/dev/null") {
   std::vector<std::string> argv = {testing::CliPath()};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<char*> cargs;
@@ -60,11 +61,19 @@ inline CliRun Binary(const std::vector<std::string>& args, const std::string& sc
   pid_t pid = -1;
   int rc = posix_spawn(&pid, argv[0].c_str(), &fa, nullptr, cargs.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
-  CliRun r;
   if (rc != 0) {
     ADD_FAILURE() << "cannot run " << argv[0] << ": " << std::strerror(rc);
-    return r;
+    return -1;
   }
+  return pid;
+}
+
+// The real executable: exit code and both streams.
+inline CliRun Binary(const std::vector<std::string>& args, const std::string& scratch) {
+  const std::string out_path = scratch + "/binary.out", err_path = scratch + "/binary.err";
+  CliRun r;
+  const pid_t pid = SpawnBinary(args, out_path, err_path);
+  if (pid < 0) return r;
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

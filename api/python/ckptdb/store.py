@@ -297,6 +297,32 @@ class Store:
         raise TypeError(f"diff: {what} must be a step (int), None (the head) or a dict such as {{'tag': 'best'}}, "
                         f"not {type(which).__name__}")
 
+    # -- safetensors interchange
+    def import_safetensors(self, files, step, *, metrics=None, tags=None, metadata=None):
+        """Saves safetensors files (a path or a list of paths, str or os.PathLike) as one checkpoint
+        at `step`, as `ckptdb import` does, and returns its CheckpointInfo. restore() gives it back
+        as {name: tensor}. Each file's __metadata__ joins `metadata` in the checkpoint's metadata.
+
+        Every file is read whole and checked before anything is saved. Raises NotFoundError for a
+        missing file; InvalidArgumentError for a path that is not a regular file (a FIFO, a
+        directory: refused without opening it), for a tensor name in two files, or for a metadata
+        key two sources give different values; CorruptionError for a malformed file; IOError when
+        reading fails or a file shrinks while it is read.
+        """
+        paths = [files] if isinstance(files, (str, bytes, os.PathLike)) else list(files)
+        info = self._s.import_safetensors([os.fsdecode(p) for p in paths], int(step), dict(metrics or {}),
+                                          list(tags or []), {str(k): str(v) for k, v in (metadata or {}).items()})
+        return CheckpointInfo._from(info)
+
+    def export_safetensors(self, path, step=None, *, id=None, tag=None, at=None, best=None):
+        """Writes one checkpoint (default: the head; selectors as in restore) to the safetensors
+        file `path`, as `ckptdb export` does: its tensors in saved order and its metadata as
+        __metadata__, replacing `path` atomically, reading at most 64 MiB of tensor data at a time.
+        Returns the exported checkpoint's CheckpointInfo. Raises NotFoundError for an unknown
+        checkpoint, IOError when the file cannot be written (e.g. a missing directory).
+        """
+        return CheckpointInfo._from(self._s.export_safetensors(self._which(step, id, tag, at, best), os.fsdecode(path)))
+
     def _which(self, step, id, tag, at, best):
         which = _selector(step, id, tag, at, best)
         return ("head",) if which is None else which

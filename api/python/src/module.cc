@@ -158,6 +158,27 @@ class NativeStore {
     return d;
   }
 
+  // The safetensors files `files` saved as one checkpoint (ckptdb/safetensors.h).
+  py::dict ImportSafetensors(const std::vector<std::string>& files, int64_t step,
+                             const std::map<std::string, double>& metrics, const std::vector<std::string>& tags,
+                             const std::map<std::string, std::string>& metadata) {
+    SaveOptions o;
+    o.step = step;
+    o.metrics = metrics;
+    o.tags = tags;
+    o.metadata = metadata;
+    const SavedCheckpoint c = Call([&](Store& s) { return ckptdb::ImportSafetensors(s, files, o); });
+    py::dict d = InfoDict(c);
+    d["retired"] = InfoList(c.retired);
+    return d;
+  }
+
+  // Writes the checkpoint `which` selects to the safetensors file `path`; returns its info.
+  py::dict ExportSafetensors(const py::tuple& which, const std::string& path) {
+    const Selector sel = ToSelector(which);
+    return InfoDict(Call([&](Store& s) { return ckptdb::ExportSafetensors(s, sel, path); }));
+  }
+
   // The tensors of the checkpoint `which` selects (only `names`, in that order, when given) as
   // (name, dtype, shape, bytes) with bytes a _RestoredBytes, plus the manifest's dict.
   py::tuple Restore(const py::tuple& which, const std::optional<std::vector<std::string>>& names, bool verify) {
@@ -395,6 +416,8 @@ PYBIND11_MODULE(_ckptdb, m) {
               bool verify) { return ReadRange(self.store(), which, name, offset, length, verify); })
       .def("diff", [](NativeStore& self, const py::tuple& a, const py::tuple& b, bool stats,
                       bool verify) { return Diff(self.store(), a, b, stats, verify); })
+      .def("import_safetensors", &NativeStore::ImportSafetensors)
+      .def("export_safetensors", &NativeStore::ExportSafetensors)
       .def("list", &NativeStore::List)
       .def("describe", &NativeStore::Describe)
       .def("head", &NativeStore::Head)

@@ -1,4 +1,4 @@
-#include "tools/json.h"
+#include "store/interop/json.h"
 
 #include <algorithm>
 #include <charconv>
