@@ -240,7 +240,7 @@ StoreImpl::StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta
       fs_(std::move(fs)),
       packs_dir_(path_ + "/" + kPacksDir),
       direct_io_(options.use_direct_io),
-      packs_(fs_, packs_dir_, options.use_direct_io),
+      packs_(fs_, packs_dir_, options.use_direct_reads),
       write_pool_(hold ? 1 : options.threads),  // a read-only store (it has a hold) never saves
       read_pool_(options.threads),
       views_(epoch),

@@ -143,6 +143,7 @@ TEST(StoreRoundTrip, RoundTripsWithEveryThreadCountAndWithoutDirectIo) {
       ScratchDir dir;
       StoreOptions o = SmallChunks(threads);
       o.use_direct_io = direct;
+      o.use_direct_reads = direct;
       auto store = MustOpen(dir.path(), o);
       ASSERT_TRUE(store);
       std::vector<Owned> ts = {MakeBytes("a", 5 * kChunk + 17, threads), MakeTensor("b", DType::kF16, {33, 65}, 7)};
@@ -162,6 +163,7 @@ TEST(StoreRoundTrip, LargeTensorsRoundTripFromAndIntoAlignedAndUnalignedMemory) 
       ScratchDir dir;
       StoreOptions o = SmallChunks(4);
       o.use_direct_io = direct;
+      o.use_direct_reads = direct;
       auto store = MustOpen(dir.path(), o);
       ASSERT_TRUE(store);
       const uint64_t n = 16 * kChunk + tail;  // over 1 MiB: Restore's Buffer is page-aligned
