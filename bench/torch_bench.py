@@ -44,7 +44,7 @@ import safetensors.torch  # noqa: E402
 import torch.distributed.checkpoint as dcp  # noqa: E402
 
 MiB, GiB = 1 << 20, 1 << 30
-D_MODEL, D_FF, VOCAB = 1024, 4096, 32000
+D_MODEL, D_FF, VOCAB = 768, 3072, 32000  # GPT-2 small widths; depth from --gib
 
 
 def build_state(gib):
