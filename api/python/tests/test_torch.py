@@ -28,7 +28,7 @@ def train(model, opt, sched, steps):
     losses = []
     for _ in range(steps):
         x = torch.randn(5, 8)  # the global generator: restored with the RNG states
-        loss = model(x).pow(2).mean() + random.random() * 0 + float(np.random.rand()) * 0
+        loss = model(x).pow(2).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
