@@ -75,10 +75,13 @@ Result<std::vector<Tensor>> StoreImpl::Restore(const Selector& which, const Read
     out[i].name = t.name;
     out[i].dtype = t.dtype;
     out[i].shape = t.shape;
-    out[i].bytes = Buffer::Allocate(t.size_bytes);
     all[i] = i;
-    dest[i] = out[i].bytes.data();
   }
+  // Faulting fresh pages in costs about as much as reading them on the development VM (MAP_POPULATE:
+  // ~0.8 GB/s on one core, ~1.9 GB/s on two), so every read thread allocates buffers at once. An
+  // allocation failure (bad_alloc) is rethrown on this thread, as from a serial loop.
+  read_pool_.ParallelFor(out.size(), [&](size_t i) { out[i].bytes = Buffer::Allocate(m->tensors[i].size_bytes); });
+  for (size_t i = 0; i < out.size(); ++i) dest[i] = out[i].bytes.data();
   if (Status s = ReadTensors(*m, all, dest, options, read.at()); !s.ok()) return s;
   return out;
 }
