@@ -34,13 +34,16 @@ class FirstError {
   std::atomic<bool> failed_{false};
 };
 
+// How many chunks `size` bytes make: the last one may be short.
+uint64_t ChunkCount(uint64_t size, uint64_t chunk_size) { return size / chunk_size + (size % chunk_size != 0); }
+
 }  // namespace
 
 Status StoreImpl::CheckSaveInput(std::span<const TensorRef> tensors, const SaveOptions& options) {
   std::set<std::string_view> names;
   for (const TensorRef& t : tensors) {
     if (Status s = ValidateTensorRef(t); !s.ok()) return s;
-    const uint64_t chunks = t.size_bytes / meta_.chunk_size + (t.size_bytes % meta_.chunk_size != 0);
+    const uint64_t chunks = ChunkCount(t.size_bytes, meta_.chunk_size);
     if (!t.known_chunks.empty() && t.known_chunks.size() != chunks)
       return Status::InvalidArgument("tensor '" + t.name + "': " + std::to_string(t.known_chunks.size()) +
                                      " known chunks given, but its " + std::to_string(t.size_bytes) +
@@ -85,7 +88,7 @@ Result<SavedCheckpoint> StoreImpl::Save(std::span<const TensorRef> tensors, cons
   for (size_t i = 0; i < tensors.size(); ++i) {
     const TensorRef& t = tensors[i];
     m.tensors[i] = {t.name, t.dtype, t.shape, t.size_bytes, {}};
-    m.tensors[i].chunks.resize(t.size_bytes / meta_.chunk_size + (t.size_bytes % meta_.chunk_size != 0));
+    m.tensors[i].chunks.resize(ChunkCount(t.size_bytes, meta_.chunk_size));
     m.info.logical_bytes += t.size_bytes;
   }
 

@@ -134,10 +134,9 @@ class Store:
         reclaimed it), the save is simply redone reading every tensor.
         """
         structure, leaves = _ckptdb.encode_state_tree(state, _tensors.is_tensor)
-        args = (int(step), dict(metrics or {}), list(tags or []),
-                {str(k): str(v) for k, v in (metadata or {}).items()}, structure)
+        args = (int(step), dict(metrics or {}), list(tags or []), _strings(metadata), structure)
         if not skip_unchanged:
-            return CheckpointInfo._from(self._s.save(*self._views(leaves, None), *args, [None] * len(leaves)))
+            return self._save_with(leaves, [None] * len(leaves), args)[0]
         prints = [_tensors.fingerprint(value) for _, value in leaves]
         known = [self._known.get(name) for name, _ in leaves]
         known = [k[2] if k is not None and p is not None and k[1] == p else None for k, p in zip(known, prints)]
@@ -161,7 +160,7 @@ class Store:
         """Names, dtypes, shapes and byte views of the tensor leaves; None views where known[i]."""
         names, dtypes, shapes, views = [], [], [], []
         for i, (name, value) in enumerate(leaves):
-            if known is not None and known[i] is not None:
+            if known[i] is not None:
                 dtype, shape, view = _tensors.describe(name, value) + (None,)
             else:
                 dtype, shape, view = _tensors.to_bytes_view(name, value)
@@ -311,7 +310,7 @@ class Store:
         """
         paths = [files] if isinstance(files, (str, bytes, os.PathLike)) else list(files)
         info = self._s.import_safetensors([os.fsdecode(p) for p in paths], int(step), dict(metrics or {}),
-                                          list(tags or []), {str(k): str(v) for k, v in (metadata or {}).items()})
+                                          list(tags or []), _strings(metadata))
         return CheckpointInfo._from(info)
 
     def export_safetensors(self, path, step=None, *, id=None, tag=None, at=None, best=None):
@@ -406,6 +405,11 @@ class Store:
             None if best is None else best[0], best is not None and best[1] == "max",
             1 if best is None else _count("keep_best count", best[2]))
         return self._s.get_policy()
+
+
+def _strings(metadata):
+    """Checkpoint metadata as the native module takes it: str keys and values."""
+    return {str(k): str(v) for k, v in (metadata or {}).items()}
 
 
 def _device(device, as_numpy):
