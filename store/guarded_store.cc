@@ -16,7 +16,7 @@ GuardedStore::~GuardedStore() {
   Status s = NoThrow(path_, "closing", [&] { return impl_->Close(); });
   impl_.reset();
   if (!s.ok())
-    std::fprintf(stderr, "ckptdb: store %s was closed with an unreported background garbage collection error: %s\n",
+    std::fprintf(stderr, "ckptdb: store %s was closed with an unreported background error: %s\n",
                  path_.c_str(), s.ToString().c_str());
 }
 
@@ -50,6 +50,12 @@ void GuardedStore::WaitForBackgroundIdleForTesting() {
 
 Result<SavedCheckpoint> GuardedStore::Save(std::span<const TensorRef> tensors, const SaveOptions& options) {
   return Call("saving", Edit::kSaved, [&] { return impl_->Save(tensors, options); });
+}
+Result<SaveHandle> GuardedStore::SaveAsync(std::span<const TensorRef> tensors, const SaveOptions& options) {
+  return Call("saving asynchronously", Edit::kSaved, [&] { return impl_->SaveAsync(tensors, options); });
+}
+Result<std::vector<int64_t>> GuardedStore::AbandonPendingSaves() {
+  return Call("abandoning pending saves", Edit::kNone, [&] { return impl_->AbandonPendingSaves(); });
 }
 Result<std::vector<CheckpointInfo>> GuardedStore::List() {
   return Call("listing", Edit::kNone, [&] { return impl_->List(); });

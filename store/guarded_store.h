@@ -24,6 +24,8 @@ class GuardedStore final : public Store {
   ~GuardedStore() override;
 
   Result<SavedCheckpoint> Save(std::span<const TensorRef> tensors, const SaveOptions& options) override;
+  Result<SaveHandle> SaveAsync(std::span<const TensorRef> tensors, const SaveOptions& options) override;
+  Result<std::vector<int64_t>> AbandonPendingSaves() override;
   Result<std::vector<CheckpointInfo>> List() override;
   Result<CheckpointManifest> Describe(const Selector& which) override;
   Result<std::vector<Tensor>> Restore(const Selector& which, const ReadOptions& options) override;

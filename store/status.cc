@@ -15,6 +15,7 @@ std::string_view CodeName(Code code) {
     case Code::kInternal: return "Internal error";
     case Code::kResourceExhausted: return "Resource exhausted";
     case Code::kNotSupported: return "Not supported";
+    case Code::kAborted: return "Aborted";
   }
   return "Unknown";
 }

@@ -1,6 +1,7 @@
 // StoreImpl: the concrete Store. Each group of methods lives in the file named for it:
 // store_open.cc (open/create, read-only opens, Refresh), catalog.cc (summaries, list, describe,
-// select), save.cc, restore.cc, range_read.cc (ReadTensorRange), verify.cc, space.cc, edit.cc (tag,
+// select), save.cc (Save, SaveAsync: the stages are pending_save.h, the order and the persist
+// thread save_queue.h), restore.cc, range_read.cc (ReadTensorRange), verify.cc, space.cc, edit.cc (tag,
 // untag, remove), gc.cc, policy.cc (retention), rollback.cc (head, rollback), prune.cc (deleting
 // checkpoints inside a batch). Beside it: read_views.h (snapshots of running reads), reader_holds.h (reader processes),
 // upgrade.h (format version 1 -> 2), and guarded_store.h (the public boundary Store::Open returns).
@@ -26,6 +27,9 @@
 #include "store/read_views.h"
 #include "store/reader_holds.h"
 #include "store/retention_tracker.h"
+#include "store/save_queue.h"
+#include "store/save_stages.h"
+#include "store/staging_pool.h"
 #include "store/stream_read.h"
 #include "store/thread_pool.h"
 
@@ -60,6 +64,11 @@ struct DigestHash {
 // the manifest alone, without reading the chunk.
 inline uint64_t ChunkLength(uint64_t size_bytes, uint64_t index, uint64_t chunk_size) {
   return std::min(chunk_size, size_bytes - index * chunk_size);
+}
+
+// How many chunks a `size_bytes`-byte tensor makes: the last one may be short, an empty one has none.
+inline uint64_t ChunkCount(uint64_t size_bytes, uint64_t chunk_size) {
+  return size_bytes / chunk_size + (size_bytes % chunk_size != 0);
 }
 
 // UTC nanoseconds since the Unix epoch, for commit and creation times.
@@ -127,6 +136,8 @@ Result<std::unique_ptr<Store>> OpenOn(const std::string& path, std::unique_ptr<D
                                       std::shared_ptr<io::FileSystem> files, std::unique_ptr<ReaderHold> hold);
 
 class StoreImpl final : public Store {
+  friend class PendingSave;  // the save's stages use the catalog, packs and locks below
+
  public:
   // `fs` carries every pack-file and directory operation (store/io/file_system.h); `hold` is the
   // reader hold of a read-only store (nullptr for the writer); `epoch` the stored gc_epoch;
@@ -135,6 +146,8 @@ class StoreImpl final : public Store {
             std::shared_ptr<io::FileSystem> fs, std::unique_ptr<ReaderHold> hold, uint64_t epoch, uint64_t next_pack);
 
   Result<SavedCheckpoint> Save(std::span<const TensorRef> tensors, const SaveOptions& options) override;
+  Result<SaveHandle> SaveAsync(std::span<const TensorRef> tensors, const SaveOptions& options) override;
+  Result<std::vector<int64_t>> AbandonPendingSaves() override { return saves_->AbandonAll(); }
   Result<std::vector<CheckpointInfo>> List() override;
   Result<CheckpointManifest> Describe(const Selector& which) override;
   Result<std::vector<Tensor>> Restore(const Selector& which, const ReadOptions& options) override;
@@ -155,9 +168,10 @@ class StoreImpl final : public Store {
   Status WaitForBackgroundWork() override { return collector_.Wait(); }
   Status Refresh() override;
   bool read_only() const override { return db_->read_only(); }
-  // Only finishes background work and returns its error: GuardedStore, the wrapper Store::Open
-  // hands out, does the rest of closing (refusing later calls, then destroying this).
-  Status Close() override { return collector_.Wait(); }
+  // Only finishes pending saves and background work and returns their first unreported error:
+  // GuardedStore, the wrapper Store::Open hands out, does the rest of closing (refusing later
+  // calls, then destroying this).
+  Status Close() override;
   Status TakeBackgroundError() { return collector_.TakeFinishedError(); }
   void WaitForBackgroundIdle() { collector_.WaitIdle(); }
   const std::string& path() const override { return path_; }
@@ -254,11 +268,15 @@ class StoreImpl final : public Store {
   // save evaluates in full again), so it is never out of step with the catalog.
   std::unique_ptr<RetentionTracker> retention_;
   const bool background_gc_;
+  const std::unique_ptr<ChunkHasher> hasher_;
+  StagingPool staging_;
   // Last, so it is destroyed (finishing and joining its collection) before anything it uses.
   BackgroundCollector collector_{[this] {
     return NoThrow(path_, "collecting garbage in the background",
                    [this] { return Collect(kBackgroundGcGarbageBudget).status(); });
   }};
+  // After the collector, so it is destroyed first: a persist it finishes may request a collection.
+  std::unique_ptr<SaveQueue> saves_;
 };
 
 }  // namespace ckptdb

@@ -231,6 +231,17 @@ int64_t NowNs() {
              std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+namespace {
+
+// Staging blocks hold whole chunks (a capture never splits one), 64 MiB where the cap allows.
+uint64_t StagingBlockBytes(uint64_t chunk_size, uint64_t cap) {
+  const uint64_t chunk = (chunk_size + 4095) / 4096 * 4096;
+  const uint64_t want = std::min<uint64_t>(64ull << 20, cap ? cap / 4096 * 4096 : (64ull << 20));
+  return std::max(chunk, want);
+}
+
+}  // namespace
+
 StoreImpl::StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta meta, const StoreOptions& options,
                      std::shared_ptr<io::FileSystem> fs, std::unique_ptr<ReaderHold> hold, uint64_t epoch,
                      uint64_t next_pack)
@@ -246,7 +257,11 @@ StoreImpl::StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta
       views_(epoch),
       pack_ids_(next_pack),
       hold_(std::move(hold)),
-      background_gc_(options.background_gc && !db_->read_only()) {
+      background_gc_(options.background_gc && !db_->read_only()),
+      hasher_(std::make_unique<CpuChunkHasher>()),
+      staging_(std::make_unique<HostStagingAllocator>(), StagingBlockBytes(meta_.chunk_size, options.staging_bytes),
+               options.staging_bytes ? options.staging_bytes : DefaultStagingBytes()),
+      saves_(std::make_unique<SaveQueue>(path_, write_pool_, staging_, options.max_pending_saves)) {
   // Packs a collection deferred for reads running here are swept once the last of them ends.
   if (background_gc_) views_.SetOnIdle([this] { collector_.Request(); });
 }

@@ -298,6 +298,10 @@ class Wrapper final : public Store {
  public:
   explicit Wrapper(Store& s) : s_(s) {}
   Result<SavedCheckpoint> Save(std::span<const TensorRef> t, const SaveOptions& o) override { return s_.Save(t, o); }
+  Result<SaveHandle> SaveAsync(std::span<const TensorRef> t, const SaveOptions& o) override {
+    return s_.SaveAsync(t, o);
+  }
+  Result<std::vector<int64_t>> AbandonPendingSaves() override { return s_.AbandonPendingSaves(); }
   Result<std::vector<CheckpointInfo>> List() override { return s_.List(); }
   Result<CheckpointManifest> Describe(const Selector& w) override { return s_.Describe(w); }
   Result<std::vector<Tensor>> Restore(const Selector& w, const ReadOptions& o) override { return s_.Restore(w, o); }

@@ -9,6 +9,7 @@
 #include "ckptdb/options.h"
 #include "ckptdb/retention.h"
 #include "ckptdb/safetensors.h"
+#include "ckptdb/save_handle.h"
 #include "ckptdb/status.h"
 #include "ckptdb/store.h"
 #include "ckptdb/tensor.h"

@@ -40,6 +40,17 @@ struct StoreOptions {
   // bytes (CollectGarbage compacts to ~1.15x). Without it, rotated checkpoints' chunks stay on disk
   // until CollectGarbage is called. Default: true.
   bool background_gc = true;
+  // The most memory asynchronous saves (Store::SaveAsync) capture into, in bytes. The store takes
+  // it when a capture first needs it, in blocks of 64 MiB (or one chunk, if larger), touches it
+  // once, and keeps and reuses it until it closes, so later captures copy at memcpy speed. A state
+  // whose changed bytes exceed it is captured and persisted in pieces within one commit, and then
+  // SaveAsync returns only once the last piece is captured. Never less than one block.
+  // 0: a quarter of physical memory, at most 4 GiB. Default: 0.
+  uint64_t staging_bytes = 0;
+  // How many asynchronous saves may be pending (captured, not yet committed) at once; a further
+  // SaveAsync waits for the oldest to commit. Each needs staging memory of its own, out of
+  // staging_bytes. Values below 1 mean 1. Default: 1.
+  int max_pending_saves = 1;
 };
 
 struct SaveOptions {

@@ -26,6 +26,7 @@ enum class Code : uint8_t {
   kInternal,            // a ckptdb bug
   kResourceExhausted,   // memory ran out; the store is left as a crash at that point would leave it
   kNotSupported,        // the store uses a feature this build does not know (a chunk codec)
+  kAborted,             // the caller gave the operation up (an asynchronous save it abandoned)
 };
 
 std::string_view CodeName(Code code);
@@ -46,6 +47,7 @@ class [[nodiscard]] Status {
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
   static Status ResourceExhausted(std::string m) { return {Code::kResourceExhausted, std::move(m)}; }
   static Status NotSupported(std::string m) { return {Code::kNotSupported, std::move(m)}; }
+  static Status Aborted(std::string m) { return {Code::kAborted, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -6,7 +6,7 @@
 // store shows either all of a checkpoint or none of it.
 //
 // Thread safety: every method may be called from any thread. Saves and edits are serialised inside
-// the store. Every read (List, Describe, Restore, RestoreInto, ReadTensorRange, Verify, Space, Head,
+// the store; saves, asynchronous ones included, commit in the order they were called. Every read (List, Describe, Restore, RestoreInto, ReadTensorRange, Verify, Space, Head,
 // GetRetention) sees one committed state from its start to its end, whatever saves, removals, rotations and
 // collections run meanwhile: nothing it references is deleted before it ends. Reads never wait for
 // a save's hashing or writing, nor for a collection's copying, only (at most) for a commit.
@@ -37,6 +37,7 @@
 #include "ckptdb/checkpoint.h"
 #include "ckptdb/options.h"
 #include "ckptdb/retention.h"
+#include "ckptdb/save_handle.h"
 #include "ckptdb/status.h"
 #include "ckptdb/tensor.h"
 
@@ -65,8 +66,9 @@ class Store {
   // Errors: NotFound if there is no store; Corruption if its metadata is unreadable; IOError.
   static Result<std::unique_ptr<Store>> OpenReadOnly(const std::string& path, const StoreOptions& options = {});
 
-  // Finishes requested background work (as Close) and releases the store. If a background
-  // collection failed and no call reported it, writes one line to stderr naming the store and error.
+  // Finishes pending saves and requested background work (as Close) and releases the store. If a
+  // background collection or asynchronous save failed and no call reported it, writes one line to
+  // stderr naming the store and error.
   virtual ~Store() = default;
 
   // Saves `tensors` as a new checkpoint whose parent is the current head, makes it the head, and
@@ -76,11 +78,40 @@ class Store {
   // CollectGarbage (StoreOptions::background_gc) or the next explicit one.
   // REQUIRES: each TensorRef passes ValidateTensorRef; names are unique; the bytes stay unchanged
   //           until Save returns.
+  // Saves commit in the order they were called, asynchronous ones included: Save first waits for
+  // every SaveAsync submitted before it to commit (or fail).
   // Errors: InvalidArgument naming the tensor (bad or duplicate name, size that disagrees with
   // dtype and shape), AlreadyExists for a tag in use, IOError, the error of a failed background
-  // collection (see the top of this file; nothing is saved, a retry saves). On any error nothing is
-  // committed.
+  // collection (see the top of this file) or of a failed asynchronous save (see SaveAsync): for
+  // either, nothing is saved and a retry saves. On any error nothing is committed.
   virtual Result<SavedCheckpoint> Save(std::span<const TensorRef> tensors, const SaveOptions& options) = 0;
+
+  // Save in two parts: captures the state, returns, and persists it on the store's persist thread.
+  //  - Capture (before it returns): the bytes of every tensor without known_chunks are copied into
+  //    the store's staging memory (StoreOptions::staging_bytes); tensors with known_chunks are not
+  //    read or copied at all. Once it returns, the caller may change or free its tensors.
+  //  - Back-pressure: first, while StoreOptions::max_pending_saves asynchronous saves are pending
+  //    (captured, not yet committed), it waits for the oldest to commit. A state whose bytes exceed
+  //    the staging memory is captured and persisted in pieces within one commit: SaveAsync then
+  //    returns once the last piece is captured, after the earlier ones were written.
+  //  - Persist: hash, look up, write, sync and commit exactly as Save, in submission order with
+  //    every other save. The handle's Wait returns what Save would have. A kill at any point
+  //    leaves the store as a kill during Save would: without this checkpoint, or with all of it.
+  //  - A failed persist commits nothing and is never dropped: its handle's Wait returns the error,
+  //    and the next Save or SaveAsync returns it too (its code, the message "an earlier asynchronous
+  //    save failed, so nothing was saved (this reports it once: retrying proceeds): " and the
+  //    persist's own message) instead of saving, or, if no save comes, Close does.
+  // REQUIRES: as Save, except that the bytes need stay unchanged only until SaveAsync returns.
+  // Errors (nothing is queued or committed): as Save's input and tag checks; AlreadyExists for a tag
+  // a pending asynchronous save carries; ResourceExhausted when staging memory cannot be allocated;
+  // the error of a failed background collection or asynchronous save, as Save.
+  virtual Result<SaveHandle> SaveAsync(std::span<const TensorRef> tensors, const SaveOptions& options) = 0;
+
+  // Drops every pending asynchronous save not yet committing and returns their steps in submission
+  // order, once each has ended; their handles' Wait returns Aborted. A save already committing
+  // when this is called commits and is not listed. Nothing dropped is committed: what it wrote is
+  // garbage for the next collection. Use it before Close to close without waiting for persists.
+  virtual Result<std::vector<int64_t>> AbandonPendingSaves() = 0;
 
   // Every checkpoint, oldest first. Errors: Corruption naming the checkpoint, IOError.
   virtual Result<std::vector<CheckpointInfo>> List() = 0;
@@ -185,9 +216,10 @@ class Store {
   virtual Status Refresh() = 0;
   // Whether this store was opened with OpenReadOnly.
   virtual bool read_only() const = 0;
-  // Finishes requested background work, waits for calls in flight on other threads, closes the
-  // database (so another process may open the store), and returns the first unreported background
-  // collection error (OK if none). Idempotent: a second Close returns OK. Every later call other
+  // Finishes every pending asynchronous save (AbandonPendingSaves first drops them instead) and
+  // requested background work, waits for calls in flight on other threads, closes the database
+  // (so another process may open the store), and returns the first unreported error of an
+  // asynchronous save or a background collection (OK if none). Idempotent: a second Close returns OK. Every later call other
   // than Close, path() and chunk_size() returns FailedPrecondition "store P is closed". Thread-safe.
   virtual Status Close() = 0;
 

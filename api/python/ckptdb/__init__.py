@@ -11,6 +11,7 @@ arrays). Nothing is pickled.
 """
 
 from ckptdb.errors import (  # noqa: F401 - re-exported
+    AbortedError,
     AlreadyExistsError,
     BusyError,
     CorruptionError,
@@ -35,5 +36,5 @@ __all__ = [
     "open", "Store", "CheckpointInfo", "CheckpointManager", "Checkpoint", "TensorSlice", "Error", "NotFoundError",
     "InvalidArgumentError",
     "AlreadyExistsError", "CorruptionError", "IOError", "BusyError", "FailedPreconditionError",
-    "ResourceExhaustedError", "NotSupportedError",
+    "ResourceExhaustedError", "NotSupportedError", "AbortedError", "SaveFuture",
 ]

@@ -46,3 +46,7 @@ class ResourceExhaustedError(Error, MemoryError):
 
 class NotSupportedError(Error):
     """The store uses a feature this build does not know."""
+
+
+class AbortedError(Error):
+    """The operation was given up on request: an asynchronous save dropped by abandon_pending_saves()."""

@@ -21,6 +21,7 @@ const char* ErrorClass(Code code) {
     case Code::kFailedPrecondition: return "FailedPreconditionError";
     case Code::kResourceExhausted: return "ResourceExhaustedError";
     case Code::kNotSupported: return "NotSupportedError";
+    case Code::kAborted: return "AbortedError";
     default: return "Error";
   }
 }

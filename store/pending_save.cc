@@ -1,0 +1,264 @@
+// The save's stages (store/pending_save.h). Crash safety: a crash before the commit leaves at most
+// an unreferenced pack file, which a collection deletes; next_pack only advances in the commit;
+// the checkpoint is visible only once its manifest is. With a retention policy, the checkpoints it
+// retires are deleted in that same batch.
+#include "store/pending_save.h"
+
+#include <algorithm>
+
+#include "store/keys.h"
+
+namespace ckptdb {
+Result<std::unique_ptr<PendingSave>> PendingSave::Begin(StoreImpl& store, std::span<const TensorRef> tensors,
+                                                        const SaveOptions& options) {
+  std::unique_ptr<PendingSave> p(
+      new PendingSave(store, "store " + store.path_ + ", saving step " + std::to_string(options.step)));
+  if (Status s = store.CheckSaveInput(tensors, options); !s.ok()) return s.WithContext(p->where_);
+  // A courtesy before any work: the commit checks again under the save lock.
+  for (const auto& tag : options.tags) {
+    auto existing = store.db_->GetMeta(keys::TagKey(tag));
+    if (!existing.ok()) return existing.status();
+    if (existing->has_value())
+      return Status::AlreadyExists(p->where_ + ": tag '" + tag + "' already names checkpoint " +
+                                   std::to_string(keys::DecodeU64(**existing).value_or(0)));
+  }
+  const uint64_t chunk_size = store.meta_.chunk_size;
+  std::vector<uint64_t> sizes;
+  for (const auto& t : tensors) sizes.push_back(t.size_bytes);
+  p->tasks_ = PlanChunks(sizes, chunk_size);
+  CheckpointManifest& m = p->manifest_;
+  m.chunk_size = chunk_size;
+  m.tensors.resize(tensors.size());
+  p->known_.resize(tensors.size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const TensorRef& t = tensors[i];
+    m.tensors[i] = {t.name, t.dtype, t.shape, t.size_bytes, {}};
+    if (!t.known_chunks.empty()) {
+      m.tensors[i].chunks.assign(t.known_chunks.begin(), t.known_chunks.end());
+      p->known_[i] = true;
+    } else {
+      m.tensors[i].chunks.resize(ChunkCount(t.size_bytes, chunk_size));
+    }
+    m.info.logical_bytes += t.size_bytes;
+  }
+  m.info.step = options.step;
+  m.info.tensor_count = tensors.size();
+  m.info.tags = options.tags;
+  std::sort(m.info.tags.begin(), m.info.tags.end());
+  p->options_ = options;
+  return p;
+}
+
+PendingSave::~PendingSave() {
+  if (!ended_) Abandon();
+}
+
+void PendingSave::Lock() {
+  if (!lock_.owns_lock()) lock_ = std::unique_lock<std::mutex>(store_.save_mu_);
+}
+
+void PendingSave::Fail(Status s) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (status_.ok()) status_ = s.WithContext(where_);
+}
+
+Status PendingSave::Add(std::span<const size_t> which, const ChunkSource& source) {
+  Lock();
+  if (!status_.ok()) return status_;
+  std::atomic<bool> failed{false};
+  const size_t batch = std::max<size_t>(1, store_.hasher_->batch_chunks());
+  store_.write_pool_.ParallelFor((which.size() + batch - 1) / batch, [&](size_t b) {
+    if (failed.load(std::memory_order_relaxed)) return;
+    if (stop_.load(std::memory_order_relaxed)) {
+      failed = true;
+      return Fail(Status::Aborted("the save was abandoned"));
+    }
+    const std::span<const size_t> group = which.subspan(b * batch, std::min(batch, which.size() - b * batch));
+    std::vector<ChunkView> views;
+    std::vector<size_t> hashed;
+    for (size_t k : group)
+      if (!known(k)) {
+        views.push_back(source.View(k));
+        hashed.push_back(k);
+      }
+    std::vector<Digest> digests(views.size());
+    store_.hasher_->Hash(views, digests);
+    size_t h = 0;
+    for (size_t k : group) {
+      const ChunkTask& t = tasks_[k];
+      Digest& d = manifest_.tensors[t.tensor].chunks[t.index];
+      Status s;
+      if (known(k)) {
+        s = CheckKnown(k, d);
+      } else {
+        d = digests[h];
+        s = Place(d, views[h]);
+        ++h;
+      }
+      if (!s.ok()) {
+        failed = true;
+        return Fail(std::move(s));
+      }
+    }
+  });
+  return status_;
+}
+
+Status PendingSave::CheckKnown(size_t k, const Digest& d) {
+  // The caller vouches for the bytes; the store only checks it still holds the chunk, so the
+  // manifest never names one it lacks. Nothing is read, hashed or written.
+  const ChunkTask& task = tasks_[k];
+  auto ref = store_.db_->GetChunk(d);
+  if (!ref.ok()) return ref.status();
+  const auto decoded = ref->has_value() ? keys::DecodeChunkRef(**ref) : std::nullopt;
+  if (decoded && decoded->raw_length == task.length) return Status::OK();
+  return Status::FailedPrecondition(
+      "tensor '" + manifest_.tensors[task.tensor].name + "': known chunk " + std::to_string(task.index) + " (" +
+      d.ToHex() + ") is " +
+      (ref->has_value() ? "not a chunk of " + std::to_string(task.length) + " bytes" : "no longer in the store") +
+      "; save it without the hint");
+}
+
+Status PendingSave::Place(const Digest& d, const ChunkView& view) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!claimed_.insert(d).second) return Status::OK();  // tied weights: another task has it
+  }
+  auto present = store_.db_->HasChunk(d);
+  if (!present.ok()) return present.status();
+  if (*present) return Status::OK();
+  std::string ref;
+  if (view.length < keys::kInlineChunkMax) {
+    ref = keys::EncodeInlineChunk(view.data, view.length);
+  } else {
+    PackWriter* writer;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!pack_) {
+        pack_id_ = store_.pack_ids_.Allocate();
+        auto created = PackWriter::Create(*store_.fs_, store_.packs_dir_, *pack_id_, store_.direct_io_);
+        if (!created.ok()) return created.status();
+        pack_ = std::move(created).value();
+      }
+      writer = pack_.get();
+    }
+    const uint64_t offset = writer->Reserve(view.length);
+    if (Status s = writer->Write(offset, view.data, view.length); !s.ok()) return s;
+    ref = keys::EncodePackedChunk(*pack_id_, offset, view.length);
+  }
+  new_bytes_.fetch_add(view.length);
+  std::lock_guard<std::mutex> l(mu_);
+  index_puts_.emplace_back(keys::ChunkIndexKey(d), std::move(ref));
+  return Status::OK();
+}
+
+Result<SavedCheckpoint> PendingSave::Finish() {
+  Lock();
+  if (!status_.ok()) {
+    Abandon();
+    return status_;
+  }
+  Result<SavedCheckpoint> r = Commit();
+  if (!r.ok()) {
+    status_ = r.status().WithContext(where_);
+    Abandon();
+    return status_;
+  }
+  ended_ = true;
+  if (pack_id_) store_.pack_ids_.Release(*pack_id_);
+  pack_id_.reset();
+  lock_ = {};
+  return r;
+}
+
+void PendingSave::Abandon() {
+  ended_ = true;
+  if (pack_) {
+    // Nothing names the pack: delete it now (its id is still in flight, so no collection races
+    // this), which gives a full disk its space back. Should that fail, a collection deletes it.
+    pack_.reset();
+    store_.fs_->Remove(PackPath(store_.packs_dir_, *pack_id_)).IgnoreError();
+  }
+  if (pack_id_) store_.pack_ids_.Release(*pack_id_);
+  pack_id_.reset();
+  if (lock_.owns_lock()) lock_.unlock();
+}
+
+Result<SavedCheckpoint> PendingSave::Commit() {
+  StoreImpl& s = store_;
+  // Pack bytes must be durable before any index entry or manifest that names them commits.
+  if (pack_)
+    if (Status st = pack_->Finish(); !st.ok()) return st;
+  for (const auto& tag : manifest_.info.tags) {
+    auto existing = s.db_->GetMeta(keys::TagKey(tag));
+    if (!existing.ok()) return existing.status();
+    if (existing->has_value())
+      return Status::AlreadyExists("tag '" + tag + "' already names checkpoint " +
+                                   std::to_string(keys::DecodeU64(**existing).value_or(0)));
+  }
+  auto next = s.db_->GetMeta(keys::kNextId);
+  if (!next.ok()) return next.status();
+  auto head = s.HeadAt(nullptr);
+  if (!head.ok()) return head.status();
+  const auto id = next->has_value() ? keys::DecodeU64(**next) : std::optional<uint64_t>(1);
+  if (!id) return Status::Corruption("store " + s.path_ + ": next_id is malformed");
+
+  CheckpointManifest& m = manifest_;
+  CheckpointInfo& info = m.info;
+  info.id = *id;
+  info.parent = *head;
+  info.commit_time_ns = NowNs();
+  info.new_bytes = new_bytes_.load();
+  info.metrics = options_.metrics;
+  m.metadata = std::move(options_.metadata);
+  m.structure = std::move(options_.structure);
+
+  CommitBatch batch;
+  // Rotation commits with the checkpoint, so no crash can leave the new one without the old ones
+  // gone or the old ones gone without the new one.
+  auto policy = s.RetentionAt(nullptr);
+  if (!policy.ok()) return policy.status();
+  SavedCheckpoint saved;
+  std::unique_ptr<RetentionTracker> tracker = std::move(s.retention_);  // back only once this commits
+  std::optional<RetentionTracker::SavePlan> plan;
+  std::optional<std::vector<CheckpointInfo>> after;  // every summary once this commits, if judged in full
+  if (policy->max_to_keep > 0) {
+    if (tracker && tracker->Matches(*policy, info.parent)) {
+      plan = tracker->Plan(info);
+      DeleteCheckpointsInto(plan->retired, batch);
+      for (const CheckpointInfo& moved : plan->repointed)
+        batch.summary_puts.emplace_back(keys::EncodeU64(moved.id), schema::EncodeSummary(moved));
+      info.parent = plan->parent;
+      saved.retired = plan->retired;
+    } else {
+      auto all = s.LoadSummaries();
+      if (!all.ok()) return all.status();
+      all->push_back(info);
+      saved.retired = RetireInto(*policy, *all, *id, batch, *id);
+      info.parent = all->back().parent;  // the new head is never retired and stays last, maybe re-pointed
+      after = std::move(all).value();
+    }
+  }
+  batch.chunk_puts = std::move(index_puts_);
+  if (pack_) batch.meta_puts.emplace_back(std::string(keys::kNextPack), keys::EncodeU64(s.pack_ids_.next()));
+  batch.manifest_puts.emplace_back(keys::EncodeU64(info.id), schema::EncodeManifest(m));
+  batch.summary_puts.emplace_back(keys::EncodeU64(info.id), schema::EncodeSummary(info));
+  batch.meta_puts.emplace_back(std::string(keys::kNextId), keys::EncodeU64(info.id + 1));
+  batch.meta_puts.emplace_back(std::string(keys::kHead), keys::EncodeU64(info.id));
+  for (const auto& tag : info.tags) batch.meta_puts.emplace_back(keys::TagKey(tag), keys::EncodeU64(info.id));
+  if (Status st = s.db_->Commit(batch); !st.ok()) return st.WithContext("committing");
+  s.NoteCommit();
+  if (plan) {
+    tracker->Apply(info, *plan);
+    s.retention_ = std::move(tracker);
+  } else if (after) {
+    s.retention_ = std::make_unique<RetentionTracker>(*policy, std::move(*after), info.id);
+  }
+  if (!saved.retired.empty() && s.background_gc_) s.collector_.Request();
+  static_cast<CheckpointInfo&>(saved) = info;
+  saved.chunks.reserve(m.tensors.size());
+  for (TensorInfo& t : m.tensors) saved.chunks.push_back(std::move(t.chunks));
+  return saved;
+}
+
+}  // namespace ckptdb

@@ -1,0 +1,246 @@
+#include "store/save_queue.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "store/pending_save.h"
+
+namespace ckptdb {
+namespace {
+
+constexpr uint64_t kStagingAlign = 4096;  // each copy starts page-aligned: O_DIRECT writes it in place
+
+uint64_t RoundUp(uint64_t n) { return (n + kStagingAlign - 1) / kStagingAlign * kStagingAlign; }
+
+Status Reported(const Status& failure, const char* undone) {
+  return Status(failure.code(), std::string("an earlier asynchronous save failed, so ") + undone +
+                                    " (this reports it once: retrying proceeds): " + failure.message());
+}
+
+}  // namespace
+
+void SaveOutcome::Set(Result<SavedCheckpoint> r) {
+  std::lock_guard<std::mutex> l(mu);
+  result = std::move(r);
+  done = true;
+  cv.notify_all();
+}
+
+Result<SavedCheckpoint> SaveHandle::Wait() const {
+  if (!outcome_) return Status::FailedPrecondition("this SaveHandle belongs to no save");
+  std::unique_lock<std::mutex> l(outcome_->mu);
+  outcome_->cv.wait(l, [&] { return outcome_->done; });
+  return outcome_->result;
+}
+
+bool SaveHandle::WaitFor(std::chrono::nanoseconds timeout) const {
+  if (!outcome_) return true;
+  std::unique_lock<std::mutex> l(outcome_->mu);
+  return outcome_->cv.wait_for(l, timeout, [&] { return outcome_->done; });
+}
+
+bool SaveHandle::Done() const { return WaitFor(std::chrono::nanoseconds(0)); }
+
+int64_t SaveHandle::step() const { return outcome_ ? outcome_->step : 0; }
+
+SaveQueue::SaveQueue(std::string store_path, ThreadPool& copy_pool, StagingPool& staging, int max_pending)
+    : path_(std::move(store_path)),
+      copy_pool_(copy_pool),
+      staging_(staging),
+      max_pending_(std::max(1, max_pending)),
+      persister_([this] { PersistLoop(); }) {}
+
+SaveQueue::~SaveQueue() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  persister_.join();
+}
+
+Status SaveQueue::TakeErrorLocked() {
+  Status e = std::move(error_);
+  error_ = Status::OK();
+  return e;
+}
+
+Status SaveQueue::TakeError() {
+  std::lock_guard<std::mutex> l(mu_);
+  return TakeErrorLocked();
+}
+
+void SaveQueue::Drain() {
+  std::unique_lock<std::mutex> l(mu_);
+  cv_.wait(l, [&] { return jobs_.empty(); });
+}
+
+Result<SavedCheckpoint> SaveQueue::RunInline(const std::function<Result<SavedCheckpoint>()>& run) {
+  auto job = std::make_shared<Job>();
+  std::unique_lock<std::mutex> l(mu_);
+  jobs_.push_back(job);
+  cv_.wait(l, [&] { return jobs_.front() == job; });
+  struct Leave {
+    SaveQueue& q;
+    std::unique_lock<std::mutex>& l;
+    ~Leave() {
+      if (!l.owns_lock()) l.lock();
+      q.jobs_.pop_front();
+      q.cv_.notify_all();
+    }
+  } leave{*this, l};
+  if (Status e = TakeErrorLocked(); !e.ok()) return Reported(e, "nothing was saved");
+  l.unlock();
+  return run();
+}
+
+Result<SaveHandle> SaveQueue::Submit(std::unique_ptr<PendingSave> save, std::span<const TensorRef> tensors) {
+  auto job = std::make_shared<Job>();
+  job->outcome = std::make_shared<SaveOutcome>(save->step());
+  job->staged.resize(save->tasks().size());
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return async_ < max_pending_; });
+    if (Status e = TakeErrorLocked(); !e.ok()) return Reported(e, "nothing was saved");
+    for (const std::string& tag : save->tags())
+      for (const auto& other : jobs_)
+        if (other->save && std::count(other->save->tags().begin(), other->save->tags().end(), tag))
+          return Status::AlreadyExists("store " + path_ + ", saving step " + std::to_string(save->step()) +
+                                       ": tag '" + tag + "' is taken by the pending save of step " +
+                                       std::to_string(other->save->step()));
+    job->save = std::move(save);
+    jobs_.push_back(job);
+    ++async_;
+  }
+  cv_.notify_all();
+  Status s = Capture(*job, tensors);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!s.ok()) {
+      job->capture_error = s;
+      job->abandoned = true;
+    }
+    job->captured = true;
+  }
+  cv_.notify_all();
+  if (!s.ok()) return s;
+  return SaveHandle(job->outcome);
+}
+
+Result<uint8_t*> SaveQueue::TakeBlock(Job& job) {
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    if (job.abandoned) return nullptr;
+    Result<std::optional<uint8_t*>> b = staging_.TryTake();
+    if (!b.ok()) return b.status();
+    if (b->has_value()) return **b;
+    job.started = true;  // the pool is full: let the persist free blocks
+    cv_.notify_all();
+    cv_.wait(l);
+  }
+}
+
+void SaveQueue::Push(Job& job, Piece piece) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    job.pieces.push_back(std::move(piece));
+  }
+  cv_.notify_all();
+}
+
+Status SaveQueue::Capture(Job& job, std::span<const TensorRef> tensors) {
+  const PendingSave& save = *job.save;
+  const std::span<const ChunkTask> tasks = save.tasks();
+  Piece known{{}, nullptr};
+  for (size_t k = 0; k < tasks.size(); ++k)
+    if (save.known(k)) known.tasks.push_back(k);
+  if (!known.tasks.empty()) Push(job, std::move(known));
+
+  Piece piece{{}, nullptr};
+  uint64_t used = 0;
+  const auto flush = [&] {
+    copy_pool_.ParallelFor(piece.tasks.size(), [&](size_t i) {
+      const ChunkTask& t = tasks[piece.tasks[i]];
+      std::memcpy(const_cast<uint8_t*>(job.staged[piece.tasks[i]]),
+                  static_cast<const uint8_t*>(tensors[t.tensor].data) + t.offset, t.length);
+    });
+    Push(job, std::move(piece));
+    piece = Piece{{}, nullptr};
+  };
+  for (size_t k = 0; k < tasks.size(); ++k) {
+    if (save.known(k)) continue;
+    const uint64_t need = RoundUp(tasks[k].length);
+    if (piece.block && used + need > staging_.block_bytes()) flush();
+    if (!piece.block) {
+      Result<uint8_t*> b = TakeBlock(job);
+      if (!b.ok()) return b.status().WithContext("store " + path_ + ", capturing step " + std::to_string(save.step()));
+      if (*b == nullptr) return Status::OK();  // abandoned: the persist drops what was queued
+      piece.block = *b;
+      used = 0;
+    }
+    job.staged[k] = piece.block + used;
+    used += need;
+    piece.tasks.push_back(k);
+  }
+  if (piece.block) flush();
+  return Status::OK();
+}
+
+void SaveQueue::PersistLoop() {
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    cv_.wait(l, [&] { return (!jobs_.empty() && jobs_.front()->save) || (stop_ && jobs_.empty()); });
+    if (jobs_.empty()) return;
+    const std::shared_ptr<Job> job = jobs_.front();
+    PendingSave& save = *job->save;
+    const StagedChunks source(job->staged, save.tasks());
+    for (;;) {
+      cv_.wait(l, [&] { return job->captured || (job->started && !job->pieces.empty()); });
+      if (job->pieces.empty()) break;  // captured, and every piece persisted
+      Piece p = std::move(job->pieces.front());
+      job->pieces.pop_front();
+      if (!job->abandoned && save.status().ok()) {
+        l.unlock();
+        save.Add(p.tasks, source).IgnoreError();  // sticky: Finish returns it
+        l.lock();
+      }
+      if (p.block) staging_.Give(p.block);
+      cv_.notify_all();
+    }
+    const bool abandoned = job->abandoned;
+    l.unlock();
+    Result<SavedCheckpoint> r = Status::Aborted("store " + path_ + ": the asynchronous save of step " +
+                                                std::to_string(save.step()) + " was abandoned");
+    if (!job->capture_error.ok()) r = job->capture_error;
+    if (abandoned) save.Abandon();
+    else r = save.Finish();
+    l.lock();
+    if (!r.ok() && !abandoned && error_.ok()) error_ = r.status();
+    jobs_.pop_front();
+    --async_;
+    job->outcome->Set(std::move(r));
+    cv_.notify_all();
+  }
+}
+
+std::vector<int64_t> SaveQueue::AbandonAll() {
+  std::vector<std::shared_ptr<Job>> marked;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& job : jobs_)
+      if (job->save) {
+        job->abandoned = true;
+        job->save->RequestStop();
+        marked.push_back(job);
+      }
+  }
+  cv_.notify_all();
+  std::vector<int64_t> dropped;
+  for (const auto& job : marked) {
+    const Result<SavedCheckpoint> r = SaveHandle(job->outcome).Wait();
+    if (!r.ok() && r.status().code() == Code::kAborted) dropped.push_back(job->outcome->step);
+  }
+  return dropped;
+}
+
+}  // namespace ckptdb

@@ -1,0 +1,56 @@
+#include "store/staging_pool.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace ckptdb {
+
+StagingPool::StagingPool(std::unique_ptr<StagingAllocator> allocator, uint64_t block_bytes, uint64_t cap_bytes)
+    : allocator_(std::move(allocator)),
+      block_bytes_(block_bytes),
+      max_blocks_(std::max<uint64_t>(1, cap_bytes / block_bytes)) {}
+
+StagingPool::~StagingPool() {
+  for (uint8_t* b : all_) allocator_->Free(b, block_bytes_);
+}
+
+Result<std::optional<uint8_t*>> StagingPool::TryTake() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!free_.empty()) {
+      uint8_t* b = free_.back();
+      free_.pop_back();
+      return std::optional<uint8_t*>(b);
+    }
+    if (reserved_ == max_blocks_) return std::optional<uint8_t*>();
+    ++reserved_;
+  }
+  Result<uint8_t*> b = allocator_->Allocate(block_bytes_);
+  std::lock_guard<std::mutex> l(mu_);
+  if (!b.ok()) {
+    --reserved_;
+    return b.status();
+  }
+  all_.push_back(*b);
+  return std::optional<uint8_t*>(*b);
+}
+
+void StagingPool::Give(uint8_t* block) {
+  std::lock_guard<std::mutex> l(mu_);
+  free_.push_back(block);
+}
+
+uint64_t StagingPool::allocated_bytes() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return all_.size() * block_bytes_;
+}
+
+uint64_t DefaultStagingBytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page = ::sysconf(_SC_PAGESIZE);
+  const uint64_t physical = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : (16ull << 30);
+  return std::min<uint64_t>(physical / 4, 4ull << 30);
+}
+
+}  // namespace ckptdb
