@@ -65,8 +65,10 @@ Status StoreImpl::Close() {
   saves_->Drain();
   Status saves = saves_->TakeError();
   Status gc = collector_.Wait();
-  if (!saves.ok()) return Status(saves.code(), "an asynchronous save failed: " + saves.message());
-  return gc;
+  if (saves.ok()) return gc;
+  std::string message = "an asynchronous save failed: " + saves.message();
+  if (!gc.ok()) message += "; and a background garbage collection failed: " + gc.ToString();
+  return Status(saves.code(), message);
 }
 
 }  // namespace ckptdb

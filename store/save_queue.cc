@@ -98,6 +98,9 @@ Result<SaveHandle> SaveQueue::Submit(std::unique_ptr<PendingSave> save, std::spa
   auto job = std::make_shared<Job>();
   job->outcome = std::make_shared<SaveOutcome>(save->step());
   job->staged.resize(save->tasks().size());
+  // One capture at a time, in queue order: two filling blocks at once could each hold what the
+  // other, nearer the front of the queue, needs before its persist can give blocks back.
+  std::lock_guard<std::mutex> one_capture(capture_mu_);
   {
     std::unique_lock<std::mutex> l(mu_);
     cv_.wait(l, [&] { return async_ < max_pending_; });

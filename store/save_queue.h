@@ -95,6 +95,7 @@ class SaveQueue {
   ThreadPool& copy_pool_;
   StagingPool& staging_;
   const int max_pending_;
+  std::mutex capture_mu_;  // held by the one capture running
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Job>> jobs_;  // in submission order; the front one may commit

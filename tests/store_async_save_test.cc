@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/store_fixtures.h"
@@ -141,6 +142,33 @@ TEST(StoreAsyncSave, SavesCommitInSubmissionOrderSynchronousOnesIncluded) {
     if (i) EXPECT_EQ(all[i].parent, all[i - 1].id);
     ExpectRestores(*store, Selector::Id(all[i].id), states[i]);
   }
+}
+
+TEST(StoreAsyncSave, SavesFromSeveralThreadsLargerThanTheStagingMemoryAllCommit) {
+  ScratchDir dir;
+  StoreOptions o = SmallChunks(2);
+  o.staging_bytes = 4 * kChunk;
+  o.max_pending_saves = 2;
+  auto store = MustOpen(dir.path(), o);
+  ASSERT_TRUE(store);
+  constexpr int kThreads = 4, kEach = 3;
+  std::vector<std::vector<SaveHandle>> handles(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        std::vector<Owned> ts = State(1000 + 10 * (t * kEach + i));
+        handles[t].push_back(MustSubmit(*store, ts, t * kEach + i));
+        Scribble(ts);
+      }
+    });
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t)
+    for (int i = 0; i < kEach; ++i) {
+      const SavedCheckpoint c = MustWait(handles[t][i]);
+      ExpectRestores(*store, Selector::Id(c.id), State(1000 + 10 * (t * kEach + i)));
+    }
+  EXPECT_EQ(MustList(*store).size(), size_t(kThreads * kEach));
 }
 
 TEST(StoreAsyncSave, WaitForTimesOutOnlyWhileThePersistRuns) {
