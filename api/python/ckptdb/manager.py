@@ -19,6 +19,9 @@ memory) and the store persists it in the background; wait_until_finished() waits
 import os
 
 from ckptdb import store as _store
+from ckptdb.errors import Error
+
+_EARLIER_FAILED = "an earlier asynchronous save failed"  # how the store reports a failed persist at the next save
 
 
 class CheckpointManager:
@@ -106,11 +109,16 @@ class CheckpointManager:
         if not self._async:
             self._store.save(state, step, metrics=metrics, tags=tags, skip_unchanged=skip_unchanged)
             return True
-        # The store reports a failure of the pending save at this save itself (and raises it here);
-        # either way that future has nothing left to report.
-        self._pending = None
-        self._pending = self._store.save(state, step, metrics=metrics, tags=tags, skip_unchanged=skip_unchanged,
-                                         blocking=False)
+        previous = self._pending
+        try:
+            self._pending = self._store.save(state, step, metrics=metrics, tags=tags,
+                                             skip_unchanged=skip_unchanged, blocking=False)
+        except Error as e:
+            # The store reports a failed earlier save at the next save itself, instead of saving:
+            # then the previous future has nothing left to report. Any other error leaves it pending.
+            if previous is not None and _EARLIER_FAILED in str(e):
+                self._pending = None
+            raise
         return True
 
     def restore(self, step=None, *, state=None):

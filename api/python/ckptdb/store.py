@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from ckptdb import _ckptdb, _tensors
 from ckptdb.checkpoint import Checkpoint
-from ckptdb.errors import FailedPreconditionError, InvalidArgumentError
+from ckptdb.errors import Error, FailedPreconditionError, InvalidArgumentError
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ class SaveFuture:
             if d is None:
                 return False
             info, error, chunks = CheckpointInfo._from(d), None, d["chunks"]
-        except Exception as e:  # noqa: BLE001 - a ckptdb.Error: kept for result() and exception()
+        except Error as e:  # the save's own error: kept for result() and exception()
             info, error, chunks = None, e, None
         with self._lock:
             if self._settled:

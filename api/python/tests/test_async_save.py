@@ -318,6 +318,8 @@ def test_manager_should_save_counts_a_pending_step(tmp_path):
 def test_manager_async_save_error_surfaces_at_wait(full_disk):
     mgr = ckptdb.CheckpointManager(full_disk / "m", async_save=True, chunk_size=SMALL_CHUNK)
     assert mgr.save(0, random_state(24, seed=32))
+    with pytest.raises(TypeError):  # refused before it reaches the store: step 0 stays pending
+        mgr.save(1, {"x": {1, 2}})
     with pytest.raises(ckptdb.IOError, match="No space left on device"):
         mgr.wait_until_finished()
     assert mgr.should_save(0)  # it failed: step 0 is due again
