@@ -7,7 +7,8 @@
         model.load_state_dict(state)
 
 Tensors cross into and out of the store through DLPack without copies (torch tensors and numpy
-arrays). Nothing is pickled.
+arrays). Nothing is pickled. store.save(state, step, blocking=False) returns a SaveFuture once the
+state is copied, and persists it in the background.
 """
 
 from ckptdb.errors import (  # noqa: F401 - re-exported
@@ -25,7 +26,7 @@ from ckptdb.errors import (  # noqa: F401 - re-exported
 )
 from ckptdb.manager import CheckpointManager  # noqa: F401
 from ckptdb.checkpoint import Checkpoint, TensorSlice  # noqa: F401
-from ckptdb.store import CheckpointInfo, Store, open  # noqa: F401,A004 - open is the entry point
+from ckptdb.store import CheckpointInfo, SaveFuture, Store, open  # noqa: F401,A004 - open is the entry point
 
 try:  # ckptdb.torch needs torch; numpy-only users import the rest
     from ckptdb import torch  # noqa: F401

@@ -2,12 +2,13 @@
 
 import datetime as _dt
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ckptdb import _ckptdb, _tensors
 from ckptdb.checkpoint import Checkpoint
-from ckptdb.errors import FailedPreconditionError, InvalidArgumentError
+from ckptdb.errors import Error, FailedPreconditionError, InvalidArgumentError
 
 
 @dataclass(frozen=True)
@@ -63,14 +64,98 @@ def _selector(step=None, id=None, tag=None, at=None, best=None):
     return (kind, int(value))
 
 
-def open(path, *, create=True, chunk_size=None, threads=0, read_only=False):  # noqa: A001
+def open(path, *, create=True, chunk_size=None, threads=0, read_only=False, staging_bytes=None,  # noqa: A001
+         max_pending_saves=1):
     """Opens (or, with create, creates) the store at `path`.
 
     read_only opens beside a live writer in another process, seeing what it committed by then.
+    staging_bytes and max_pending_saves shape asynchronous saves (Store.save(blocking=False)):
+    staging_bytes is the most memory their captures copy into (None: a quarter of physical memory,
+    at most 4 GiB; taken when first needed, in 64 MiB blocks, and kept until close), and
+    max_pending_saves how many may be captured and not yet committed at once (a further one waits
+    for the oldest to commit).
     Raises BusyError when another process holds the store for writing (and read_only is False),
     NotFoundError when there is no store and create is False.
     """
-    return Store(_ckptdb._Store.open(os.fspath(path), create, chunk_size or 0, threads, read_only))
+    if staging_bytes is not None and (isinstance(staging_bytes, bool) or not isinstance(staging_bytes, int)
+                                      or staging_bytes < 1):
+        raise ValueError(f"staging_bytes must be a positive int or None (the default), not {staging_bytes!r}")
+    if isinstance(max_pending_saves, bool) or not isinstance(max_pending_saves, int) or max_pending_saves < 1:
+        raise ValueError(f"max_pending_saves must be a positive int, not {max_pending_saves!r}")
+    return Store(_ckptdb._Store.open(os.fspath(path), create, chunk_size or 0, threads, read_only,
+                                     staging_bytes or 0, max_pending_saves))
+
+
+class SaveFuture:
+    """An asynchronous save (Store.save(..., blocking=False)) whose state is captured and whose
+    persist (hash, write, sync, commit) runs on the store's own thread, without the GIL. Like a
+    concurrent.futures.Future: result(), exception(), done(); and the step it saves.
+
+    A failed persist commits nothing. Its error is raised by result() (returned by exception()),
+    and is also raised once by the store's next save (its own class, the message "an earlier
+    asynchronous save failed, so nothing was saved (this reports it once: retrying proceeds): ..."),
+    or by close() if no save comes. AbortedError: abandon_pending_saves() dropped it.
+    Thread-safe; valid after the store is closed (close finishes every pending save first).
+    """
+
+    def __init__(self, native, store=None, leaves=None, prints=None):
+        self._native = native
+        self._store = store  # skip_unchanged saves: the Store whose cache the result updates
+        self._leaves, self._prints = leaves, prints
+        self._lock = threading.Lock()
+        self._info = None
+        self._error = None
+        self._settled = False
+
+    @property
+    def step(self):
+        """The step this save records."""
+        return self._native.step
+
+    def done(self):
+        """Whether the persist has ended (committed or failed); never blocks."""
+        return self._settled or self._native.done()
+
+    def result(self, timeout=None):
+        """The committed checkpoint's CheckpointInfo, waiting at most `timeout` seconds (None: until
+        the persist ends). Raises the save's error (a ckptdb.Error), or TimeoutError when it has not
+        ended in time (it goes on)."""
+        if not self._wait(timeout):
+            raise TimeoutError(f"the asynchronous save of step {self.step} has not ended after {timeout} s")
+        if self._error is not None:
+            raise self._error
+        return self._info
+
+    def exception(self, timeout=None):
+        """The save's error, or None if it committed; waits as result() (TimeoutError likewise)."""
+        if not self._wait(timeout):
+            raise TimeoutError(f"the asynchronous save of step {self.step} has not ended after {timeout} s")
+        return self._error
+
+    def _wait(self, timeout):
+        """Waits (without the GIL) for the persist; False on timeout. Settles the future once."""
+        if self._settled:
+            return True
+        try:
+            d = self._native.wait(None if timeout is None else float(timeout))
+            if d is None:
+                return False
+            info, error, chunks = CheckpointInfo._from(d), None, d["chunks"]
+        except Error as e:  # the save's own error: kept for result() and exception()
+            info, error, chunks = None, e, None
+        with self._lock:
+            if self._settled:
+                return True
+            self._info, self._error, self._settled = info, error, True
+            store, leaves, prints = self._store, self._leaves, self._prints
+            self._store = self._leaves = self._prints = None
+        if store is not None:
+            store._settle_known(self, error, leaves, prints, chunks)
+        return True
+
+    def __repr__(self):
+        state = "pending" if not self.done() else ("failed" if self.exception() else "done")
+        return f"ckptdb.SaveFuture(step={self.step}, {state})"
 
 
 class Store:
@@ -79,10 +164,15 @@ class Store:
     def __init__(self, native):
         self._s = native
         self._known = {}  # skip_unchanged: name -> (tensor, fingerprint, packed chunk digests)
+        self._known_lock = threading.Lock()
+        self._known_future = None  # the latest skip_unchanged SaveFuture, until its result updates _known
 
     # -- lifetime
     def close(self):
-        """Finishes background work and closes the store; later calls raise FailedPreconditionError."""
+        """Finishes every pending asynchronous save (commits it; abandon_pending_saves() first drops
+        them instead) and background work, and closes the store; later calls raise
+        FailedPreconditionError. Raises the error of an asynchronous save that failed and that no
+        later save reported (after closing)."""
         self._s.close()
 
     def __enter__(self):
@@ -108,7 +198,7 @@ class Store:
         return f"ckptdb.Store({self.path!r}{', closed' if self.closed else ''})"
 
     # -- saving and restoring
-    def save(self, state, step, *, metrics=None, tags=None, metadata=None, skip_unchanged=False):
+    def save(self, state, step, *, metrics=None, tags=None, metadata=None, skip_unchanged=False, blocking=True):
         """Saves `state` as one checkpoint: any nesting of dicts (str or int keys, order kept),
         lists and tuples whose leaves are torch tensors, numpy arrays, int, float, bool, str, bytes
         or None (a model's state_dict, an optimizer's, a whole training state).
@@ -119,6 +209,21 @@ class Store:
         atomically, with what its retention policy rotates away removed in the same commit
         (CheckpointInfo.retired). Raises TypeError naming the path of a value it cannot store
         (state['optim']['state'][3]['foo']: cannot save a set), ValueError for an int outside int64.
+        Returns the CheckpointInfo.
+
+        blocking=False saves asynchronously and returns a SaveFuture once the state is captured:
+        the nesting and non-tensor values are encoded, and every tensor's bytes copied into the
+        store's staging memory (see open(staging_bytes=)), so the caller may change its tensors in
+        place as soon as it returns. The persist (hash, write, sync, commit) then runs on the
+        store's thread without the GIL; saves commit in the order they were called, synchronous
+        ones included. Back-pressure: while max_pending_saves (open(); default 1) saves are pending,
+        the next save first waits for the oldest to commit, so with the default a save returns only
+        once the one before it is durable. A state larger than the staging memory is captured and
+        persisted in pieces within one commit (the call returns once the last piece is captured).
+        Errors: input errors are raised here; a failed persist commits nothing and its error is
+        raised by the future's result(), and once more by the next save (sync or not: "an earlier
+        asynchronous save failed, so nothing was saved (this reports it once: retrying proceeds)")
+        or, if none comes, by close(). close() finishes pending saves.
 
         skip_unchanged (off by default): a torch tensor saved under the same name by an earlier
         skip_unchanged save of this Store object, whose storage, offset, shape, strides, dtype and
@@ -131,27 +236,67 @@ class Store:
         no version counter and are always read. Each such save keeps a reference to the tensors it
         fingerprinted until the next one (so a freed tensor's memory cannot be reused by another
         and mistaken for it). If the store no longer holds a remembered chunk (a collection
-        reclaimed it), the save is simply redone reading every tensor.
+        reclaimed it), the save is simply redone reading every tensor. With blocking=False the
+        fingerprints are taken when save is called (unchanged tensors are then not copied at all),
+        and a skip_unchanged save first waits for the previous skip_unchanged asynchronous save to
+        end, whose chunks it reuses; if that one failed because a remembered chunk was collected,
+        its FailedPreconditionError is raised by its future and by this save, and the save after
+        reads every tensor.
         """
         structure, leaves = _ckptdb.encode_state_tree(state, _tensors.is_tensor)
         args = (int(step), dict(metrics or {}), list(tags or []), _strings(metadata), structure)
         if not skip_unchanged:
-            return self._save_with(leaves, [None] * len(leaves), args)[0]
+            if not blocking:
+                return SaveFuture(self._save_with(leaves, [None] * len(leaves), args, blocking))
+            return self._save_with(leaves, [None] * len(leaves), args, blocking)[0]
+        pending = self._known_future
+        if pending is not None:
+            pending.exception()  # waits; its error (if any) the store reports at this save itself
         prints = [_tensors.fingerprint(value) for _, value in leaves]
         known = [self._known.get(name) for name, _ in leaves]
         known = [k[2] if k is not None and p is not None and k[1] == p else None for k, p in zip(known, prints)]
         try:
-            info, chunks = self._save_with(leaves, known, args)
+            out = self._save_with(leaves, known, args, blocking)
         except FailedPreconditionError:
             if all(k is None for k in known):
                 raise
             self._known.clear()  # a remembered chunk was collected: read everything this once
-            info, chunks = self._save_with(leaves, [None] * len(leaves), args)
-        self._known = {name: (value, p, c) for (name, value), p, c in zip(leaves, prints, chunks) if p is not None}
+            out = self._save_with(leaves, [None] * len(leaves), args, blocking)
+        if not blocking:
+            future = SaveFuture(out, self, leaves, prints)
+            with self._known_lock:
+                self._known_future = future
+            return future
+        info, chunks = out
+        with self._known_lock:
+            self._known = {name: (value, p, c) for (name, value), p, c in zip(leaves, prints, chunks) if p is not None}
         return info
 
-    def _save_with(self, leaves, known, args):
+    def _settle_known(self, future, error, leaves, prints, chunks):
+        """A skip_unchanged SaveFuture has ended: its chunks become the remembered ones (if it is
+        still the latest such save); a FailedPreconditionError (remembered chunks collected) clears
+        them; any other error keeps those of the save before."""
+        with self._known_lock:
+            if self._known_future is not future:
+                return
+            self._known_future = None
+            if error is None:
+                self._known = {name: (value, p, c) for (name, value), p, c in zip(leaves, prints, chunks)
+                               if p is not None}
+            elif isinstance(error, FailedPreconditionError):
+                self._known.clear()
+
+    def abandon_pending_saves(self):
+        """Drops every pending asynchronous save that is not already committing and returns their
+        steps, oldest first, once each has ended: their futures raise AbortedError and nothing of
+        them is committed. Use it before close() to close without waiting for persists."""
+        return list(self._s.abandon_pending_saves())
+
+    def _save_with(self, leaves, known, args, blocking=True):
+        """The native save of `leaves`: (CheckpointInfo, chunk lists), or the native handle."""
         names, dtypes, shapes, views = self._views(leaves, known)
+        if not blocking:
+            return self._s.save_async(names, dtypes, shapes, views, *args, known)
         d = self._s.save(names, dtypes, shapes, views, *args, known)
         return CheckpointInfo._from(d), d["chunks"]
 

@@ -58,13 +58,14 @@ class RngState:
 
 
 def save_training_state(store, step, *, model=None, optimizer=None, scheduler=None, scaler=None, rng=True,
-                        extra=None, metrics=None, tags=None, metadata=None, skip_unchanged=False):
-    """Saves one training state as one checkpoint at `step` and returns its CheckpointInfo.
+                        extra=None, metrics=None, tags=None, metadata=None, skip_unchanged=False, blocking=True):
+    """Saves one training state as one checkpoint at `step` and returns its CheckpointInfo (with
+    blocking=False a ckptdb.SaveFuture, once the state is captured: see Store.save).
 
     Each of model, optimizer, scheduler and scaler (anything with state_dict()) is saved when
     given; rng saves every global generator (see rng_state); extra is any value the store can
-    hold (an epoch counter, a data loader's state_dict). metrics, tags, metadata and
-    skip_unchanged are those of Store.save.
+    hold (an epoch counter, a data loader's state_dict). metrics, tags, metadata,
+    skip_unchanged and blocking are those of Store.save.
     """
     state = {"format": FORMAT, "step": int(step)}
     for key, obj in (("model", model), ("optimizer", optimizer), ("scheduler", scheduler), ("scaler", scaler)):
@@ -73,7 +74,8 @@ def save_training_state(store, step, *, model=None, optimizer=None, scheduler=No
     if rng:
         state["rng"] = rng_state()
     state["extra"] = extra
-    return store.save(state, step, metrics=metrics, tags=tags, metadata=metadata, skip_unchanged=skip_unchanged)
+    return store.save(state, step, metrics=metrics, tags=tags, metadata=metadata, skip_unchanged=skip_unchanged,
+                      blocking=blocking)
 
 
 def load_training_state(store, which=None, *, model=None, optimizer=None, scheduler=None, scaler=None, rng=True,

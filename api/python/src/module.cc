@@ -3,11 +3,14 @@
 // byte views and back and gives the records their Python types.
 //
 // The GIL is released while a store call runs (hashing, writing, reading, verifying), so other
-// Python threads keep running beside a save. Errors raise the ckptdb.errors class of their code,
+// Python threads keep running beside a save. save_async releases it while it captures the bytes,
+// its handle's wait while it waits; the persist runs on the store's own thread and never takes it. Errors raise the ckptdb.errors class of their code,
 // carrying the store's one-line message.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -97,14 +100,93 @@ std::vector<Digest> DigestsFrom(const std::string& packed, const std::string& na
   return out;
 }
 
+// What save returns: the checkpoint's info, the checkpoints its retention retired, and per tensor
+// its chunk digests concatenated (what a later save passes as `known`). REQUIRES: the GIL.
+py::dict SavedDict(const SavedCheckpoint& c) {
+  py::dict d = InfoDict(c);
+  d["retired"] = InfoList(c.retired);
+  py::list chunks;
+  for (const std::vector<Digest>& list : c.chunks) {
+    std::string packed;
+    for (const Digest& digest : list) packed.append(reinterpret_cast<const char*>(digest.bytes.data()), 32);
+    chunks.append(py::bytes(packed));
+  }
+  d["chunks"] = chunks;
+  return d;
+}
+
+// save's and save_async's arguments as TensorRefs and SaveOptions. The refs point into `bytes` and
+// `digests`, so the SaveInput must outlive the store call. Raises ValueError for malformed input.
+// REQUIRES: the GIL (to build; the store call may then run without it).
+struct SaveInput {
+  SaveInput(const std::string& call, const std::vector<std::string>& names, const std::vector<std::string>& dtypes,
+            const std::vector<Shape>& shapes, const py::list& views, int64_t step,
+            const std::map<std::string, double>& metrics, const std::vector<std::string>& tags,
+            const std::map<std::string, std::string>& metadata, const py::bytes& structure, const py::list& known)
+      : bytes(ImportViews(call, names, dtypes, shapes, views, types)), digests(names.size()) {
+    if (known.size() != names.size()) throw py::value_error(call + ": names and known chunk lists differ in length");
+    for (size_t i = 0; i < names.size(); ++i) {
+      refs.push_back({names[i], types[i], shapes[i], bytes[i].data(), bytes[i].size()});
+      if (known[i].is_none()) {
+        if (views[i].is_none()) throw py::value_error("tensor '" + names[i] + "': neither bytes nor known chunks");
+        continue;
+      }
+      digests[i] = DigestsFrom(known[i].cast<std::string>(), names[i]);
+      refs[i].known_chunks = digests[i];
+      if (views[i].is_none()) refs[i].size_bytes = ExpectedBytes(types[i], shapes[i]).value_or(0);
+    }
+    options.step = step;
+    options.metrics = metrics;
+    options.tags = tags;
+    options.metadata = metadata;
+    options.structure = std::string(structure);
+  }
+
+  std::vector<DType> types;  // before `bytes`: ImportViews fills it while `bytes` is built
+  std::vector<ImportedBytes> bytes;
+  std::vector<std::vector<Digest>> digests;
+  std::vector<TensorRef> refs;
+  SaveOptions options;
+};
+
+// An asynchronous save's persist (ckptdb::SaveHandle). Valid after its store is closed: Close
+// finishes (or abandon_pending_saves drops) every pending persist, and the handle keeps the result.
+class NativeSaveHandle {
+ public:
+  explicit NativeSaveHandle(SaveHandle h) : h_(std::move(h)) {}
+
+  // Waits (without the GIL) at most `timeout_seconds` (None: until the persist ends); None if it
+  // has not ended by then, else save's dict. Raises the save's error as a ckptdb error.
+  py::object Wait(std::optional<double> timeout_seconds) const {
+    Result<SavedCheckpoint> r = Status::Internal("not waited");
+    bool ended = true;
+    {
+      py::gil_scoped_release nogil;
+      // Beyond ~292 years nanoseconds overflow: such a limit waits without one.
+      if (timeout_seconds && *timeout_seconds < 1e9)
+        ended = h_.WaitFor(std::chrono::nanoseconds(static_cast<int64_t>(std::max(0.0, *timeout_seconds) * 1e9)));
+      if (ended) r = h_.Wait();
+    }
+    if (!ended) return py::none();
+    return SavedDict(Check(std::move(r)));
+  }
+  bool Done() const { return h_.Done(); }
+  int64_t step() const { return h_.step(); }
+
+ private:
+  SaveHandle h_;
+};
+
 class NativeStore {
  public:
   static std::unique_ptr<NativeStore> Open(const std::string& path, bool create, uint64_t chunk_size, int threads,
-                                           bool read_only) {
+                                           bool read_only, uint64_t staging_bytes, int max_pending_saves) {
     StoreOptions o;
     o.create_if_missing = create;
     if (chunk_size) o.chunk_size = chunk_size;
     o.threads = threads;
+    o.staging_bytes = staging_bytes;
+    o.max_pending_saves = max_pending_saves;
     Result<std::unique_ptr<Store>> s = Status::Internal("unopened");
     {
       py::gil_scoped_release nogil;
@@ -119,43 +201,35 @@ class NativeStore {
                 const std::map<std::string, std::string>& metadata, const py::bytes& structure,
                 const py::list& known) {
     Store& s = store();
-    std::vector<DType> types;
-    const std::vector<ImportedBytes> bytes = ImportViews("save", names, dtypes, shapes, views, types);
-    if (known.size() != names.size()) throw py::value_error("save: names and known chunk lists differ in length");
-    std::vector<std::vector<Digest>> digests(names.size());
-    std::vector<TensorRef> refs;
-    for (size_t i = 0; i < names.size(); ++i) {
-      refs.push_back({names[i], types[i], shapes[i], bytes[i].data(), bytes[i].size()});
-      if (known[i].is_none()) {
-        if (views[i].is_none()) throw py::value_error("tensor '" + names[i] + "': neither bytes nor known chunks");
-        continue;
-      }
-      digests[i] = DigestsFrom(known[i].cast<std::string>(), names[i]);
-      refs[i].known_chunks = digests[i];
-      if (views[i].is_none()) refs[i].size_bytes = ExpectedBytes(types[i], shapes[i]).value_or(0);
-    }
-    SaveOptions o;
-    o.step = step;
-    o.metrics = metrics;
-    o.tags = tags;
-    o.metadata = metadata;
-    o.structure = std::string(structure);
+    const SaveInput in("save", names, dtypes, shapes, views, step, metrics, tags, metadata, structure, known);
     Result<SavedCheckpoint> saved = Status::Internal("unsaved");
     {
       py::gil_scoped_release nogil;
-      saved = s.Save(refs, o);
+      saved = s.Save(in.refs, in.options);
     }
-    const SavedCheckpoint c = Check(std::move(saved));
-    py::dict d = InfoDict(c);
-    d["retired"] = InfoList(c.retired);
-    py::list chunks;  // per tensor, its digests concatenated: what a later save passes as `known`
-    for (const std::vector<Digest>& list : c.chunks) {
-      std::string packed;
-      for (const Digest& digest : list) packed.append(reinterpret_cast<const char*>(digest.bytes.data()), 32);
-      chunks.append(py::bytes(packed));
+    return SavedDict(Check(std::move(saved)));
+  }
+
+  // save's arguments; captures the bytes (without the GIL) and returns the handle of the persist.
+  // Once it returns, the tensors behind `views` may change: the store holds its own copy.
+  NativeSaveHandle SaveAsync(const std::vector<std::string>& names, const std::vector<std::string>& dtypes,
+                             const std::vector<Shape>& shapes, const py::list& views, int64_t step,
+                             const std::map<std::string, double>& metrics, const std::vector<std::string>& tags,
+                             const std::map<std::string, std::string>& metadata, const py::bytes& structure,
+                             const py::list& known) {
+    Store& s = store();
+    const SaveInput in("save_async", names, dtypes, shapes, views, step, metrics, tags, metadata, structure, known);
+    Result<SaveHandle> handle = Status::Internal("unsubmitted");
+    {
+      py::gil_scoped_release nogil;
+      handle = s.SaveAsync(in.refs, in.options);
     }
-    d["chunks"] = chunks;
-    return d;
+    return NativeSaveHandle(Check(std::move(handle)));
+  }
+
+  // The steps of the pending asynchronous saves dropped, in submission order.
+  std::vector<int64_t> AbandonPendingSaves() {
+    return Call([&](Store& s) { return s.AbandonPendingSaves(); });
   }
 
   // The safetensors files `files` saved as one checkpoint (ckptdb/safetensors.h).
@@ -405,10 +479,17 @@ PYBIND11_MODULE(_ckptdb, m) {
   m.doc() = "ckptdb's native half; use the ckptdb package";
   BindDlpack(m);
   BindStateTree(m);
+  py::class_<NativeSaveHandle>(m, "_SaveHandle")
+      .def("wait", &NativeSaveHandle::Wait, py::arg("timeout_seconds") = py::none())
+      .def("done", &NativeSaveHandle::Done)
+      .def_property_readonly("step", &NativeSaveHandle::step);
   py::class_<NativeStore>(m, "_Store")
       .def_static("open", &NativeStore::Open, py::arg("path"), py::arg("create"), py::arg("chunk_size"),
-                  py::arg("threads"), py::arg("read_only"))
+                  py::arg("threads"), py::arg("read_only"), py::arg("staging_bytes") = 0,
+                  py::arg("max_pending_saves") = 1)
       .def("save", &NativeStore::Save)
+      .def("save_async", &NativeStore::SaveAsync)
+      .def("abandon_pending_saves", &NativeStore::AbandonPendingSaves)
       .def("restore", &NativeStore::Restore)
       .def("restore_into", &NativeStore::RestoreInto)
       .def("read_range",
