@@ -39,7 +39,11 @@ bool SaveHandle::WaitFor(std::chrono::nanoseconds timeout) const {
   return outcome_->cv.wait_for(l, timeout, [&] { return outcome_->done; });
 }
 
-bool SaveHandle::Done() const { return WaitFor(std::chrono::nanoseconds(0)); }
+bool SaveHandle::Done() const {
+  if (!outcome_) return true;
+  std::lock_guard<std::mutex> l(outcome_->mu);  // a timed wait of zero costs ~75 us here: no clock, no wait
+  return outcome_->done;
+}
 
 int64_t SaveHandle::step() const { return outcome_ ? outcome_->step : 0; }
 
