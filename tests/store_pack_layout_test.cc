@@ -145,10 +145,11 @@ TEST(StorePacks, TensorsOfOnlyShortChunksCreateNoPackFile) {
   EXPECT_TRUE(PackFiles(dir.path()).empty());
 }
 
-TEST(StorePacks, AFailedSaveLeavesAnUnreferencedPackThatTheNextSaveReuses) {
+TEST(StorePacks, AFailedSaveDeletesThePackItWroteAndTheNextSaveReusesItsId) {
   // A save that fails after writing its pack file (here: next_id is unreadable, which the save
-  // finds only when it is about to commit) commits nothing, so next_pack does not advance; the next
-  // save that writes chunks truncates and reuses that pack id instead of leaking a file per failure.
+  // finds only when it is about to commit) commits nothing and deletes the pack it wrote (a full
+  // disk gets its space back at once), so next_pack does not advance; the next save that writes
+  // chunks reuses that pack id instead of leaking a file or an id per failure.
   TwoCheckpointStore s;  // checkpoint 1 wrote pack 1; checkpoint 2 is all inline
   ASSERT_EQ(PackFiles(s.dir.path()), (Packs{{PackName(1), kChunk}}));
   EditRocksDb(s.dir.path(), [&](rocksdb::DB& db, const std::vector<rocksdb::ColumnFamilyHandle*>& h) {
@@ -164,15 +165,14 @@ TEST(StorePacks, AFailedSaveLeavesAnUnreferencedPackThatTheNextSaveReuses) {
     EXPECT_EQ(r.status().code(), Code::kCorruption) << r.status().ToString();
     EXPECT_EQ(MustList(*store).size(), 2u);
   }
-  ASSERT_EQ(PackFiles(s.dir.path()), (Packs{{PackName(1), kChunk}, {PackName(2), 3 * kChunk}}))
-      << "precondition: the failed save got as far as writing pack 2";
+  EXPECT_EQ(PackFiles(s.dir.path()), (Packs{{PackName(1), kChunk}})) << "the failed save's pack 2 is gone";
 
   EditRocksDb(s.dir.path(), [&](rocksdb::DB& db, const std::vector<rocksdb::ColumnFamilyHandle*>& h) {
     ASSERT_TRUE(db.Put(rocksdb::WriteOptions(), h[0], std::string(keys::kNextId), keys::EncodeU64(3)).ok());
   });
   auto store = MustOpen(s.dir.path());
   ASSERT_TRUE(store);
-  // A save of one new chunk reuses pack 2: it is truncated to that one chunk.
+  // A save of one new chunk reuses pack 2's id.
   const std::vector<Owned> third = {MakeBytes("third", kChunk, 61)};
   CheckpointInfo info3 = MustSave(*store, third, AtStep(30));
   EXPECT_EQ(info3.id, 3u);

@@ -154,7 +154,7 @@ struct RangeReadReport {
 struct GcReport {
   uint64_t reclaimed_bytes = 0;   // drop in the pack files' allocated size on disk
   uint64_t chunks_deleted = 0;    // chunks no checkpoint referenced any more
-  uint64_t packs_deleted = 0;     // pack files removed (emptied, rewritten, or left by a failed save)
+  uint64_t packs_deleted = 0;     // pack files removed (emptied, rewritten, or left by a killed save)
   uint64_t packs_rewritten = 0;   // packs whose live chunks were copied out before deletion
   uint64_t live_bytes = 0;        // chunk bytes the remaining checkpoints reference
   // Unreferenced pack files left on disk for now because a read that began before this collection
