@@ -198,7 +198,7 @@ def training(args, d, out):
 
     def run(mode, rep):
         path = d(f"train-{mode.split()[0]}-{rep}")
-        store = ckptdb.open(path) if mode.startswith("ckptdb") else None
+        store = ckptdb.open(path, threads=args.store_threads) if mode.startswith("ckptdb") else None
         os.makedirs(path, exist_ok=True)
         pending = None
         gc.collect()
@@ -253,6 +253,8 @@ def main():
     p.add_argument("--train-repeat", type=int, default=1, help="runs of each training-loop mode (medians)")
     p.add_argument("--steps", type=int, default=100, help="steps of the training-loop simulation (a save every 10)")
     p.add_argument("--train-mib", type=float, default=512, help="state size of the training-loop simulation, MiB")
+    p.add_argument("--store-threads", type=int, default=0,
+                   help="threads of the training loop's store (ckptdb.open(threads=); 0: every core)")
     p.add_argument("--compute-threads", type=int, default=0,
                    help="torch threads of the training loop's matmul (0: every core, as torch's default)")
     p.add_argument("--dir", default="build-rel/async-bench", help="scratch directory on the disk to measure")
@@ -280,7 +282,8 @@ def main():
 
     print(f"\n1% changed: {n_changed} tensors, {changed_bytes / MiB:.1f} MiB ({100 * changed_bytes / nbytes:.2f}% "
           f"of the bytes); training: {train_bytes / MiB:.0f} MiB state, matmul {size}x{size} "
-          f"({step_s:.3f} s) on {torch.get_num_threads()} thread(s), {args.train_repeat} run(s) per mode; the disk's "
+          f"({step_s:.3f} s) on {torch.get_num_threads()} thread(s), the store on {args.store_threads or 'all'} "
+          f"thread(s), {args.train_repeat} run(s) per mode; the disk's "
           f"O_DIRECT write of the training state: {disk_gbs:.2f} GB/s ({train_bytes / 1e9 / disk_gbs:.2f} s, against "
           f"{10 * step_s:.2f} s of compute between saves)")
     print(f"\n{'measurement':<58} {'median s':>9} {'GB/s':>6} {'rounds':>24} {'CPU s':>7}")
