@@ -32,7 +32,13 @@ _NUMPY = {
 _NUMPY_BACK = {name: dt for dt, name in _NUMPY.items()}
 
 
+# torch.Tensor's isinstance goes through a metaclass hook (~1 us): the exact types take a set lookup.
+_EXACT = {np.ndarray} | ({torch.Tensor, torch.nn.Parameter} if torch is not None else set())
+
+
 def is_tensor(value):
+    if type(value) in _EXACT:
+        return True
     return (torch is not None and isinstance(value, torch.Tensor)) or isinstance(value, np.ndarray)
 
 
@@ -65,17 +71,23 @@ def describe(name, value):
 
 
 def fingerprint(value):
-    """What identifies a torch tensor's current bytes without reading them: its storage, offset,
-    shape, strides, dtype and version counter. None where there is no version counter (numpy
-    arrays, inference-mode tensors) or the tensor is not on the CPU."""
-    if torch is None or not isinstance(value, torch.Tensor) or value.device.type != "cpu":
+    """What identifies a torch tensor's current bytes without reading them: the address of its
+    first element, shape, strides, dtype and version counter (a storage that is reallocated moves
+    the address). None where there is no version counter (numpy arrays, inference-mode tensors) or
+    the tensor is not on the CPU. Cheap on purpose: a skip_unchanged save takes one per tensor while
+    training waits."""
+    if torch is None or not isinstance(value, torch.Tensor) or not value.is_cpu:
         return None
     try:
         version = value._version
     except RuntimeError:  # inference tensors track no version
         return None
-    return (value.untyped_storage().data_ptr(), value.storage_offset(), tuple(value.shape), value.stride(),
-            value.dtype, version)
+    return (value.data_ptr(), value.shape, value.stride(), value.dtype, version)
+
+
+def described(fingerprint):
+    """(dtype name, shape) of the tensor `fingerprint` was taken of, as describe() gives them."""
+    return _TORCH[fingerprint[3]], tuple(fingerprint[1])
 
 
 def from_restored(name, dtype, shape, exported, as_numpy):

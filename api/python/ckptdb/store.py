@@ -256,7 +256,7 @@ class Store:
         known = [self._known.get(name) for name, _ in leaves]
         known = [k[2] if k is not None and p is not None and k[1] == p else None for k, p in zip(known, prints)]
         try:
-            out = self._save_with(leaves, known, args, blocking)
+            out = self._save_with(leaves, known, args, blocking, prints)
         except FailedPreconditionError:
             if all(k is None for k in known):
                 raise
@@ -292,21 +292,23 @@ class Store:
         them is committed. Use it before close() to close without waiting for persists."""
         return list(self._s.abandon_pending_saves())
 
-    def _save_with(self, leaves, known, args, blocking=True):
+    def _save_with(self, leaves, known, args, blocking=True, prints=None):
         """The native save of `leaves`: (CheckpointInfo, chunk lists), or the native handle."""
-        names, dtypes, shapes, views = self._views(leaves, known)
+        names, dtypes, shapes, views = self._views(leaves, known, prints)
         if not blocking:
             return self._s.save_async(names, dtypes, shapes, views, *args, known)
         d = self._s.save(names, dtypes, shapes, views, *args, known)
         return CheckpointInfo._from(d), d["chunks"]
 
     @staticmethod
-    def _views(leaves, known):
-        """Names, dtypes, shapes and byte views of the tensor leaves; None views where known[i]."""
+    def _views(leaves, known, prints=None):
+        """Names, dtypes, shapes and byte views of the tensor leaves; None views where known[i]
+        (whose dtype and shape come from prints[i], their fingerprint, when given)."""
         names, dtypes, shapes, views = [], [], [], []
         for i, (name, value) in enumerate(leaves):
             if known[i] is not None:
-                dtype, shape, view = _tensors.describe(name, value) + (None,)
+                described = _tensors.described(prints[i]) if prints else _tensors.describe(name, value)
+                dtype, shape, view = described + (None,)
             else:
                 dtype, shape, view = _tensors.to_bytes_view(name, value)
             names.append(name)
