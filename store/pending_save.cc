@@ -15,13 +15,7 @@ Result<std::unique_ptr<PendingSave>> PendingSave::Begin(StoreImpl& store, std::s
       new PendingSave(store, "store " + store.path_ + ", saving step " + std::to_string(options.step)));
   if (Status s = store.CheckSaveInput(tensors, options); !s.ok()) return s.WithContext(p->where_);
   // A courtesy before any work: the commit checks again under the save lock.
-  for (const auto& tag : options.tags) {
-    auto existing = store.db_->GetMeta(keys::TagKey(tag));
-    if (!existing.ok()) return existing.status();
-    if (existing->has_value())
-      return Status::AlreadyExists(p->where_ + ": tag '" + tag + "' already names checkpoint " +
-                                   std::to_string(keys::DecodeU64(**existing).value_or(0)));
-  }
+  if (Status s = p->CheckTagsFree(options.tags); !s.ok()) return s.WithContext(p->where_);
   const uint64_t chunk_size = store.meta_.chunk_size;
   std::vector<uint64_t> sizes;
   for (const auto& t : tensors) sizes.push_back(t.size_bytes);
@@ -47,6 +41,17 @@ Result<std::unique_ptr<PendingSave>> PendingSave::Begin(StoreImpl& store, std::s
   std::sort(m.info.tags.begin(), m.info.tags.end());
   p->options_ = options;
   return p;
+}
+
+Status PendingSave::CheckTagsFree(const std::vector<std::string>& tags) const {
+  for (const auto& tag : tags) {
+    auto existing = store_.db_->GetMeta(keys::TagKey(tag));
+    if (!existing.ok()) return existing.status();
+    if (existing->has_value())
+      return Status::AlreadyExists("tag '" + tag + "' already names checkpoint " +
+                                   std::to_string(keys::DecodeU64(**existing).value_or(0)));
+  }
+  return Status::OK();
 }
 
 PendingSave::~PendingSave() {
@@ -75,12 +80,8 @@ Status PendingSave::Add(std::span<const size_t> which, const ChunkSource& source
     }
     const std::span<const size_t> group = which.subspan(b * batch, std::min(batch, which.size() - b * batch));
     std::vector<ChunkView> views;
-    std::vector<size_t> hashed;
     for (size_t k : group)
-      if (!known(k)) {
-        views.push_back(source.View(k));
-        hashed.push_back(k);
-      }
+      if (!known(k)) views.push_back(source.View(k));
     std::vector<Digest> digests(views.size());
     store_.hasher_->Hash(views, digests);
     size_t h = 0;
@@ -186,16 +187,10 @@ void PendingSave::Abandon() {
 
 Result<SavedCheckpoint> PendingSave::Commit() {
   StoreImpl& s = store_;
+  if (Status st = CheckTagsFree(manifest_.info.tags); !st.ok()) return st;  // before paying for the sync
   // Pack bytes must be durable before any index entry or manifest that names them commits.
   if (pack_)
     if (Status st = pack_->Finish(); !st.ok()) return st;
-  for (const auto& tag : manifest_.info.tags) {
-    auto existing = s.db_->GetMeta(keys::TagKey(tag));
-    if (!existing.ok()) return existing.status();
-    if (existing->has_value())
-      return Status::AlreadyExists("tag '" + tag + "' already names checkpoint " +
-                                   std::to_string(keys::DecodeU64(**existing).value_or(0)));
-  }
   auto next = s.db_->GetMeta(keys::kNextId);
   if (!next.ok()) return next.status();
   auto head = s.HeadAt(nullptr);

@@ -68,6 +68,8 @@ class PendingSave {
   // The look-up and write stages of one new chunk: digest `d`, bytes `view`.
   Status Place(const Digest& d, const ChunkView& view);
   Status CheckKnown(size_t k, const Digest& d);
+  // AlreadyExists naming the first of `tags` that a committed checkpoint carries.
+  Status CheckTagsFree(const std::vector<std::string>& tags) const;
   Result<SavedCheckpoint> Commit();
 
   StoreImpl& store_;
