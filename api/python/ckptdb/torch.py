@@ -57,18 +57,19 @@ class RngState:
         set_rng_state(state)
 
 
-def save_training_state(store, step, *, model=None, optimizer=None, scheduler=None, scaler=None, rng=True,
+def save_training_state(store, step, *, model=None, optimizer=None, scheduler=None, scaler=None, data=None, rng=True,
                         extra=None, metrics=None, tags=None, metadata=None, skip_unchanged=False, blocking=True):
     """Saves one training state as one checkpoint at `step` and returns its CheckpointInfo (with
     blocking=False a ckptdb.SaveFuture, once the state is captured: see Store.save).
 
-    Each of model, optimizer, scheduler and scaler (anything with state_dict()) is saved when
-    given; rng saves every global generator (see rng_state); extra is any value the store can
+    Each of model, optimizer, scheduler, scaler and data (anything with state_dict(); data is the
+    data loader: torchdata's StatefulDataLoader, whose state says which batch comes next, so a
+    resume neither repeats nor re-reads the batches before the save) is saved when given; rng saves every global generator (see rng_state); extra is any value the store can
     hold (an epoch counter, a data loader's state_dict). metrics, tags, metadata,
     skip_unchanged and blocking are those of Store.save.
     """
     state = {"format": FORMAT, "step": int(step)}
-    for key, obj in (("model", model), ("optimizer", optimizer), ("scheduler", scheduler), ("scaler", scaler)):
+    for key, obj in _parts(model, optimizer, scheduler, scaler, data):
         if obj is not None:
             state[key] = obj.state_dict()
     if rng:
@@ -78,8 +79,8 @@ def save_training_state(store, step, *, model=None, optimizer=None, scheduler=No
                       blocking=blocking)
 
 
-def load_training_state(store, which=None, *, model=None, optimizer=None, scheduler=None, scaler=None, rng=True,
-                        strict=True, map_location="cpu"):
+def load_training_state(store, which=None, *, model=None, optimizer=None, scheduler=None, scaler=None, data=None,
+                        rng=True, strict=True, map_location="cpu"):
     """Loads a checkpoint saved by save_training_state into the objects given, and returns
     TrainingState(step, extra).
 
@@ -93,7 +94,7 @@ def load_training_state(store, which=None, *, model=None, optimizer=None, schedu
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise InvalidArgumentError(f"store {store.path}: the checkpoint ({_describe(which)}) was not saved by "
                                    "save_training_state")
-    for key, obj in (("model", model), ("optimizer", optimizer), ("scheduler", scheduler), ("scaler", scaler)):
+    for key, obj in _parts(model, optimizer, scheduler, scaler, data):
         if obj is None:
             continue
         if key not in state:
@@ -105,6 +106,10 @@ def load_training_state(store, which=None, *, model=None, optimizer=None, schedu
     if rng and "rng" in state:
         set_rng_state(state["rng"])
     return TrainingState(state["step"], state["extra"])
+
+
+def _parts(model, optimizer, scheduler, scaler, data):
+    return (("model", model), ("optimizer", optimizer), ("scheduler", scheduler), ("scaler", scaler), ("data", data))
 
 
 def _selector_kwargs(which):
