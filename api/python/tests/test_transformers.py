@@ -124,3 +124,17 @@ def test_resume_from_a_store_it_did_not_write_is_a_clear_error(tmp_path):
     cb.close()
     with ckptdb.open(tmp_path / "store") as s:
         assert [c.step for c in s.log()] == [1]
+
+
+def test_save_strategy_best_saves_each_new_best_only_and_writes_no_directory(tmp_path):
+    cb = CkptdbCallback(tmp_path / "store")
+    args = child.arguments(str(tmp_path / "out"), 16, save_strategy="best", metric_for_best_model="score",
+                           greater_is_better=True)
+    trainer = transformers.Trainer(model=child.model(), args=args, train_dataset=child.Tokens(child.SAMPLES, 1),
+                                   eval_dataset=child.Tokens(8, 2), compute_metrics=Scores(), callbacks=[cb])
+    trainer.train()
+    # Scores 0.1, 0.9, 0.3, 0.2 at steps 4, 8, 12, 16: new bests at 4 and 8.
+    assert [(c.step, c.metrics["eval_score"]) for c in cb.store.log()] == [(4, 0.1), (8, 0.9)]
+    assert trainer.state.best_metric == 0.9 and trainer.state.best_global_step == 8
+    assert os.listdir(tmp_path / "out") == []
+    cb.close()

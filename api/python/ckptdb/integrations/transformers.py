@@ -92,13 +92,13 @@ class CkptdbCallback(TrainerCallback):
         self._remember(kw)
 
     def on_step_end(self, args, state, control, **kw):
-        self._take_save(control, kw)
+        self._take_save(args, control, kw)
         if self._due is None and self._objects.get("wanted"):
             self._save(args, state, control, metrics=None)
 
     def on_epoch_end(self, args, state, control, **kw):
         self._flush(args, state, control)
-        self._take_save(control, kw)
+        self._take_save(args, control, kw)
         if self._due is None and self._objects.get("wanted"):
             self._save(args, state, control, metrics=None)
 
@@ -107,8 +107,9 @@ class CkptdbCallback(TrainerCallback):
             self._save(args, state, control, metrics=None)
 
     def on_evaluate(self, args, state, control, metrics=None, **kw):
-        if self._due != "evaluate":
+        if self._due not in ("evaluate", "best"):
             return
+        new_best = False
         # The Trainer decides the best checkpoint only after this event (_determine_best_metric);
         # deciding it here the same way lets the saved TrainerState hold it, and the Trainer,
         # finding the metric no better than itself, decides the same.
@@ -119,6 +120,10 @@ class CkptdbCallback(TrainerCallback):
                 if state.best_metric is None or better(value, state.best_metric):
                     state.best_metric = value
                     state.best_global_step = state.global_step
+                    new_best = True
+        if self._due == "best" and not new_best:
+            self._due = None  # save_strategy="best": the Trainer saves only a new best, and so do we
+            return
         self._save(args, state, control, metrics=metrics)
 
     def on_step_begin(self, args, state, control, **kw):
@@ -142,10 +147,14 @@ class CkptdbCallback(TrainerCallback):
             if kw.get(key) is not None:
                 self._objects[key] = kw[key]
 
-    def _take_save(self, control, kw):
+    def _take_save(self, args, control, kw):
         """Takes the save the Trainer is about to make (so it writes no directory) and decides
-        which event comes last before the Trainer's own save point: its evaluation, else its log."""
+        which event comes last before the Trainer's own save point: its evaluation, else its log.
+        With save_strategy="best" the Trainer decides after evaluating; so does on_evaluate."""
         self._remember(kw)
+        if args.save_strategy == "best":
+            self._due = "best" if control.should_evaluate else None
+            return
         self._objects["wanted"] = bool(control.should_save)
         if not control.should_save:
             return
