@@ -1,7 +1,10 @@
 """The Hugging Face Trainer's own checkpointing against ckptdb's CkptdbCallback, on one disk.
 
     PYTHONPATH=build-rel/python .venv/bin/python bench/hf_trainer_bench.py [--n-embd 768 --n-layer 12]
-        [--checkpoints 20] [--limit 3] [--dir D]
+        [--checkpoints 20] [--limit 3] [--dir D] [--lightning]
+
+With --lightning the same run then compares Lightning's default checkpointing with
+CkptdbCheckpointIO on the same GPT-2 (bench/lightning_trainer_bench.py).
 
 A real GPT-2 (GPT2LMHeadModel from a config, random weights, nothing downloaded), every parameter
 trained with AdamW, so the training state (weights plus two moments, fp32) is 12 bytes a parameter:
@@ -106,6 +109,7 @@ def main():
     p.add_argument("--seq", type=int, default=32)
     p.add_argument("--dir", default="bench-hf")
     p.add_argument("--modes", default="hf,ckptdb,ckptdb-async")
+    p.add_argument("--lightning", action="store_true", help="also Lightning's default against CkptdbCheckpointIO")
     a = p.parse_args()
     config = GPT2Config(n_embd=a.n_embd, n_layer=a.n_layer, n_head=max(1, a.n_embd // 64), n_positions=max(64, a.seq))
     params = sum(t.numel() for t in GPT2LMHeadModel(config).parameters())
@@ -115,12 +119,21 @@ def main():
           f"{params * 12 / GiB:.2f} GiB (fp32 weights + AdamW moments); {a.checkpoints} checkpoints, "
           f"save_total_limit={a.limit}")
     rows = [run(m, a.dir, config, a.checkpoints, a.limit, a.seq) for m in a.modes.split(",")]
-    base = next((r for r in rows if r["mode"] == "hf"), rows[0])
-    print(f"{'mode':<13} {'save/ckpt median':>17} {'first':>8} {'vs hf':>7} {'train total':>12} {'disk after':>11} {'vs hf':>7}")
+    report(rows, rows[0])
+    if a.lightning:
+        from lightning_trainer_bench import run as run_lightning
+        report([run_lightning(m, a.dir, config, a.checkpoints, a.limit, a.seq) for m in ("default", "ckptdb")], None)
+
+
+def report(rows, base):
+    """One line per mode; the ratios are against `base` (default: the first row), measured in the
+    same run on the same disk."""
+    base = base or rows[0]
+    print(f"{'mode':<18} {'save/ckpt median':>17} {'first':>8} {'ratio':>7} {'train total':>12} {'disk after':>11} "
+          f"{'ratio':>7}   (ratios vs {base['mode']})")
     for r in rows:
-        print(f"{r['mode']:<13} {r['median_s']:>15.3f} s {r['first_s']:>6.2f} s {r['median_s'] / base['median_s']:>6.2f}x "
+        print(f"{r['mode']:<18} {r['median_s']:>15.3f} s {r['first_s']:>6.2f} s {r['median_s'] / base['median_s']:>6.2f}x "
               f"{r['train_s']:>10.1f} s {r['disk'] / GiB:>7.2f} GiB {r['disk'] / base['disk']:>6.2f}x")
-    return rows
 
 
 if __name__ == "__main__":
