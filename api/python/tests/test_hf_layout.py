@@ -87,6 +87,10 @@ def test_training_state_exports_the_model(store, model, tmp_path):
 
     store.export_hf(tmp_path / "out", step=3)  # prefix auto: model. taken and stripped
     assert files(tmp_path / "out") == ["config.json", "model.safetensors"]
+    from safetensors import safe_open
+    with safe_open(str(tmp_path / "out" / "model.safetensors"), "pt") as f:
+        # state_dict() names the tied weight twice; both are exported, and from_pretrained re-ties them.
+        assert set(f.keys()) == set(model.state_dict()) and "lm_head.weight" in f.keys()
     assert_same_model(GPT2LMHeadModel.from_pretrained(tmp_path / "out"), model)
     store.export_hf(tmp_path / "explicit", step=3, prefix="model.")
     assert_same_model(GPT2LMHeadModel.from_pretrained(tmp_path / "explicit"), model)
