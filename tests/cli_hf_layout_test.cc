@@ -105,6 +105,9 @@ TEST_F(CliHfTest, UnshardedDirectoryRoundTripsWithConfigsByteForByte) {
   // The shard's __metadata__ is the checkpoint's less the hf.* keys: {"format": "pt"}.
   ExpectExported(out + "/model.safetensors", model_, kPt);
   EXPECT_EQ(Listing(dir_.path()), (std::vector<std::string>{"in", "out", "store"})) << "a temporary was left behind";
+  EXPECT_EQ(fs::status(out).permissions() & fs::perms::all,
+            fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
+                fs::perms::others_exec);
 }
 
 TEST_F(CliHfTest, ShardedDirectoryImportsAsOneCheckpointAndReexportsSharded) {

@@ -159,6 +159,9 @@ Result<HfExport> Export(Store& store, const Selector& which, const std::string& 
   if (::mkdtemp(templ.data()) == nullptr)
     return Status::IOError(dir + ": cannot create a temporary directory beside it: " + std::strerror(errno));
   tmp.path = templ;
+  // mkdtemp makes it 0700; a model directory should be as readable as save_pretrained's.
+  if (::chmod(tmp.path.c_str(), 0755) != 0)
+    return Status::IOError(dir + ": cannot chmod " + tmp.path + ": " + std::strerror(errno));
 
   const uint64_t chunk = std::max<uint64_t>(m.chunk_size, 1);
   std::vector<uint8_t> window(std::max<uint64_t>(options.io.window_bytes / chunk, 1) * chunk);
