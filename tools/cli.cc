@@ -12,6 +12,11 @@ constexpr std::string_view kUsage =
     "commands:\n"
     "  import STORE --step N [--chunk-size BYTES] [--tag NAME]... [--metric NAME=VALUE]... FILE.safetensors...\n"
     "  export STORE WHICH -o OUT.safetensors\n"
+    "  import-hf STORE DIR --step N [--chunk-size BYTES] [--tag NAME]... [--metric NAME=VALUE]...\n"
+    "         (a save_pretrained directory, sharded or not, with its config.json, as one checkpoint)\n"
+    "  export-hf STORE WHICH DIR [--max-shard-size BYTES] [--prefix P]\n"
+    "         (a directory from_pretrained loads; shards over BYTES, default 5000000000; --prefix: the\n"
+    "         tensors named P... with P stripped, '' for all; default model. for a training state)\n"
     "  log    STORE [--json | --graph]\n"
     "  show   STORE WHICH [--json]\n"
     "  verify STORE\n"
@@ -64,6 +69,8 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "import") return Import(rest, out, err);
   if (command == "export") return Export(rest, out, err);
+  if (command == "import-hf") return ImportHf(rest, out, err);
+  if (command == "export-hf") return ExportHf(rest, out, err);
   if (command == "log") return Log(rest, out, err);
   if (command == "show") return Show(rest, out, err);
   if (command == "verify") return Verify(rest, out, err);

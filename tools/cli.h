@@ -22,6 +22,8 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
 // One function per subcommand; `args` excludes the subcommand's own name.
 int Import(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int Export(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int ImportHf(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+int ExportHf(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int Log(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int Show(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 int Verify(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);

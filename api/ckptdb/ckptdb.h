@@ -5,6 +5,7 @@
 #include "ckptdb/diff.h"
 #include "ckptdb/digest.h"
 #include "ckptdb/dtype.h"
+#include "ckptdb/hf_layout.h"
 #include "ckptdb/lineage.h"
 #include "ckptdb/options.h"
 #include "ckptdb/retention.h"

@@ -51,6 +51,9 @@ class SafetensorsFiles {
   // Every tensor: the files in the order given, each file's tensors in the order of their bytes
   // in it. Views into memory this object owns.
   std::span<const TensorRef> tensors() const;
+  // The tensors of the `file`-th path given to Read (a slice of tensors()), so a caller can check
+  // which file holds which tensor (an index of sharded files). REQUIRES: file < the paths given.
+  std::span<const TensorRef> tensors_of(size_t file) const;
   // The files' "__metadata__" maps merged (a key the files share, once).
   const std::map<std::string, std::string>& metadata() const;
 

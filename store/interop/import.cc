@@ -12,6 +12,7 @@ namespace ckptdb {
 struct SafetensorsFiles::Rep {
   std::vector<SafetensorsFile> files;
   std::vector<TensorRef> tensors;
+  std::vector<size_t> file_begin;  // where each file's tensors start in `tensors`
   std::map<std::string, std::string> metadata;
   std::map<std::string, std::string> metadata_source;  // key -> the first file that has it
 };
@@ -22,6 +23,10 @@ SafetensorsFiles& SafetensorsFiles::operator=(SafetensorsFiles&&) noexcept = def
 SafetensorsFiles::~SafetensorsFiles() = default;
 
 std::span<const TensorRef> SafetensorsFiles::tensors() const { return rep_->tensors; }
+std::span<const TensorRef> SafetensorsFiles::tensors_of(size_t file) const {
+  const size_t end = file + 1 < rep_->file_begin.size() ? rep_->file_begin[file + 1] : rep_->tensors.size();
+  return std::span<const TensorRef>(rep_->tensors).subspan(rep_->file_begin[file], end - rep_->file_begin[file]);
+}
 const std::map<std::string, std::string>& SafetensorsFiles::metadata() const { return rep_->metadata; }
 
 Result<SafetensorsFiles> SafetensorsFiles::Read(std::span<const std::string> files) {
@@ -35,6 +40,7 @@ Result<SafetensorsFiles> SafetensorsFiles::Read(std::span<const std::string> fil
     }
     std::map<std::string_view, const std::string*> name_source;
     for (const SafetensorsFile& f : rep->files) {
+      rep->file_begin.push_back(rep->tensors.size());
       for (const SafetensorsEntry& e : f.tensors()) {
         if (auto [it, fresh] = name_source.emplace(e.name, &f.path()); !fresh)
           return Status::InvalidArgument("tensor '" + e.name + "' is in both " + *it->second + " and " + f.path());

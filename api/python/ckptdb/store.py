@@ -39,6 +39,25 @@ class CheckpointInfo:
                    retired=tuple(cls._from(r) for r in d.get("retired", ())))
 
 
+_SIZE_UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+
+def _shard_size(size):
+    """save_pretrained's max_shard_size in bytes: an int, or "5GB" as huggingface_hub parses it."""
+    if isinstance(size, int) and not isinstance(size, bool):
+        n = size
+    elif isinstance(size, str) and size.strip()[-2:].upper() in _SIZE_UNITS:
+        try:
+            n = int(float(size.strip()[:-2]) * _SIZE_UNITS[size.strip()[-2:].upper()])
+        except ValueError:
+            n = 0
+    else:
+        n = 0
+    if n < 1:
+        raise ValueError(f"max_shard_size must be a positive number of bytes or a size such as '5GB', not {size!r}")
+    return n
+
+
 def _selector(step=None, id=None, tag=None, at=None, best=None):
     """The native selector tuple for exactly one of the keyword choices, or None for none."""
     given = [(k, v) for k, v in (("step", step), ("id", id), ("tag", tag), ("at", at), ("best", best))
@@ -468,6 +487,37 @@ class Store:
         checkpoint, IOError when the file cannot be written (e.g. a missing directory).
         """
         return CheckpointInfo._from(self._s.export_safetensors(self._which(step, id, tag, at, best), os.fsdecode(path)))
+
+    # -- the Hugging Face model layout
+    def import_hf(self, dir, step, *, metrics=None, tags=None, metadata=None):
+        """Saves a save_pretrained directory (model.safetensors, or the shards its
+        model.safetensors.index.json names) as one checkpoint at `step`, as `ckptdb import-hf`
+        does, and returns its CheckpointInfo. config.json and generation_config.json are kept byte
+        for byte as the metadata "hf.config.json" and "hf.generation_config.json" beside `metadata`.
+
+        The whole directory is read and checked before anything is saved. Raises NotFoundError for
+        a directory without model.safetensors nor an index, or a missing shard; CorruptionError for
+        a malformed index, config or shard, or an index that disagrees with its shards.
+        """
+        info = self._s.import_hf(os.fsdecode(dir), int(step), dict(metrics or {}), list(tags or []),
+                                 _strings(metadata))
+        return CheckpointInfo._from(info)
+
+    def export_hf(self, dir, step=None, *, id=None, tag=None, at=None, best=None, max_shard_size="5GB",
+                  prefix=None):
+        """Writes one checkpoint (default: the head; selectors as in restore) as a directory that
+        transformers' from_pretrained loads, as `ckptdb export-hf` does, and returns its
+        CheckpointInfo. `dir` must not exist or be empty (AlreadyExistsError otherwise); it appears
+        whole or not at all.
+
+        max_shard_size: bytes (int) or a size as save_pretrained takes it ("5GB", "100KB": powers of
+        ten); over it the tensors are sharded as save_pretrained shards them. prefix: export only
+        the tensors named prefix..., with it stripped ("" for every tensor); None decides: "model."
+        when the checkpoint holds model.* and optimizer.* tensors (save_training_state), else "".
+        Raises FailedPreconditionError when the checkpoint has no "hf.config.json" metadata.
+        """
+        return CheckpointInfo._from(self._s.export_hf(self._which(step, id, tag, at, best), os.fsdecode(dir),
+                                                      _shard_size(max_shard_size), prefix))
 
     def _which(self, step, id, tag, at, best):
         which = _selector(step, id, tag, at, best)

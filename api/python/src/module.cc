@@ -253,6 +253,36 @@ class NativeStore {
     return InfoDict(Call([&](Store& s) { return ckptdb::ExportSafetensors(s, sel, path); }));
   }
 
+  // The save_pretrained directory `dir` saved as one checkpoint (ckptdb/hf_layout.h).
+  py::dict ImportHf(const std::string& dir, int64_t step, const std::map<std::string, double>& metrics,
+                    const std::vector<std::string>& tags, const std::map<std::string, std::string>& metadata) {
+    SaveOptions o;
+    o.step = step;
+    o.metrics = metrics;
+    o.tags = tags;
+    o.metadata = metadata;
+    const SavedCheckpoint c = Call([&](Store& s) { return ckptdb::ImportHf(s, dir, o); });
+    py::dict d = InfoDict(c);
+    d["retired"] = InfoList(c.retired);
+    return d;
+  }
+
+  // Writes the checkpoint `which` selects as a from_pretrained directory `dir` (prefix None: auto);
+  // returns its info plus "prefix", "files", "total_size".
+  py::dict ExportHf(const py::tuple& which, const std::string& dir, uint64_t max_shard_size,
+                    const std::optional<std::string>& prefix) {
+    const Selector sel = ToSelector(which);
+    HfExportOptions o;
+    o.max_shard_size = max_shard_size;
+    o.prefix = prefix;
+    const HfExport e = Call([&](Store& s) { return ckptdb::ExportHf(s, sel, dir, o); });
+    py::dict d = InfoDict(e.info);
+    d["prefix"] = e.prefix;
+    d["files"] = e.files;
+    d["total_size"] = e.total_size;
+    return d;
+  }
+
   // The tensors of the checkpoint `which` selects (only `names`, in that order, when given) as
   // (name, dtype, shape, bytes) with bytes a _RestoredBytes, plus the manifest's dict.
   py::tuple Restore(const py::tuple& which, const std::optional<std::vector<std::string>>& names, bool verify) {
@@ -499,6 +529,8 @@ PYBIND11_MODULE(_ckptdb, m) {
                       bool verify) { return Diff(self.store(), a, b, stats, verify); })
       .def("import_safetensors", &NativeStore::ImportSafetensors)
       .def("export_safetensors", &NativeStore::ExportSafetensors)
+      .def("import_hf", &NativeStore::ImportHf)
+      .def("export_hf", &NativeStore::ExportHf)
       .def("list", &NativeStore::List)
       .def("describe", &NativeStore::Describe)
       .def("head", &NativeStore::Head)
