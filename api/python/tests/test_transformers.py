@@ -110,6 +110,12 @@ def test_save_total_limit_1_keeps_the_best_checkpoint_and_loads_it_at_the_end(tm
     last = store.restore(step=16)["model"]
     assert any(not torch.equal(weights[n], t) for n, t in last.items())  # it loaded 8, not the last
     assert os.listdir(tmp_path / "out") == []
+    # The config kept beside each checkpoint makes it a from_pretrained directory (the model's
+    # weights only: the optimizer's stay in the store).
+    store.export_hf(tmp_path / "best-model", step=8)
+    loaded = transformers.GPT2LMHeadModel.from_pretrained(tmp_path / "best-model").state_dict()
+    for name, t in weights.items():
+        assert torch.equal(loaded[name], t), name
     cb.close()
 
 

@@ -8,7 +8,9 @@
 Each checkpoint the Trainer's own save_strategy/save_steps asks for becomes one ckptdb checkpoint
 at the global step: the model's state_dict, the optimizer's, the scheduler's, the grad scaler's,
 the RNG states (Python, numpy, torch CPU, every CUDA device) and the TrainerState (global step,
-log_history, best_metric, best_global_step, stateful callbacks), all in the store's typed tree.
+log_history, best_metric, best_global_step, stateful callbacks), all in the store's typed tree,
+with the model's config.json as metadata (so `ckptdb export-hf STORE WHICH DIR` writes a directory
+from_pretrained loads).
 The callback takes the save away from the Trainer (control.should_save = False), so the Trainer
 writes nothing into output_dir, and saves at the point the Trainer would have: after the step's
 log and evaluation, with the evaluation's metrics as the checkpoint's metrics.
@@ -184,7 +186,8 @@ class CkptdbCallback(TrainerCallback):
         numeric = {k: float(v) for k, v in (metrics or {}).items()
                    if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)}
         self._wait()
-        saved = self._store.save(tree, int(state.global_step), metrics=numeric, blocking=not self._async)
+        saved = self._store.save(tree, int(state.global_step), metrics=numeric, metadata=_hf_config(model),
+                                 blocking=not self._async)
         if self._async:
             self._pending = saved
 
@@ -279,6 +282,19 @@ def _bind_loaders(trainer, directory, tree):
                        ("_load_scaler", scaler_loader), ("_load_rng_state", rng_loader)):
         original = getattr(type(trainer), name).__get__(trainer)
         setattr(trainer, name, types.MethodType(make(original), trainer))
+
+
+def _hf_config(model):
+    """The model's config.json (and generation_config.json) as save_pretrained writes them, kept as
+    the checkpoint's metadata so that `ckptdb export-hf` makes a from_pretrained directory of it."""
+    metadata = {}
+    config = getattr(model, "config", None)
+    if config is not None and hasattr(config, "to_json_string"):
+        metadata["hf.config.json"] = config.to_json_string()
+    generation = getattr(model, "generation_config", None)
+    if generation is not None and hasattr(generation, "to_json_string"):
+        metadata["hf.generation_config.json"] = generation.to_json_string()
+    return metadata
 
 
 def _eval_metric(args):
