@@ -137,7 +137,8 @@ def test_killed_and_resumed_mid_epoch_equals_uninterrupted(tmp_path):
     assert not list(tmp_path.rglob("*.ckpt"))
 
 
-def test_top_k_rotation_is_the_stores_and_keeps_exactly_best_k(tmp_path):
+@pytest.mark.parametrize("async_save", [False, True])
+def test_top_k_rotation_is_the_stores_and_keeps_exactly_best_k(tmp_path, async_save):
     class Snapshots(Callback):  # the weights after every step, to check what the store holds
         def __init__(self):
             self.at = {}
@@ -146,7 +147,7 @@ def test_top_k_rotation_is_the_stores_and_keeps_exactly_best_k(tmp_path):
             self.at[trainer.global_step] = {k: v.clone() for k, v in module.state_dict().items()}
 
     lightning.seed_everything(3)
-    io = CkptdbCheckpointIO(tmp_path / "store")
+    io = CkptdbCheckpointIO(tmp_path / "store", async_save=async_save)
     mc = ModelCheckpoint(dirpath=tmp_path / "names", monitor="train_loss", mode="min", save_top_k=2,
                          every_n_train_steps=2, filename="{step}-{train_loss:.4f}")
     snaps = Snapshots()
@@ -174,14 +175,20 @@ def test_top_k_rotation_is_the_stores_and_keeps_exactly_best_k(tmp_path):
     assert not list(tmp_path.rglob("*.ckpt"))
 
 
-def test_saving_a_path_again_loads_the_newest_and_keeps_one(tmp_path):
-    io = CkptdbCheckpointIO(tmp_path / "store")
+@pytest.mark.parametrize("async_save", [False, True])
+def test_saving_a_path_again_loads_the_newest_and_keeps_one(tmp_path, async_save):
+    io = CkptdbCheckpointIO(tmp_path / "store", async_save=async_save)
     path = tmp_path / "names" / "last.ckpt"
+    w = torch.zeros(2)
     for step in (1, 2, 3):
-        io.save_checkpoint({"global_step": step, "state_dict": {"w": torch.full((2,), float(step))}}, path)
+        w.fill_(float(step))  # changed in place right after each save: an async save copied it already
+        io.save_checkpoint({"global_step": step, "state_dict": {"w": w}}, path)
+    w.fill_(-1.0)
+    io.wait_until_finished()  # the store itself, read directly, sees only what committed
     assert [c.step for c in io.store.log()] == [3]
     ck = io.load_checkpoint(str(path), map_location="meta")
     assert ck["global_step"] == 3 and ck["state_dict"]["w"].device.type == "meta"
+    assert torch.equal(io.load_checkpoint(path)["state_dict"]["w"], torch.full((2,), 3.0))
     assert io.last_path() == str(path)
     io.remove_checkpoint(path)
     io.remove_checkpoint(path)  # nothing left: a no-op, as for files

@@ -41,7 +41,16 @@ save_checkpoint(new) and then remove_checkpoint(old). Here:
     everything); since every plugin checkpoint is tagged, a max_to_keep policy would only sweep
     untagged checkpoints someone else saved. Top-k is Lightning's decision, executed by the store.
 A crash between Lightning's save of the new top-k checkpoint and its remove of the old one leaves
-one checkpoint more than k (as with .ckpt files); `ckptdb rm --tag 'lightning:<path>#<n>'` drops it.
+one checkpoint more than k (as with .ckpt files); `ckptdb rm STORE --tag 'lightning:<path>#<n>'`
+drops it.
+
+Asynchronous saves. CkptdbCheckpointIO(path, async_save=True) saves with Store.save(blocking=False):
+save_checkpoint returns once the state is copied into the store's staging memory and training goes
+on while the store hashes, writes and commits it. Every later call of the plugin (save, remove,
+load, last_path, paths, wait_until_finished, teardown) first waits for that commit and raises its error, and only then
+removes what the save replaced, so a removal never precedes the commit of its replacement. Only a
+save that no removal follows right away gains (save_top_k=-1, or last.ckpt, whose older copy is
+removed at the next call); ModelCheckpoint's top-k removal right after a save waits for it.
 
 Resuming. `trainer.fit(model, ckpt_path=p)` works for any path the plugin saved. Lightning
 resolves ckpt_path="last" by looking for last*.ckpt files on disk, which do not exist here, so use
@@ -85,12 +94,15 @@ class CkptdbCheckpointIO(CheckpointIO):
     """A Lightning CheckpointIO that keeps every checkpoint in the ckptdb store at `path`
     (created if missing). open_kwargs go to ckptdb.open (chunk_size, threads, ...)."""
 
-    def __init__(self, path, **open_kwargs):
+    def __init__(self, path, *, async_save=False, **open_kwargs):
         super().__init__()
         self._path = os.fspath(path)
         self._open_kwargs = open_kwargs
+        self._async = bool(async_save)
         self._s = None
         self._seq = 0
+        self._pending = None  # async_save: the SaveFuture of the latest save, until settled
+        self._replaced = []   # ids that save replaced (older saves of its path), removed once it commits
 
     # -- the store
     @property
@@ -101,29 +113,55 @@ class CkptdbCheckpointIO(CheckpointIO):
         return self._s
 
     def teardown(self):
-        """Closes the store (Lightning calls this at the end of fit, validate, test, predict)."""
-        if self._s is not None and not self._s.closed:
-            self._s.close()
-        self._s = None
+        """Waits for a pending asynchronous save and closes the store (Lightning calls this at the
+        end of fit, validate, test, predict)."""
+        try:
+            self._settle()
+        finally:
+            if self._s is not None and not self._s.closed:
+                self._s.close()
+            self._s = None
+
+    def wait_until_finished(self):
+        """Returns once every save has committed and what it replaced is removed (at once without
+        async_save); raises a failed asynchronous save's error. Call it before reading `store`."""
+        self._settle()
+
+    def _settle(self):
+        """Waits for the pending asynchronous save (raising its error), then removes what it replaced."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+        replaced, self._replaced = self._replaced, []
+        for cid in replaced:
+            self.store.rm(id=cid)
 
     # -- CheckpointIO
     def save_checkpoint(self, checkpoint, path, storage_options=None):
         if storage_options is not None:
             raise TypeError(f"CkptdbCheckpointIO takes no storage_options (got {storage_options!r})")
         key = _key(path)
-        state, converted = _encode(checkpoint)
+        state, converted = _encode(checkpoint)  # before touching the store: bad input saves nothing
         step = checkpoint.get("global_step", 0)
         metrics = _scores(checkpoint, path)
+        self._settle()  # the store's back-pressure would wait for the previous commit here anyway
         older = self._ids(key)
         # A tag per save, unique even for two saves of one path in one nanosecond.
         self._seq = max(self._seq + 1, time.time_ns())
-        self.store.save(state, int(step), metrics=metrics, tags=[f"{_TAG}{key}#{self._seq}"],
-                        metadata={_PATH_KEY: key, _CONVERTED_KEY: json.dumps(converted)})
-        # Only now that the new one is committed do the older saves of this path go, each in one batch.
-        for cid in older:
-            self.store.rm(id=cid)
+        out = self.store.save(state, int(step), metrics=metrics, tags=[f"{_TAG}{key}#{self._seq}"],
+                              metadata={_PATH_KEY: key, _CONVERTED_KEY: json.dumps(converted)},
+                              blocking=not self._async)
+        # Only once the new one is committed do the older saves of this path go, each in one batch.
+        self._replaced = older
+        if self._async:
+            self._pending = out
+        else:
+            self._settle()
 
     def load_checkpoint(self, path, map_location=None, weights_only=None):
+        """The checkpoint dict saved for `path` (its newest save), tensors on map_location (None:
+        the CPU). weights_only is accepted and moot: nothing is ever unpickled."""
+        self._settle()
         key = _key(path)
         ids = self._ids(key)
         if not ids:
@@ -136,12 +174,14 @@ class CkptdbCheckpointIO(CheckpointIO):
     def remove_checkpoint(self, path):
         # Lightning removes only after the replacement is saved; a path with nothing is a no-op,
         # as for TorchCheckpointIO (save_last="link" removes links it made itself).
+        self._settle()
         for cid in self._ids(_key(path)):
             self.store.rm(id=cid)
 
     # -- lookups
     def paths(self):
         """{lightning path: CheckpointInfo of its newest save} for every path the store holds."""
+        self._settle()
         out = {}
         for info in self.store.log():
             key = _path_of(info)
