@@ -130,9 +130,11 @@ class CkptdbCheckpointIO(CheckpointIO):
     def _settle(self):
         """Waits for the pending asynchronous save (raising its error), then removes what it replaced."""
         pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
         replaced, self._replaced = self._replaced, []
+        if pending is not None:
+            # A failed save committed nothing: what it would have replaced stays, still the newest
+            # save of its path. (The store raises this error once more at its next save.)
+            pending.result()
         for cid in replaced:
             self.store.rm(id=cid)
 
