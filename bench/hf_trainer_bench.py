@@ -121,8 +121,8 @@ def main():
     rows = [run(m, a.dir, config, a.checkpoints, a.limit, a.seq) for m in a.modes.split(",")]
     report(rows, rows[0])
     if a.lightning:
-        from lightning_trainer_bench import run as run_lightning
-        report([run_lightning(m, a.dir, config, a.checkpoints, a.limit, a.seq) for m in ("default", "ckptdb")], None)
+        from lightning_trainer_bench import MODES, run as run_lightning
+        report([run_lightning(m, a.dir, config, a.checkpoints, a.limit, a.seq) for m in MODES], None)
 
 
 def report(rows, base):

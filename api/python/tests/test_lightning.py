@@ -167,6 +167,10 @@ def test_top_k_rotation_is_the_stores_and_keeps_exactly_best_k(tmp_path, async_s
         assert torch.equal(v, snaps.at[best["global_step"]][k]), k
     assert isinstance(best["hyper_parameters"], dict) and best["hyper_parameters"]["hidden"] == 32
     io.teardown()  # one writer per store: the next Trainer's plugin opens it anew
+    # The rotated-away saves' disk space came back beside training: nothing is left to collect.
+    with ckptdb.open(tmp_path / "store") as s:
+        report = s.gc()
+        assert report["chunks_deleted"] == 0 and report["reclaimed_bytes"] == 0, report
     # Lightning's own resume reads it back through the plugin.
     t2 = trainer([ModelCheckpoint(dirpath=tmp_path / "names2", save_top_k=0)], [CkptdbCheckpointIO(tmp_path / "store")],
                    tmp_path / "root", max_epochs=2)

@@ -69,6 +69,7 @@ so call last_path() or load_checkpoint() after fit freely (it reopens). Multi-pr
 import json
 import os
 import pathlib
+import threading
 import time
 from collections import OrderedDict
 
@@ -103,6 +104,9 @@ class CkptdbCheckpointIO(CheckpointIO):
         self._seq = 0
         self._pending = None  # async_save: the SaveFuture of the latest save, until settled
         self._replaced = []   # ids that save replaced (older saves of its path), removed once it commits
+        self._gc = None       # the thread reclaiming what removals freed (see _reclaim)
+        self._gc_again = False
+        self._gc_error = None
 
     # -- the store
     @property
@@ -118,6 +122,7 @@ class CkptdbCheckpointIO(CheckpointIO):
         try:
             self._settle()
         finally:
+            self._join_gc()
             if self._s is not None and not self._s.closed:
                 self._s.close()
             self._s = None
@@ -131,12 +136,47 @@ class CkptdbCheckpointIO(CheckpointIO):
         """Waits for the pending asynchronous save (raising its error), then removes what it replaced."""
         pending, self._pending = self._pending, None
         replaced, self._replaced = self._replaced, []
+        if self._gc_error is not None:
+            error, self._gc_error = self._gc_error, None
+            raise error
         if pending is not None:
             # A failed save committed nothing: what it would have replaced stays, still the newest
             # save of its path. (The store raises this error once more at its next save.)
             pending.result()
         for cid in replaced:
             self.store.rm(id=cid)
+        if replaced:
+            self._reclaim()
+
+    def _reclaim(self):
+        """Gives back the disk space of removed checkpoints, beside training. Store.rm leaves
+        chunks to the next collection (the store collects by itself only after a save whose own
+        retention removed something), and top-k rotation removes with rm; without this, a run's
+        disk would grow by a checkpoint every rotation. Store.gc runs beside saves and reads and
+        releases the GIL; one runs at a time, and a removal during one asks for one more. Its error
+        is raised by the next call of the plugin."""
+        if self._gc is not None and self._gc.is_alive():
+            self._gc_again = True
+            return
+        store = self.store
+
+        def collect():
+            try:
+                while True:
+                    self._gc_again = False
+                    store.gc()
+                    if not self._gc_again:
+                        return
+            except BaseException as e:  # noqa: BLE001 - handed to the training thread
+                self._gc_error = e
+
+        self._gc = threading.Thread(target=collect, name="ckptdb-lightning-gc", daemon=True)
+        self._gc.start()
+
+    def _join_gc(self):
+        if self._gc is not None:
+            self._gc.join()
+            self._gc = None
 
     # -- CheckpointIO
     def save_checkpoint(self, checkpoint, path, storage_options=None):
@@ -177,8 +217,11 @@ class CkptdbCheckpointIO(CheckpointIO):
         # Lightning removes only after the replacement is saved; a path with nothing is a no-op,
         # as for TorchCheckpointIO (save_last="link" removes links it made itself).
         self._settle()
-        for cid in self._ids(_key(path)):
+        removed = self._ids(_key(path))
+        for cid in removed:
             self.store.rm(id=cid)
+        if removed:
+            self._reclaim()
 
     # -- lookups
     def paths(self):
