@@ -54,7 +54,8 @@ def du(path):
     return int(subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True, check=True).stdout.split()[0])
 
 
-def timed(obj, name, times):
+def timed(obj, name, record):
+    """Wraps obj.name so that each call's seconds go to record(seconds)."""
     original = getattr(obj, name)
 
     def wrapper(*a, **kw):
@@ -62,16 +63,20 @@ def timed(obj, name, times):
         try:
             return original(*a, **kw)
         finally:
-            times.append(time.perf_counter() - t)
+            record(time.perf_counter() - t)
     setattr(obj, name, wrapper)
 
 
-def run(mode, workdir, config, checkpoints, limit, seq):
-    out = os.path.join(workdir, f"out-{mode}")
-    store = os.path.join(workdir, f"store-{mode}")
-    shutil.rmtree(out, ignore_errors=True)
-    shutil.rmtree(store, ignore_errors=True)
+def fresh(*paths):
+    """Empties the mode's directories and seeds torch, so every mode starts from the same weights."""
+    for p in paths:
+        shutil.rmtree(p, ignore_errors=True)
     torch.manual_seed(0)
+    return paths
+
+
+def run(mode, workdir, config, checkpoints, limit, seq):
+    out, store = fresh(os.path.join(workdir, f"out-{mode}"), os.path.join(workdir, f"store-{mode}"))
     model = GPT2LMHeadModel(config)
     args = TrainingArguments(output_dir=out, max_steps=checkpoints, per_device_train_batch_size=1,
                              save_strategy="steps", save_steps=1, save_total_limit=limit, logging_steps=1,
@@ -80,11 +85,11 @@ def run(mode, workdir, config, checkpoints, limit, seq):
     if mode != "hf":
         cb = CkptdbCallback(store, async_save=(mode == "ckptdb-async"))
         callbacks.append(cb)
-        timed(cb, "_save", times)
+        timed(cb, "_save", times.append)
     trainer = Trainer(model=model, args=args, train_dataset=Batches(checkpoints, seq, config.vocab_size),
                       callbacks=callbacks)
     if mode == "hf":
-        timed(trainer, "_save_checkpoint", times)
+        timed(trainer, "_save_checkpoint", times.append)
     start = time.perf_counter()
     trainer.train()
     if cb is not None:
@@ -108,7 +113,7 @@ def main():
     p.add_argument("--limit", type=int, default=3)
     p.add_argument("--seq", type=int, default=32)
     p.add_argument("--dir", default="bench-hf")
-    p.add_argument("--modes", default="hf,ckptdb,ckptdb-async")
+    p.add_argument("--modes", default="hf,ckptdb,ckptdb-async", help='the Trainer modes to run ("" for none)')
     p.add_argument("--lightning", action="store_true", help="also Lightning's default against CkptdbCheckpointIO")
     a = p.parse_args()
     config = GPT2Config(n_embd=a.n_embd, n_layer=a.n_layer, n_head=max(1, a.n_embd // 64), n_positions=max(64, a.seq))
@@ -118,8 +123,9 @@ def main():
     print(f"GPT-2 n_embd={a.n_embd} n_layer={a.n_layer}: {params / 1e6:.1f}M parameters, training state "
           f"{params * 12 / GiB:.2f} GiB (fp32 weights + AdamW moments); {a.checkpoints} checkpoints, "
           f"save_total_limit={a.limit}")
-    rows = [run(m, a.dir, config, a.checkpoints, a.limit, a.seq) for m in a.modes.split(",")]
-    report(rows, rows[0])
+    rows = [run(m, a.dir, config, a.checkpoints, a.limit, a.seq) for m in a.modes.split(",") if m]
+    if rows:
+        report(rows, rows[0])
     if a.lightning:
         from lightning_trainer_bench import MODES, run as run_lightning
         report([run_lightning(m, a.dir, config, a.checkpoints, a.limit, a.seq) for m in MODES], None)

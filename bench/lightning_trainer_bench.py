@@ -1,8 +1,9 @@
 """Lightning's default checkpointing (torch.save .ckpt files) against CkptdbCheckpointIO, on the
 GPT-2 of bench/hf_trainer_bench.py wrapped in a LightningModule.
 
-    PYTHONPATH=build-rel/python .venv/bin/python bench/lightning_trainer_bench.py [--n-embd 768 --n-layer 12]
-        [--checkpoints 20] [--limit 3] [--dir D]
+    PYTHONPATH=build-rel/python .venv/bin/python bench/hf_trainer_bench.py --lightning [--modes ""] ...
+
+(run by hf_trainer_bench.py, with its flags, in the same run as the Trainer's modes).
 
 ModelCheckpoint(every_n_train_steps=1, save_top_k=--limit, monitor="train_loss") after every
 step; Lightning's own top-k rotation deletes files (default) or the plugin removes checkpoints
@@ -13,21 +14,19 @@ plus the removal of the checkpoint it rotated out; the disk after the run is du 
 directory and of the store.
 """
 
-import argparse
 import os
-import shutil
 import statistics
 import sys
 import time
 
 import lightning.pytorch as pl
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel
+from transformers import GPT2LMHeadModel
 
 from ckptdb.integrations.lightning import CkptdbCheckpointIO
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hf_trainer_bench import Batches, du, machine, report  # noqa: E402
+from hf_trainer_bench import Batches, du, fresh, timed  # noqa: E402
 
 
 MODES = ("default", "ckptdb", "ckptdb-async")
@@ -48,11 +47,7 @@ class GPT2Module(pl.LightningModule):
 
 
 def run(mode, workdir, config, checkpoints, limit, seq):
-    ckpt_dir = os.path.join(workdir, f"lightning-{mode}")
-    store = os.path.join(workdir, f"lightning-store-{mode}")
-    shutil.rmtree(ckpt_dir, ignore_errors=True)
-    shutil.rmtree(store, ignore_errors=True)
-    torch.manual_seed(0)
+    ckpt_dir, store = fresh(os.path.join(workdir, f"lightning-{mode}"), os.path.join(workdir, f"lightning-store-{mode}"))
     module = GPT2Module(config)
     plugins = [CkptdbCheckpointIO(store, async_save=(mode == "ckptdb-async"))] if mode != "default" else []
     checkpoint = pl.callbacks.ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=1, save_top_k=limit,
@@ -63,18 +58,10 @@ def run(mode, workdir, config, checkpoints, limit, seq):
     # waits for the commit of an asynchronous save, so the two belong together).
     per_step = {}
 
-    def charge(name, obj):
-        original = getattr(obj, name)
-
-        def wrapper(*a, **kw):
-            t = time.perf_counter()
-            try:
-                return original(*a, **kw)
-            finally:
-                per_step[trainer.global_step] = per_step.get(trainer.global_step, 0.0) + time.perf_counter() - t
-        setattr(obj, name, wrapper)
-    charge("save_checkpoint", trainer)
-    charge("remove_checkpoint", trainer.strategy)
+    def charge(seconds):
+        per_step[trainer.global_step] = per_step.get(trainer.global_step, 0.0) + seconds
+    timed(trainer, "save_checkpoint", charge)
+    timed(trainer.strategy, "remove_checkpoint", charge)
     loader = torch.utils.data.DataLoader(Batches(checkpoints, seq, config.vocab_size), batch_size=1)
     start = time.perf_counter()
     trainer.fit(module, loader)  # the plugin's teardown, at the end of fit, waits for the last commit
@@ -84,21 +71,3 @@ def run(mode, workdir, config, checkpoints, limit, seq):
     return {"mode": f"lightning-{mode}", "saves": len(times), "first_s": times[0],
             "median_s": statistics.median(times[1:] or times), "train_s": total, "disk": disk}
 
-
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n-embd", type=int, default=768)
-    p.add_argument("--n-layer", type=int, default=12)
-    p.add_argument("--checkpoints", type=int, default=20)
-    p.add_argument("--limit", type=int, default=3)
-    p.add_argument("--seq", type=int, default=32)
-    p.add_argument("--dir", default="bench-lightning")
-    a = p.parse_args()
-    config = GPT2Config(n_embd=a.n_embd, n_layer=a.n_layer, n_head=max(1, a.n_embd // 64), n_positions=max(64, a.seq))
-    os.makedirs(a.dir, exist_ok=True)
-    print(f"machine: {machine()}; disk: {os.path.abspath(a.dir)}")
-    report([run(m, a.dir, config, a.checkpoints, a.limit, a.seq) for m in MODES], None)
-
-
-if __name__ == "__main__":
-    main()

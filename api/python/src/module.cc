@@ -236,15 +236,8 @@ class NativeStore {
   py::dict ImportSafetensors(const std::vector<std::string>& files, int64_t step,
                              const std::map<std::string, double>& metrics, const std::vector<std::string>& tags,
                              const std::map<std::string, std::string>& metadata) {
-    SaveOptions o;
-    o.step = step;
-    o.metrics = metrics;
-    o.tags = tags;
-    o.metadata = metadata;
-    const SavedCheckpoint c = Call([&](Store& s) { return ckptdb::ImportSafetensors(s, files, o); });
-    py::dict d = InfoDict(c);
-    d["retired"] = InfoList(c.retired);
-    return d;
+    const SaveOptions o = ImportOptions(step, metrics, tags, metadata);
+    return SavedDict(Call([&](Store& s) { return ckptdb::ImportSafetensors(s, files, o); }));
   }
 
   // Writes the checkpoint `which` selects to the safetensors file `path`; returns its info.
@@ -256,12 +249,22 @@ class NativeStore {
   // The save_pretrained directory `dir` saved as one checkpoint (ckptdb/hf_layout.h).
   py::dict ImportHf(const std::string& dir, int64_t step, const std::map<std::string, double>& metrics,
                     const std::vector<std::string>& tags, const std::map<std::string, std::string>& metadata) {
+    const SaveOptions o = ImportOptions(step, metrics, tags, metadata);
+    return SavedDict(Call([&](Store& s) { return ckptdb::ImportHf(s, dir, o); }));
+  }
+
+  // What both imports save with, and what they return.
+  static SaveOptions ImportOptions(int64_t step, const std::map<std::string, double>& metrics,
+                                   const std::vector<std::string>& tags,
+                                   const std::map<std::string, std::string>& metadata) {
     SaveOptions o;
     o.step = step;
     o.metrics = metrics;
     o.tags = tags;
     o.metadata = metadata;
-    const SavedCheckpoint c = Call([&](Store& s) { return ckptdb::ImportHf(s, dir, o); });
+    return o;
+  }
+  static py::dict SavedDict(const SavedCheckpoint& c) {
     py::dict d = InfoDict(c);
     d["retired"] = InfoList(c.retired);
     return d;
