@@ -253,7 +253,7 @@ class NativeStore {
     return SavedDict(Call([&](Store& s) { return ckptdb::ImportHf(s, dir, o); }));
   }
 
-  // What both imports save with, and what they return.
+  // What both imports save with (they return SavedDict, as save does).
   static SaveOptions ImportOptions(int64_t step, const std::map<std::string, double>& metrics,
                                    const std::vector<std::string>& tags,
                                    const std::map<std::string, std::string>& metadata) {
@@ -263,11 +263,6 @@ class NativeStore {
     o.tags = tags;
     o.metadata = metadata;
     return o;
-  }
-  static py::dict SavedDict(const SavedCheckpoint& c) {
-    py::dict d = InfoDict(c);
-    d["retired"] = InfoList(c.retired);
-    return d;
   }
 
   // Writes the checkpoint `which` selects as a from_pretrained directory `dir` (prefix None: auto);
