@@ -3,7 +3,8 @@
 # only for packages that are missing, so a second run on a ready machine does nothing.
 set -euo pipefail
 pkgs=(cmake g++ make librocksdb-dev libflatbuffers-dev flatbuffers-compiler libboost-filesystem-dev
-      libgtest-dev libbenchmark-dev b3sum python3 python3-venv libdlpack-dev)
+      libgtest-dev libbenchmark-dev b3sum python3 python3-venv libdlpack-dev
+      nlohmann-json3-dev libcli11-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
