@@ -84,11 +84,13 @@ TEST_F(CliExportTest, ExportedFileReimportsToTheSameChunks) {
   EXPECT_EQ(*ParseJson(a.out).find("metadata"), *ParseJson(b.out).find("metadata"));
 }
 
-TEST_F(CliExportTest, ExportOverwritesAnExistingFileAndLeavesNoTemporaries) {
+// Replacing a file takes --force (issue 11: export used to overwrite silently); without it see
+// CliExportTest.RefusesToOverwriteWithoutForce.
+TEST_F(CliExportTest, ExportWithForceOverwritesAnExistingFileAndLeavesNoTemporaries) {
   const std::string out = dir_.Join("out/x.safetensors");
   fs::create_directories(dir_.Join("out"));
   testing::WriteFileOrDie(out, "old contents");
-  ASSERT_EQ(Cli({"export", store_, "--latest", "-o", out}).code, 0);
+  ASSERT_EQ(Cli({"export", store_, "--latest", "-o", out, "--force"}).code, 0);
   ExpectExported(out, ckpts_[3], meta_[3]);
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir_.Join("out"))) names.push_back(e.path().filename().string());

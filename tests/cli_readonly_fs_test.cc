@@ -74,10 +74,10 @@ void ExpectReadCommandsWork(const std::string& store, const std::string& out) {
     EXPECT_NE(r.out, "") << Describe(args);
   }
   const std::string file = out + "/step2.safetensors";
-  CliRun r = Binary({"export", store, "--step", "2", "-o", file}, out);
+  CliRun r = Binary({"export", store, "--step", "2", "-o", file, "--force"}, out);  // run twice per test
   ASSERT_EQ(r.code, 0) << r.err;
   ExpectExported(file, StepSources(2), {});
-  r = Binary({"export", store, "--tag", "first", "-o", file}, out);
+  r = Binary({"export", store, "--tag", "first", "-o", file, "--force"}, out);  // replaces step 2's
   ASSERT_EQ(r.code, 0) << r.err;
   ExpectExported(file, StepSources(1), {});
 }

@@ -1,59 +1,93 @@
+#include "tools/cli.h"
+
 #include <string_view>
 
-#include "tools/cli.h"
+#include "tools/command_line.h"
 #include "tools/command_util.h"
+#include "tools/suggest.h"
+
+#ifndef CKPTDB_VERSION
+#define CKPTDB_VERSION "unknown"
+#endif
 
 namespace ckptdb::cli {
 namespace {
 
-constexpr std::string_view kUsage =
-    "usage: ckptdb COMMAND STORE [options]\n"
-    "\n"
-    "commands:\n"
-    "  import STORE --step N [--chunk-size BYTES] [--tag NAME]... [--metric NAME=VALUE]... FILE.safetensors...\n"
-    "  export STORE WHICH -o OUT.safetensors\n"
-    "  import-hf STORE DIR --step N [--chunk-size BYTES] [--tag NAME]... [--metric NAME=VALUE]...\n"
-    "         (a save_pretrained directory, sharded or not, with its config.json, as one checkpoint)\n"
-    "  export-hf STORE WHICH DIR [--max-shard-size BYTES] [--prefix P]\n"
-    "         (a directory from_pretrained loads; shards over BYTES, default 5000000000; --prefix: the\n"
-    "         tensors named P... with P stripped, '' for all; default model. for a training state)\n"
-    "  log    STORE [--json | --graph]\n"
-    "  show   STORE WHICH [--json]\n"
-    "  verify STORE\n"
-    "  diff   STORE A B [--json] [--stats]\n"
-    "  du     STORE [--json]\n"
-    "  tag    STORE WHICH NAME\n"
-    "  untag  STORE NAME\n"
-    "  rm     STORE WHICH\n"
-    "  gc     STORE [--json]\n"
-    "  policy STORE [--max-to-keep N|none] [--keep-every-steps K|none] [--keep-every-hours H|none]\n"
-    "         [--keep-best METRIC:min|max[:N] | --keep-best none] [--json]\n"
-    "  rollback STORE WHICH [--discard] [--json]\n"
-    "\n"
-    "WHICH picks one checkpoint: --step N (newest with that step) | --id ID | --latest | --tag NAME\n"
-    "  | --head (where the next save continues; differs from --latest after a rollback)\n"
-    "  | --at TIME (newest committed at or before an RFC 3339 time or Unix timestamp)\n"
-    "  | --best METRIC:min|max (best recorded value; newest among ties)\n"
-    "A and B (diff) pick one checkpoint each: N (a step) | id:ID | latest | head | tag:NAME | at:TIME\n"
-    "  | best:METRIC:min|max\n";
+using CommandFn = int (*)(const std::vector<std::string>&, std::ostream&, std::ostream&);
+
+struct Command {
+  const char* name;
+  const char* synopsis;
+  const char* summary;
+  CommandFn run;
+};
+
+const std::vector<Command>& Commands() {
+  static const std::vector<Command> kCommands = {
+      {"import", "STORE FILE.safetensors... --step N", "save safetensors files as one checkpoint", Import},
+      {"export", "STORE WHICH -o OUT.safetensors", "write one checkpoint as a safetensors file", Export},
+      {"import-hf", "STORE DIR --step N", "save a save_pretrained directory as one checkpoint", ImportHf},
+      {"export-hf", "STORE WHICH DIR", "write one checkpoint as a directory from_pretrained loads", ExportHf},
+      {"log", "STORE [-n N] [--reverse] [--graph]", "list the checkpoints", Log},
+      {"show", "STORE WHICH", "one checkpoint's tensors, metrics, tags and metadata", Show},
+      {"verify", "STORE", "re-hash every chunk and name what is damaged", Verify},
+      {"diff", "STORE A B [--stats]", "which tensors two checkpoints add, remove or change", Diff},
+      {"du", "STORE", "disk use, deduplication, and what each checkpoint alone holds", Du},
+      {"tag", "STORE WHICH NAME", "name a checkpoint", Tag},
+      {"untag", "STORE NAME", "drop a name", Untag},
+      {"rm", "STORE WHICH [--dry-run]", "delete one checkpoint", Rm},
+      {"gc", "STORE [--dry-run]", "apply the retention policy and reclaim unreferenced space", Gc},
+      {"policy", "STORE [--max-to-keep N|none] ... [--dry-run]", "show or change the retention policy", Policy},
+      {"rollback", "STORE WHICH [--discard] [--dry-run]", "move the head so the next save forks history there",
+       Rollback},
+  };
+  return kCommands;
+}
+
+const Command* Find(const std::string& name) {
+  for (const Command& c : Commands())
+    if (name == c.name) return &c;
+  return nullptr;
+}
+
+std::string Usage() {
+  std::string s =
+      "usage: ckptdb COMMAND STORE [flags]\n"
+      "\n"
+      "ckptdb keeps training checkpoints as versioned, deduplicated sets of tensor chunks.\n"
+      "\n"
+      "commands:\n";
+  for (const Command& c : Commands()) {
+    std::string line = std::string("  ") + c.name;
+    line.resize(std::max<size_t>(line.size() + 1, 12), ' ');
+    line += c.synopsis;
+    line.resize(std::max<size_t>(line.size() + 1, 58), ' ');
+    s += line + c.summary + "\n";
+  }
+  s += "\n"
+       "WHICH picks one checkpoint: --step N | --id ID | --latest | --head | --tag NAME | --at TIME\n"
+       "  | --best METRIC:min|max. TIME is as log prints it (2026-11-23 01:36:00, UTC), RFC 3339 or Unix seconds.\n"
+       "Every command takes --json; commands that change the store print what they did.\n"
+       "\n"
+       "Run 'ckptdb help COMMAND' or 'ckptdb COMMAND --help' for a command's flags; 'ckptdb --version'.\n";
+  return s;
+}
+
+std::vector<std::string> Names() {
+  std::vector<std::string> names;
+  for (const Command& c : Commands()) names.push_back(c.name);
+  names.push_back("help");
+  return names;
+}
+
+int UnknownCommand(const std::string& name, std::ostream& err) {
+  return ReportError(err,
+                     Status::InvalidArgument("unknown command '" + name + "'" + DidYouMean(name, Names()) +
+                                             " (try 'ckptdb help')"),
+                     kExitUsage, false);
+}
 
 }  // namespace
-
-int ReportError(std::ostream& err, const Status& status, int exit_code) {
-  std::string msg = status.message();
-  for (char& c : msg)
-    if (c == '\n' || c == '\r') c = ' ';
-  err << "ckptdb: error: " << msg << "\n";
-  return exit_code;
-}
-
-Result<std::unique_ptr<Store>> OpenExisting(const std::string& path) {
-  StoreOptions options;
-  options.create_if_missing = false;
-  return Store::Open(path, options);
-}
-
-Result<std::unique_ptr<Store>> OpenForReading(const std::string& path) { return Store::OpenReadOnly(path); }
 
 int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -62,32 +96,54 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
 
 int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   if (args.empty()) {
-    err << kUsage;
+    err << Usage();
     return kExitUsage;
   }
   const std::string& command = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
-  if (command == "import") return Import(rest, out, err);
-  if (command == "export") return Export(rest, out, err);
-  if (command == "import-hf") return ImportHf(rest, out, err);
-  if (command == "export-hf") return ExportHf(rest, out, err);
-  if (command == "log") return Log(rest, out, err);
-  if (command == "show") return Show(rest, out, err);
-  if (command == "verify") return Verify(rest, out, err);
-  if (command == "diff") return Diff(rest, out, err);
-  if (command == "du") return Du(rest, out, err);
-  if (command == "tag") return Tag(rest, out, err);
-  if (command == "untag") return Untag(rest, out, err);
-  if (command == "rm") return Rm(rest, out, err);
-  if (command == "gc") return Gc(rest, out, err);
-  if (command == "policy") return Policy(rest, out, err);
-  if (command == "rollback") return Rollback(rest, out, err);
-  if (command == "help" || command == "--help" || command == "-h") {
-    out << kUsage;
+  if (const Command* c = Find(command)) return c->run(rest, out, err);
+  if (command == "--version" || command == "version") {
+    out << "ckptdb " << CKPTDB_VERSION << "\n";
     return kExitOk;
   }
-  return ReportError(err, Status::InvalidArgument("unknown command '" + command + "' (try 'ckptdb help')"),
-                     kExitUsage);
+  if (command == "help" || command == "--help" || command == "-h") {
+    if (rest.empty()) {
+      out << Usage();
+      return kExitOk;
+    }
+    const Command* c = Find(rest[0]);
+    if (!c) return UnknownCommand(rest[0], err);
+    return c->run({"--help"}, out, err);
+  }
+  if (command == "--help-all") {  // every page at once, for help2man's man page
+    out << Usage();
+    for (const Command& c : Commands()) {
+      out << "\n";
+      c.run({"--help"}, out, err);
+    }
+    return kExitOk;
+  }
+  if (command == "__complete") {
+    if (rest.empty()) return kExitUsage;
+    size_t index = 0;
+    try {
+      index = std::stoul(rest[0]);
+    } catch (...) {
+      return kExitUsage;
+    }
+    return Complete(index, std::vector<std::string>(rest.begin() + 1, rest.end()), out);
+  }
+  return UnknownCommand(command, err);
+}
+
+// Completion needs the command names; the store-aware part lives in complete.cc.
+std::vector<std::string> CommandNames() { return Names(); }
+
+int RunCommandForFlags(const std::string& name, std::ostream& out) {
+  const Command* c = Find(name);
+  if (!c) return kExitUsage;
+  std::ostream null(nullptr);
+  return c->run({kListFlags}, out, null);
 }
 
 }  // namespace ckptdb::cli

@@ -4,7 +4,8 @@
 #include <sstream>
 
 #include "ckptdb/diff.h"
-#include "tools/args.h"
+#include "tools/command_line.h"
+#include "tools/values.h"
 #include "tools/command_util.h"
 #include "tools/format.h"
 #include "tools/json.h"
@@ -104,26 +105,36 @@ void WriteText(const CheckpointManifest& a, const CheckpointManifest& b, const M
 }  // namespace
 
 int Diff(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  auto args = ParseArgs("diff", argv, {{"json", false}, {"stats", false}});
-  if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
-  if (args->positional.size() != 3)
-    return ReportError(err, Status::InvalidArgument("ckptdb diff: give STORE A B"), kExitUsage);
+  CommandLine cl("diff",
+                 "Which tensors checkpoint B adds, removes or changes relative to A, by comparing chunk "
+                 "digests (no tensor bytes are read unless --stats).");
+  std::string path, a_spec, b_spec;
+  bool stats = false;
+  const std::string spec_help = " (a step number, id:ID, tag:NAME, latest, head, at:TIME or best:METRIC:min|max)";
+  cl.Positional("STORE", &path, "the store directory (read-only: works beside a running save)");
+  cl.Positional("A", &a_spec, "the checkpoint to compare from" + spec_help);
+  cl.Positional("B", &b_spec, "the checkpoint to compare to");
+  cl.Switch("--stats", &stats, "read changed tensors and report max |A-B| and the L2 norm of A-B");
+  cl.Json();
+  cl.Footer("Example:\n  ckptdb diff runs/gpt tag:release-1 latest --stats");
+  if (auto rc = cl.Parse(argv, out, err)) return *rc;
+  if (path.empty() || !cl.Given("A") || !cl.Given("B")) return cl.UsageError(err, "give STORE A B");
   std::vector<Selector> which;
-  for (size_t i = 1; i < 3; ++i) {
-    auto s = ParseSelectorSpec(args->positional[i]);
-    if (!s.ok()) return ReportError(err, s.status().WithContext("ckptdb diff"), kExitUsage);
+  for (const std::string* spec : {&a_spec, &b_spec}) {
+    auto s = ParseSelectorSpec(*spec);
+    if (!s.ok()) return cl.UsageError(err, s.status().message());
     which.push_back(*s);
   }
-  auto store = OpenForReading(args->positional[0]);
-  if (!store.ok()) return ReportError(err, store.status());
+  auto store = OpenForReading(path);
+  if (!store.ok()) return cl.Fail(err, store.status());
   auto a = (*store)->Describe(which[0]);
-  if (!a.ok()) return ReportError(err, a.status());
+  if (!a.ok()) return cl.Fail(err, WithSuggestion(**store, which[0], a.status()));
   auto b = (*store)->Describe(which[1]);
-  if (!b.ok()) return ReportError(err, b.status());
+  if (!b.ok()) return cl.Fail(err, WithSuggestion(**store, which[1], b.status()));
   ManifestDiff diff = DiffManifests(*a, *b);
-  if (args->has("stats"))
-    if (Status s = AddDiffStats(**store, *a, *b, diff); !s.ok()) return ReportError(err, s);
-  args->has("json") ? WriteJson(diff, out) : WriteText(*a, *b, diff, out);
+  if (stats)
+    if (Status s = AddDiffStats(**store, *a, *b, diff); !s.ok()) return cl.Fail(err, s);
+  cl.json() ? WriteJson(diff, out) : WriteText(*a, *b, diff, out);
   return kExitOk;
 }
 

@@ -1,7 +1,7 @@
 // ckptdb du: what the checkpoints hold, what deduplication saves, and what each checkpoint alone costs.
 #include <cstdio>
 
-#include "tools/args.h"
+#include "tools/command_line.h"
 #include "tools/command_util.h"
 #include "tools/format.h"
 #include "tools/json.h"
@@ -41,15 +41,20 @@ void WriteText(const SpaceReport& r, const std::string& store, std::ostream& out
 }  // namespace
 
 int Du(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  auto args = ParseArgs("du", argv, {{"json", false}});
-  if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
-  if (args->positional.size() != 1)
-    return ReportError(err, Status::InvalidArgument("ckptdb du: give exactly one STORE"), kExitUsage);
-  auto store = OpenForReading(args->positional[0]);
-  if (!store.ok()) return ReportError(err, store.status());
+  CommandLine cl("du",
+                 "What the checkpoints hold (logical bytes), what they need (unique chunk bytes), what the "
+                 "store takes on disk, and what deleting each checkpoint alone would free. Human units; exact "
+                 "bytes with --json.");
+  std::string path;
+  cl.Positional("STORE", &path, "the store directory (read-only: works beside a running save)");
+  cl.Json();
+  if (auto rc = cl.Parse(argv, out, err)) return *rc;
+  if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
+  auto store = OpenForReading(path);
+  if (!store.ok()) return cl.Fail(err, store.status());
   auto report = (*store)->Space();
-  if (!report.ok()) return ReportError(err, report.status());
-  args->has("json") ? WriteJson(*report, out) : WriteText(*report, (*store)->path(), out);
+  if (!report.ok()) return cl.Fail(err, report.status());
+  cl.json() ? WriteJson(*report, out) : WriteText(*report, (*store)->path(), out);
   return kExitOk;
 }
 

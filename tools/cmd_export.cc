@@ -1,32 +1,50 @@
 // ckptdb export: one checkpoint -> a safetensors file (written atomically, streamed through a
 // bounded window: ExportSafetensors).
+#include <filesystem>
+
 #include "ckptdb/safetensors.h"
-#include "tools/args.h"
+#include "tools/command_line.h"
 #include "tools/command_util.h"
 #include "tools/format.h"
+#include "tools/json.h"
 
 namespace ckptdb::cli {
 
 int Export(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  std::vector<FlagSpec> flags = kSelectorFlags;
-  flags.insert(flags.end(), {{"output", true}, {"o", true}});
-  auto args = ParseArgs("export", argv, flags);
-  if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
-  if (args->positional.size() != 1)
-    return ReportError(err, Status::InvalidArgument("ckptdb export: give exactly one STORE"), kExitUsage);
-  auto which = ParseSelector("export", *args);
-  if (!which.ok()) return ReportError(err, which.status(), kExitUsage);
-  auto output = args->has("o") ? args->get("o") : args->get("output");
-  if (!output || output->empty() || (args->has("o") && args->has("output")))
-    return ReportError(err, Status::InvalidArgument("ckptdb export: give the output file once with -o OUT.safetensors"),
-                       kExitUsage);
+  CommandLine cl("export",
+                 "Write one checkpoint as a safetensors file: its tensors in saved order, its metadata as "
+                 "__metadata__. The file is written beside OUT and renamed over it when complete, so OUT is "
+                 "never half-written; every chunk is checked against its digest on the way.");
+  std::string path, output;
+  bool force = false;
+  cl.Positional("STORE", &path, "the store directory (read-only: works beside a running save)");
+  cl.Selector();
+  cl.Value("-o,--output", &output, "OUT", "the file to write (required)");
+  cl.Switch("-f,--force", &force, "replace OUT if it exists");
+  cl.Json();
+  cl.Footer("Example:\n  ckptdb export runs/gpt --tag release-1 -o release-1.safetensors");
+  if (auto rc = cl.Parse(argv, out, err)) return *rc;
+  if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
+  auto which = cl.Which();
+  if (!which.ok()) return cl.UsageError(err, which.status().message());
+  if (output.empty()) return cl.UsageError(err, "give the output file with -o OUT.safetensors");
+  std::error_code ec;
+  if (!force && std::filesystem::exists(std::filesystem::symlink_status(output, ec)))
+    return cl.UsageError(err, output + " exists; give --force to replace it");
 
-  auto store = OpenForReading(args->positional[0]);
-  if (!store.ok()) return ReportError(err, store.status());
-  auto info = ExportSafetensors(**store, *which, *output);
-  if (!info.ok()) return ReportError(err, info.status());
-  out << "exported checkpoint " << info->id << " (step " << info->step << "): " << info->tensor_count
-      << " tensors, " << HumanBytes(info->logical_bytes) << " to " << *output << "\n";
+  auto store = OpenForReading(path);
+  if (!store.ok()) return cl.Fail(err, store.status());
+  auto info = ExportSafetensors(**store, *which, output);
+  if (!info.ok()) return cl.Fail(err, WithSuggestion(**store, *which, info.status()));
+  if (cl.json()) {
+    json::Writer w(/*pretty=*/true);
+    w.BeginObject().Key("id").Uint(info->id).Key("step").Int(info->step).Key("tensors").Uint(info->tensor_count);
+    w.Key("logical_bytes").Uint(info->logical_bytes).Key("output").String(output).EndObject();
+    out << w.str() << "\n";
+    return kExitOk;
+  }
+  out << "exported checkpoint " << info->id << " (step " << info->step << "): " << Plural(info->tensor_count, "tensor")
+      << ", " << HumanBytes(info->logical_bytes) << " to " << output << "\n";
   return kExitOk;
 }
 

@@ -1,34 +1,48 @@
 // ckptdb import: safetensors files -> one checkpoint. Every input is validated before the store is
 // opened or created, so bad input never changes the store.
 #include <optional>
+#include <set>
 
 #include "ckptdb/safetensors.h"
-#include "tools/args.h"
+#include "tools/command_line.h"
 #include "tools/command_util.h"
 #include "tools/format.h"
 #include "tools/import_flags.h"
+#include "tools/json.h"
+#include "tools/values.h"
 
 namespace ckptdb::cli {
 
-const std::vector<FlagSpec> kImportFlags = {
-    {"step", true}, {"chunk-size", true}, {"tag", true, true}, {"metric", true, true}};
+void ImportFlags::Declare(CommandLine& cl) {
+  cl.Value("--step", &step, "N", "the training step the checkpoint records (required)");
+  cl.Value("--chunk-size", &chunk_size, "BYTES",
+           "chunk size of a store being created: a power of two from 65536 to 67108864 (default 4 MiB)");
+  cl.Values("--tag", &tags, "NAME", "tag the new checkpoint (repeatable)");
+  cl.Values("--metric", &metrics, "NAME=VALUE", "record a metric, e.g. eval_loss=2.31 (repeatable)");
+  cl.Switch("--strict", &strict,
+            "refuse (save nothing) instead of warning when the checkpoint drops tensors its parent has or "
+            "goes back in steps");
+  cl.Json();
+}
 
-Result<ImportInputs> ParseImportFlags(const std::string& command, const Args& args) {
+Result<ImportInputs> ParseImportFlags(const CommandLine& cl, const ImportFlags& f) {
   ImportInputs in;
-  if (!args.has("step")) return Status::InvalidArgument("ckptdb " + command + ": --step N is required");
-  auto step = ParseInt64("--step", *args.get("step"));
+  if (!cl.Given("--step")) return Status::InvalidArgument("--step N is required");
+  auto step = ParseInt64("--step", f.step);
   if (!step.ok()) return step.status();
   in.save.step = *step;
-  if (args.has("chunk-size")) {
-    auto cs = ParseUint64("--chunk-size", *args.get("chunk-size"));
+  if (cl.Given("--chunk-size")) {
+    auto cs = ParseUint64("--chunk-size", f.chunk_size);
     if (!cs.ok()) return cs.status();
     if (!IsValidChunkSize(*cs))
       return Status::InvalidArgument("--chunk-size " + std::to_string(*cs) +
                                      " must be a power of two between 65536 (64 KiB) and 67108864 (64 MiB)");
     in.chunk_size = *cs;
   }
-  in.save.tags = args.all("tag");
-  for (const std::string& m : args.all("metric")) {
+  for (const std::string& t : f.tags)
+    if (t.empty()) return Status::InvalidArgument("--tag needs a non-empty name");
+  in.save.tags = f.tags;
+  for (const std::string& m : f.metrics) {
     auto eq = m.find('=');
     if (eq == std::string::npos || eq == 0)
       return Status::InvalidArgument("--metric needs NAME=VALUE, got '" + m + "'");
@@ -40,10 +54,17 @@ Result<ImportInputs> ParseImportFlags(const std::string& command, const Args& ar
   return in;
 }
 
-Result<std::unique_ptr<Store>> OpenForImport(const std::string& path, std::optional<uint64_t> chunk_size) {
-  StoreOptions options;
-  if (chunk_size) options.chunk_size = *chunk_size;
-  auto store = Store::Open(path, options);
+Result<std::unique_ptr<Store>> OpenForImport(const std::string& path, std::optional<uint64_t> chunk_size,
+                                             bool* created) {
+  // Open an existing store first, so that creating one is a decision the output can report.
+  auto store = OpenExisting(path);
+  *created = false;
+  if (!store.ok() && store.status().code() == Code::kNotFound) {
+    StoreOptions options;
+    if (chunk_size) options.chunk_size = *chunk_size;
+    store = Store::Open(path, options);
+    *created = store.ok();
+  }
   if (!store.ok()) return store.status();
   if (chunk_size && *chunk_size != (*store)->chunk_size())
     return Status::InvalidArgument("store " + path + " has chunk size " + std::to_string((*store)->chunk_size()) +
@@ -51,34 +72,105 @@ Result<std::unique_ptr<Store>> OpenForImport(const std::string& path, std::optio
   return store;
 }
 
-int FinishImport(Store& store, const SavedCheckpoint& info, std::ostream& out, std::ostream& err) {
-  if (!info.retired.empty()) out << "retention policy removed checkpoints: " << JoinIds(info.retired) << "\n";
+Result<std::vector<std::string>> ImportWarnings(Store& store, const std::vector<std::string>& names, int64_t step) {
+  std::vector<std::string> warnings;
+  auto head = store.Head();
+  if (!head.ok()) return head.status();
+  if (!*head) return warnings;
+  auto parent = store.Describe(Selector::Id(**head));
+  if (!parent.ok()) return parent.status();
+  const std::set<std::string> given(names.begin(), names.end());
+  std::vector<std::string> dropped;
+  for (const TensorInfo& t : parent->tensors)
+    if (!given.count(t.name)) dropped.push_back(t.name);
+  const std::string parent_name =
+      "its parent, checkpoint " + std::to_string(parent->info.id) + " (step " + std::to_string(parent->info.step) + ")";
+  if (!dropped.empty()) {
+    std::string list;
+    for (size_t i = 0; i < dropped.size() && i < 3; ++i) list += (i ? ", " : "") + json::Printable(dropped[i]);
+    if (dropped.size() > 3) list += ", ...";
+    warnings.push_back("the new checkpoint has " + Plural(names.size(), "tensor") + " but " + parent_name + " has " +
+                       Plural(parent->tensors.size(), "tensor") + ": " + std::to_string(dropped.size()) +
+                       " missing (" + list + "); was an input file forgotten?");
+  }
+  if (step < parent->info.step)
+    warnings.push_back("step " + std::to_string(step) + " is lower than " + parent_name +
+                       "; to resume from an earlier checkpoint, use 'ckptdb rollback' first");
+  return warnings;
+}
+
+Status CheckWarnings(const CommandLine& cl, const ImportFlags& flags, const std::vector<std::string>& warnings,
+                     std::ostream& out) {
+  if (warnings.empty()) return Status::OK();
+  if (flags.strict) return Status::FailedPrecondition(warnings[0] + " (--strict: nothing saved)");
+  // Said before the save, so it is on the terminal before any rotation the save's policy does.
+  if (!cl.json()) {
+    for (const std::string& w : warnings) out << "warning: " << w << "\n";
+    out.flush();
+  }
+  return Status::OK();
+}
+
+int FinishImport(const CommandLine& cl, Store& store, const SavedCheckpoint& info, bool created,
+                 const std::vector<std::string>& warnings, const std::string& what, std::ostream& out,
+                 std::ostream& err) {
   // The checkpoint is committed whatever happens here; a failed collection only delays reclaiming.
-  if (Status s = store.WaitForBackgroundWork(); !s.ok())
+  const Status reclaimed = store.WaitForBackgroundWork();
+  if (cl.json()) {
+    json::Writer w(/*pretty=*/true);
+    w.BeginObject().Key("created_store").Bool(created).Key("id").Uint(info.id).Key("step").Int(info.step);
+    w.Key("tensors").Uint(info.tensor_count).Key("logical_bytes").Uint(info.logical_bytes);
+    w.Key("new_bytes").Uint(info.new_bytes).Key("retired").BeginArray();
+    for (const CheckpointInfo& c : info.retired) w.Uint(c.id);
+    w.EndArray().Key("warnings").BeginArray();
+    for (const std::string& s : warnings) w.String(s);
+    if (!reclaimed.ok()) w.String("reclaiming the space of rotated checkpoints failed: " + reclaimed.message());
+    w.EndArray().EndObject();
+    out << w.str() << "\n";
+    return kExitOk;
+  }
+  if (created) out << "created store " << store.path() << " (chunk size " << HumanBytes(store.chunk_size()) << ")\n";
+  out << "saved checkpoint " << info.id << " (step " << info.step << "): " << Plural(info.tensor_count, "tensor")
+      << what << ", " << HumanBytes(info.logical_bytes) << ", " << HumanBytes(info.new_bytes) << " new\n";
+  if (!info.retired.empty()) out << "retention policy removed checkpoints: " << JoinIds(info.retired) << "\n";
+  if (!reclaimed.ok())
     err << "ckptdb: warning: the checkpoint is saved, but reclaiming the space of rotated checkpoints failed "
-           "(the next gc retries): " << s.message() << "\n";
+           "(the next gc retries): " << reclaimed.message() << "\n";
   return kExitOk;
 }
 
 int Import(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  auto args = ParseArgs("import", argv, kImportFlags);
-  if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
-  auto in = ParseImportFlags("import", *args);
-  if (!in.ok()) return ReportError(err, in.status(), kExitUsage);
-  if (args->positional.size() < 2)
-    return ReportError(err, Status::InvalidArgument("ckptdb import: give STORE and at least one FILE.safetensors"),
-                       kExitUsage);
+  CommandLine cl("import",
+                 "Save the tensors of one or more safetensors files as one checkpoint (an optimizer's file "
+                 "beside the model's, say). Only chunks the store does not hold are written. Every file is "
+                 "read and checked before the store is opened, so bad input changes nothing. Creates the store "
+                 "when STORE does not exist, and says so.");
+  std::string path;
+  std::vector<std::string> files;
+  ImportFlags flags;
+  cl.Positional("STORE", &path, "the store directory");
+  cl.Positionals("FILE", &files, "safetensors files; their tensor names must be distinct");
+  flags.Declare(cl);
+  cl.Footer("Example:\n  ckptdb import runs/gpt model.safetensors optimizer.safetensors --step 1200 --metric "
+            "eval_loss=2.31");
+  if (auto rc = cl.Parse(argv, out, err)) return *rc;
+  auto in = ParseImportFlags(cl, flags);
+  if (!in.ok()) return cl.UsageError(err, in.status().message());
+  if (path.empty() || files.empty()) return cl.UsageError(err, "give STORE and at least one FILE.safetensors");
   // Every input is read and validated before the store is touched (exit 1 on failure).
-  const std::vector<std::string> paths(args->positional.begin() + 1, args->positional.end());
-  auto files = SafetensorsFiles::Read(paths);
-  if (!files.ok()) return ReportError(err, files.status());
-  auto store = OpenForImport(args->positional[0], in->chunk_size);
-  if (!store.ok()) return ReportError(err, store.status());
-  auto info = ImportSafetensors(**store, *files, in->save);
-  if (!info.ok()) return ReportError(err, info.status());
-  out << "saved checkpoint " << info->id << " (step " << info->step << "): " << info->tensor_count
-      << " tensors, " << HumanBytes(info->logical_bytes) << ", " << HumanBytes(info->new_bytes) << " new\n";
-  return FinishImport(**store, *info, out, err);
+  auto read = SafetensorsFiles::Read(files);
+  if (!read.ok()) return cl.Fail(err, read.status());
+  bool created = false;
+  auto store = OpenForImport(path, in->chunk_size, &created);
+  if (!store.ok()) return cl.Fail(err, store.status());
+  std::vector<std::string> names;
+  for (const TensorRef& t : read->tensors()) names.push_back(t.name);
+  auto warnings = ImportWarnings(**store, names, in->save.step);
+  if (!warnings.ok()) return cl.Fail(err, warnings.status());
+  if (Status s = CheckWarnings(cl, flags, *warnings, out); !s.ok()) return cl.Fail(err, s);
+  auto info = ImportSafetensors(**store, *read, in->save);
+  if (!info.ok()) return cl.Fail(err, info.status());
+  return FinishImport(cl, **store, *info, created, *warnings, "", out, err);
 }
 
 }  // namespace ckptdb::cli

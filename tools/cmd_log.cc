@@ -3,11 +3,12 @@
 #include <sstream>
 
 #include "ckptdb/lineage.h"
-#include "tools/args.h"
+#include "tools/command_line.h"
 #include "tools/command_util.h"
 #include "tools/format.h"
 #include "tools/graph.h"
 #include "tools/json.h"
+#include "tools/values.h"
 
 namespace ckptdb::cli {
 namespace {
@@ -36,28 +37,55 @@ std::string GraphText(const CheckpointInfo& c, bool is_head) {
 }  // namespace
 
 int Log(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  auto args = ParseArgs("log", argv, {{"json", false}, {"graph", false}});
-  if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
-  if (args->positional.size() != 1)
-    return ReportError(err, Status::InvalidArgument("ckptdb log: give exactly one STORE"), kExitUsage);
-  if (args->has("json") && args->has("graph"))
-    return ReportError(err, Status::InvalidArgument("ckptdb log: give --json or --graph, not both"), kExitUsage);
-  auto store = OpenForReading(args->positional[0]);
-  if (!store.ok()) return ReportError(err, store.status());
-  auto list = (*store)->List();
-  if (!list.ok()) return ReportError(err, list.status());
+  CommandLine cl("log",
+                 "The checkpoints, oldest first: id, step, parent, commit time (UTC), size, new bytes, tags and "
+                 "metrics. Once history has forked (rollback) a BRANCH column shows where each lies; --graph "
+                 "draws the branches.");
+  std::string path, limit_text;
+  bool graph = false, reverse = false;
+  cl.Positional("STORE", &path, "the store directory (read-only: works beside a running save)");
+  cl.Value("-n,--max-count", &limit_text, "N", "only the N newest checkpoints");
+  cl.Switch("--reverse", &reverse, "newest first");
+  cl.Switch("--graph", &graph, "newest first, with the branches drawn as in git log --graph");
+  cl.Json();
+  cl.Footer("Example:\n  ckptdb log runs/gpt -n 5 --reverse");
+  if (auto rc = cl.Parse(argv, out, err)) return *rc;
+  if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
+  if (cl.json() && graph) return cl.UsageError(err, "give --json or --graph, not both");
+  if (graph && reverse) return cl.UsageError(err, "--graph lists newest first already; drop --reverse");
+  std::optional<uint64_t> limit;
+  if (cl.Given("-n")) {
+    auto n = ParseUint64("-n", limit_text);
+    if (!n.ok()) return cl.UsageError(err, n.status().message());
+    limit = *n;
+  }
+  auto store = OpenForReading(path);
+  if (!store.ok()) return cl.Fail(err, store.status());
+  auto all = (*store)->List();
+  if (!all.ok()) return cl.Fail(err, all.status());
   auto head = (*store)->Head();
-  if (!head.ok()) return ReportError(err, head.status());
-  const std::vector<uint32_t> branch = AssignBranches(*list, *head);
+  if (!head.ok()) return cl.Fail(err, head.status());
+  // Branches come from the whole history, so a limited or reversed listing numbers them the same.
+  const std::vector<uint32_t> all_branches = AssignBranches(*all, *head);
   const auto is_head = [&](const CheckpointInfo& c) { return *head && c.id == **head; };
+  const size_t first = limit && *limit < all->size() ? all->size() - *limit : 0;
+  std::vector<CheckpointInfo> shown(all->begin() + first, all->end());
+  std::vector<uint32_t> branch(all_branches.begin() + first, all_branches.end());
+  if (reverse) {
+    std::reverse(shown.begin(), shown.end());
+    std::reverse(branch.begin(), branch.end());
+  }
+  const std::vector<CheckpointInfo>* list = &shown;
 
-  if (args->has("graph")) {
+  if (graph) {
+    // With -n the graph is drawn for the newest N only: lines to older parents end, as in git.
+    std::vector<CheckpointInfo> drawn(all->begin() + first, all->end());
     std::vector<std::string> text;
-    for (const CheckpointInfo& c : *list) text.push_back(GraphText(c, is_head(c)));
-    out << RenderGraph(*list, *head, text);
+    for (const CheckpointInfo& c : drawn) text.push_back(GraphText(c, is_head(c)));
+    out << RenderGraph(drawn, *head, text);
     return kExitOk;
   }
-  if (args->has("json")) {
+  if (cl.json()) {
     json::Writer w(/*pretty=*/true);
     w.BeginArray();
     for (size_t i = 0; i < list->size(); ++i) {
@@ -80,7 +108,7 @@ int Log(const std::vector<std::string>& argv, std::ostream& out, std::ostream& e
   }
   // In a linear history every checkpoint is on branch 0 and the head is the newest, so the BRANCH
   // column (with the head marked in it) appears only once history has forked.
-  const bool forked = std::any_of(branch.begin(), branch.end(), [](uint32_t b) { return b != 0; });
+  const bool forked = std::any_of(all_branches.begin(), all_branches.end(), [](uint32_t b) { return b != 0; });
   std::vector<std::string> header = {"ID", "STEP", "PARENT", "TIME (UTC)", "TENSORS", "SIZE", "NEW", "TAGS", "METRICS"};
   std::vector<bool> right = {true, true, true, false, true, true, true, false, false};
   if (forked) {

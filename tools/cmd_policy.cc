@@ -2,24 +2,26 @@
 #include <charconv>
 
 #include "ckptdb/retention.h"
-#include "tools/args.h"
+#include "tools/command_line.h"
 #include "tools/command_util.h"
 #include "tools/format.h"
 #include "tools/json.h"
+#include "tools/values.h"
 
 namespace ckptdb::cli {
 namespace {
 
-const std::vector<FlagSpec> kFlags = {{"max-to-keep", true},      {"keep-every-steps", true},
-                                      {"keep-every-hours", true}, {"keep-best", true},
-                                      {"json", false}};
+// The setting flags as given (empty when absent; CommandLine::Given tells which were).
+struct Settings {
+  std::string max_to_keep, keep_every_steps, keep_every_hours, keep_best;
+};
 
 constexpr double kMaxHours = 1e6;  // ValidateRetentionPolicy's bound, checked here to name the flag
 
 // Applies the setting flags given to `policy`; fields whose flag is absent keep their value.
 // Every error is a usage error naming the flag.
-Status ApplyFlags(const Args& args, RetentionPolicy& policy) {
-  if (auto v = args.get("max-to-keep")) {
+Status ApplyFlags(const CommandLine& cl, const Settings& f, RetentionPolicy& policy) {
+  if (const std::string* v = &f.max_to_keep; cl.Given("--max-to-keep")) {
     if (*v == "none") {
       policy.max_to_keep = 0;
     } else {
@@ -30,7 +32,7 @@ Status ApplyFlags(const Args& args, RetentionPolicy& policy) {
       policy.max_to_keep = *n;
     }
   }
-  if (auto v = args.get("keep-every-steps")) {
+  if (const std::string* v = &f.keep_every_steps; cl.Given("--keep-every-steps")) {
     if (*v == "none") {
       policy.keep_every_steps = 0;
     } else {
@@ -39,7 +41,7 @@ Status ApplyFlags(const Args& args, RetentionPolicy& policy) {
       policy.keep_every_steps = *k;
     }
   }
-  if (auto v = args.get("keep-every-hours")) {
+  if (const std::string* v = &f.keep_every_hours; cl.Given("--keep-every-hours")) {
     if (*v == "none") {
       policy.keep_every_hours = 0;
     } else {
@@ -50,7 +52,7 @@ Status ApplyFlags(const Args& args, RetentionPolicy& policy) {
       policy.keep_every_hours = *h == 0 ? 0 : *h;  // -0 becomes 0
     }
   }
-  if (auto v = args.get("keep-best")) {
+  if (const std::string* v = &f.keep_best; cl.Given("--keep-best")) {
     if (*v == "none") {
       policy.keep_best.reset();
       return Status::OK();
@@ -96,7 +98,7 @@ const std::vector<std::pair<KeepReason, const char*>> kReasonNames = {
     {kKeepNoLimit, "no_limit"}};
 
 void WriteJson(const RetentionPolicy& p, const std::vector<CheckpointInfo>& list,
-               const std::vector<RetentionDecision>& decisions, std::ostream& out) {
+               const std::vector<RetentionDecision>& decisions, bool dry_run, std::ostream& out) {
   json::Writer w(/*pretty=*/true);
   w.BeginObject().Key("max_to_keep").Uint(p.max_to_keep).Key("keep_every_steps").Uint(p.keep_every_steps);
   w.Key("keep_every_hours").Double(p.keep_every_hours).Key("keep_best");
@@ -114,12 +116,15 @@ void WriteJson(const RetentionPolicy& p, const std::vector<CheckpointInfo>& list
       if (decisions[i].reasons & bit) w.String(name);
     w.EndArray().EndObject();
   }
-  w.EndArray().EndObject();
+  w.EndArray();
+  if (dry_run) w.Key("dry_run").Bool(true);  // only then: the documented shape stays as it was
+  w.EndObject();
   out << w.str() << "\n";
 }
 
 void WriteText(const RetentionPolicy& p, const std::vector<CheckpointInfo>& list,
-               const std::vector<RetentionDecision>& decisions, std::ostream& out) {
+               const std::vector<RetentionDecision>& decisions, bool dry_run, std::ostream& out) {
+  if (dry_run) out << "dry run: the policy would become\n";
   out << "max_to_keep " << (p.max_to_keep ? std::to_string(p.max_to_keep) : "off") << "\n";
   out << "keep_every_steps " << (p.keep_every_steps ? std::to_string(p.keep_every_steps) : "off") << "\n";
   out << "keep_every_hours " << (p.keep_every_hours > 0 ? Number(p.keep_every_hours) : "off") << "\n";
@@ -132,43 +137,62 @@ void WriteText(const RetentionPolicy& p, const std::vector<CheckpointInfo>& list
   for (size_t i = 0; i < list.size(); ++i)
     if (!decisions[i].keep()) removed.push_back(list[i]);
   if (removed.empty())
-    out << "removes nothing now (" << list.size() << (list.size() == 1 ? " checkpoint" : " checkpoints") << " kept)\n";
+    out << "removes nothing now (" << Plural(list.size(), "checkpoint") << " kept)\n";
   else
-    out << "would remove at next gc: " << removed.size() << (removed.size() == 1 ? " checkpoint (id " : " checkpoints (ids ")
-        << JoinIds(removed) << ")\n";
+    out << "would remove at next gc: " << Plural(removed.size(), "checkpoint")
+        << (removed.size() == 1 ? " (id " : " (ids ") << JoinIds(removed) << ")\n";
+  if (dry_run) out << "dry run: nothing changed\n";
 }
 
 }  // namespace
 
 int Policy(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  auto args = ParseArgs("policy", argv, kFlags);
-  if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
-  if (args->positional.size() != 1)
-    return ReportError(err, Status::InvalidArgument("ckptdb policy: give exactly one STORE"), kExitUsage);
+  CommandLine cl("policy",
+                 "Show or change the store's retention policy, and what it removes now. The policy is applied "
+                 "in every save's own commit (and by gc): a checkpoint is kept when any rule keeps it, and tagged "
+                 "checkpoints and the head are always kept. Without setting flags it only shows.");
+  std::string path;
+  Settings f;
+  cl.Positional("STORE", &path, "the store directory");
+  cl.Value("--max-to-keep", &f.max_to_keep, "N|none", "keep the N most recent checkpoints (none: no limit)");
+  cl.Value("--keep-every-steps", &f.keep_every_steps, "K|none",
+           "also keep every checkpoint whose step is a multiple of K");
+  cl.Value("--keep-every-hours", &f.keep_every_hours, "H|none",
+           "also keep one checkpoint per H hours of commit time");
+  cl.Value("--keep-best", &f.keep_best, "METRIC:min|max[:N]|none",
+           "also keep the N (default 1) best checkpoints by METRIC");
+  cl.DryRun("show the policy the flags would set and what it would remove; change nothing");
+  cl.Json();
+  cl.Footer("Example:\n  ckptdb policy runs/gpt --max-to-keep 3 --keep-best eval_loss:min --dry-run");
+  if (auto rc = cl.Parse(argv, out, err)) return *rc;
+  if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
   // Check the flags against a default policy first, so a bad value is a usage error even when the
   // store is missing, and nothing is opened for a command line that cannot work.
   RetentionPolicy scratch;
-  if (Status s = ApplyFlags(*args, scratch); !s.ok()) return ReportError(err, s, kExitUsage);
-  const bool changes = args->flags.size() > args->has("json");
+  if (Status s = ApplyFlags(cl, f, scratch); !s.ok()) return cl.UsageError(err, s.message());
+  const bool changes = cl.Given("--max-to-keep") || cl.Given("--keep-every-steps") ||
+                       cl.Given("--keep-every-hours") || cl.Given("--keep-best");
+  const bool writes = changes && !cl.dry_run();
 
-  auto store = changes ? OpenExisting(args->positional[0]) : OpenForReading(args->positional[0]);
-  if (!store.ok()) return ReportError(err, store.status());
+  auto store = writes ? OpenExisting(path) : OpenForReading(path);
+  if (!store.ok()) return cl.Fail(err, store.status());
   auto policy = (*store)->GetRetention();
-  if (!policy.ok()) return ReportError(err, policy.status());
+  if (!policy.ok()) return cl.Fail(err, policy.status());
   if (changes) {
-    if (Status s = ApplyFlags(*args, *policy); !s.ok()) return ReportError(err, s, kExitUsage);
-    if (Status s = ValidateRetentionPolicy(*policy); !s.ok()) return ReportError(err, s, kExitUsage);
-    if (Status s = (*store)->SetRetention(*policy); !s.ok()) return ReportError(err, s);
+    if (Status s = ApplyFlags(cl, f, *policy); !s.ok()) return cl.UsageError(err, s.message());
+    if (Status s = ValidateRetentionPolicy(*policy); !s.ok()) return cl.UsageError(err, s.message());
+    if (writes)
+      if (Status s = (*store)->SetRetention(*policy); !s.ok()) return cl.Fail(err, s);
   }
   auto list = (*store)->List();
-  if (!list.ok()) return ReportError(err, list.status());
+  if (!list.ok()) return cl.Fail(err, list.status());
   auto head = (*store)->Head();
-  if (!head.ok()) return ReportError(err, head.status());
+  if (!head.ok()) return cl.Fail(err, head.status());
   const std::vector<RetentionDecision> decisions = DecideRetention(*policy, *list, *head);
-  if (args->has("json"))
-    WriteJson(*policy, *list, decisions, out);
+  if (cl.json())
+    WriteJson(*policy, *list, decisions, cl.dry_run(), out);
   else
-    WriteText(*policy, *list, decisions, out);
+    WriteText(*policy, *list, decisions, cl.dry_run(), out);
   return kExitOk;
 }
 

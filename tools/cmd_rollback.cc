@@ -1,8 +1,11 @@
 // ckptdb rollback: move the head back (or forward) so the next save forks history there.
-#include "tools/args.h"
+#include "ckptdb/lineage.h"
+#include "tools/command_line.h"
 #include "tools/command_util.h"
 #include "tools/format.h"
 #include "tools/json.h"
+
+#include <algorithm>
 
 namespace ckptdb::cli {
 namespace {
@@ -10,8 +13,8 @@ namespace {
 std::string Count(size_t n, const char* what) { return std::to_string(n) + " " + what + (n == 1 ? "" : "s"); }
 std::string Own(size_t n) { return n == 1 ? " on its own branch: " : " on their own branch: "; }
 
-void WriteText(const RollbackReport& r, bool discard, std::ostream& out) {
-  out << "head is now checkpoint " << r.head.id << " (step " << r.head.step << ")";
+void WriteText(const RollbackReport& r, bool discard, bool dry_run, std::ostream& out) {
+  out << (dry_run ? "dry run: head would become checkpoint " : "head is now checkpoint ") << r.head.id << " (step " << r.head.step << ")";
   if (!discard) {
     if (!r.abandoned.empty())
       out << "; " << Count(r.abandoned.size(), "checkpoint") << " abandoned" << Own(r.abandoned.size()) << JoinIds(r.abandoned);
@@ -28,41 +31,71 @@ void WriteText(const RollbackReport& r, bool discard, std::ostream& out) {
     }
     if (!kept.empty()) out << "; kept " << Count(kept.size(), "tagged checkpoint") << Own(kept.size()) << JoinIds(kept);
   }
-  out << "\n";
+  out << (dry_run ? "; nothing changed\n" : "\n");
 }
 
-void WriteJson(const RollbackReport& r, std::ostream& out) {
+void WriteJson(const RollbackReport& r, bool dry_run, std::ostream& out) {
   json::Writer w(/*pretty=*/true);
   w.BeginObject().Key("head").BeginObject().Key("id").Uint(r.head.id).Key("step").Int(r.head.step).EndObject();
   w.Key("abandoned").BeginArray();
   for (const CheckpointInfo& c : r.abandoned) w.Uint(c.id);
   w.EndArray().Key("discarded").BeginArray();
   for (const CheckpointInfo& c : r.discarded) w.Uint(c.id);
-  w.EndArray().EndObject();
+  w.EndArray();
+  if (dry_run) w.Key("dry_run").Bool(true);  // only then: the documented shape stays as it was
+  w.EndObject();
   out << w.str() << "\n";
+}
+
+// What Rollback(which, discard) would report, computed from the history alone (lineage.h).
+Result<RollbackReport> Plan(Store& store, const Selector& which, bool discard) {
+  auto target = store.Describe(which);
+  if (!target.ok()) return WithSuggestion(store, which, target.status());
+  auto list = store.List();
+  if (!list.ok()) return list.status();
+  auto head = store.Head();
+  if (!head.ok()) return head.status();
+  RollbackReport r;
+  r.head = target->info;
+  if (!*head) return r;
+  const std::vector<CheckpointId> keep = Ancestry(*list, target->info.id);
+  for (CheckpointId id : Ancestry(*list, **head)) {  // nearest first: newest first
+    if (std::find(keep.begin(), keep.end(), id) != keep.end()) continue;
+    for (const CheckpointInfo& c : *list) {
+      if (c.id != id) continue;
+      r.abandoned.push_back(c);
+      if (discard && c.tags.empty()) r.discarded.push_back(c);
+    }
+  }
+  return r;
 }
 
 }  // namespace
 
 int Rollback(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  std::vector<FlagSpec> flags = kSelectorFlags;
-  flags.push_back({"discard", false});
-  flags.push_back({"json", false});
-  auto args = ParseArgs("rollback", argv, flags);
-  if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
-  if (args->positional.size() != 1)
-    return ReportError(err, Status::InvalidArgument("ckptdb rollback: give exactly one STORE"), kExitUsage);
-  auto which = ParseSelector("rollback", *args);
-  if (!which.ok()) return ReportError(err, which.status(), kExitUsage);
-  auto store = OpenExisting(args->positional[0]);
-  if (!store.ok()) return ReportError(err, store.status());
-  const bool discard = args->has("discard");
-  auto report = (*store)->Rollback(*which, discard);
-  if (!report.ok()) return ReportError(err, report.status());
-  if (args->has("json"))
-    WriteJson(*report, out);
+  CommandLine cl("rollback",
+                 "Move the head to another checkpoint, so the next save is its child: training resumed from there "
+                 "forks history, and the checkpoints after it stay readable on their own branch (log --graph).");
+  std::string path;
+  bool discard = false;
+  cl.Positional("STORE", &path, "the store directory");
+  cl.Selector();
+  cl.Switch("--discard", &discard, "delete the abandoned checkpoints that carry no tag (gc reclaims their space)");
+  cl.DryRun("print where the head would go and what would be abandoned or discarded; change nothing");
+  cl.Json();
+  cl.Footer("Example:\n  ckptdb rollback runs/gpt --step 1200 --discard --dry-run");
+  if (auto rc = cl.Parse(argv, out, err)) return *rc;
+  if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
+  auto which = cl.Which();
+  if (!which.ok()) return cl.UsageError(err, which.status().message());
+  auto store = cl.dry_run() ? OpenForReading(path) : OpenExisting(path);
+  if (!store.ok()) return cl.Fail(err, store.status());
+  auto report = cl.dry_run() ? Plan(**store, *which, discard) : (*store)->Rollback(*which, discard);
+  if (!report.ok()) return cl.Fail(err, WithSuggestion(**store, *which, report.status()));
+  if (cl.json())
+    WriteJson(*report, cl.dry_run(), out);
   else
-    WriteText(*report, discard, out);
+    WriteText(*report, discard, cl.dry_run(), out);
   return kExitOk;
 }
 

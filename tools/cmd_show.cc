@@ -1,5 +1,5 @@
 // ckptdb show: one checkpoint's manifest, as text or JSON.
-#include "tools/args.h"
+#include "tools/command_line.h"
 #include "tools/command_util.h"
 #include "tools/format.h"
 #include "tools/json.h"
@@ -56,19 +56,21 @@ void WriteText(const CheckpointManifest& m, std::ostream& out) {
 }  // namespace
 
 int Show(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  std::vector<FlagSpec> flags = kSelectorFlags;
-  flags.push_back({"json", false});
-  auto args = ParseArgs("show", argv, flags);
-  if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
-  if (args->positional.size() != 1)
-    return ReportError(err, Status::InvalidArgument("ckptdb show: give exactly one STORE"), kExitUsage);
-  auto which = ParseSelector("show", *args);
-  if (!which.ok()) return ReportError(err, which.status(), kExitUsage);
-  auto store = OpenForReading(args->positional[0]);
-  if (!store.ok()) return ReportError(err, store.status());
+  CommandLine cl("show", "One checkpoint: its step, parent, time, tags, metrics, metadata and tensors.");
+  std::string path;
+  cl.Positional("STORE", &path, "the store directory (read-only: works beside a running save)");
+  cl.Selector();
+  cl.Json();
+  cl.Footer("Example:\n  ckptdb show runs/gpt --at '2026-11-23 01:36:00' --json");
+  if (auto rc = cl.Parse(argv, out, err)) return *rc;
+  if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
+  auto which = cl.Which();
+  if (!which.ok()) return cl.UsageError(err, which.status().message());
+  auto store = OpenForReading(path);
+  if (!store.ok()) return cl.Fail(err, store.status());
   auto m = (*store)->Describe(*which);
-  if (!m.ok()) return ReportError(err, m.status());
-  args->has("json") ? WriteJson(*m, out) : WriteText(*m, out);
+  if (!m.ok()) return cl.Fail(err, WithSuggestion(**store, *which, m.status()));
+  cl.json() ? WriteJson(*m, out) : WriteText(*m, out);
   return kExitOk;
 }
 

@@ -1,21 +1,49 @@
 // ckptdb verify: re-hash every chunk; name each damaged tensor and checkpoint.
-#include "tools/args.h"
+#include "tools/command_line.h"
 #include "tools/command_util.h"
 #include "tools/format.h"
+#include "tools/json.h"
 
 namespace ckptdb::cli {
+namespace {
+
+void WriteJson(const VerifyReport& r, std::ostream& out) {
+  json::Writer w(/*pretty=*/true);
+  w.BeginObject().Key("ok").Bool(r.ok()).Key("checkpoints").Uint(r.checkpoints);
+  w.Key("chunks_checked").Uint(r.chunks_checked).Key("bytes_checked").Uint(r.bytes_checked);
+  w.Key("damage").BeginArray();
+  for (const Damage& d : r.damage) {
+    w.BeginObject().Key("id").Uint(d.id).Key("step").Int(d.step).Key("tensor").String(d.tensor);
+    w.Key("chunk_index").Uint(d.chunk_index).Key("chunk").String(d.tensor.empty() ? "" : d.chunk.ToHex());
+    w.Key("problem").String(d.problem).EndObject();
+  }
+  w.EndArray().EndObject();
+  out << w.str() << "\n";
+}
+
+}  // namespace
 
 int Verify(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
-  auto args = ParseArgs("verify", argv, {});
-  if (!args.ok()) return ReportError(err, args.status(), kExitUsage);
-  if (args->positional.size() != 1)
-    return ReportError(err, Status::InvalidArgument("ckptdb verify: give exactly one STORE"), kExitUsage);
-  auto store = OpenForReading(args->positional[0]);
-  if (!store.ok()) return ReportError(err, store.status());
+  CommandLine cl("verify",
+                 "Re-read and re-hash every chunk every checkpoint references, and check the catalog's own "
+                 "files. Exit 0 when all is sound, 1 naming each damaged checkpoint, tensor and chunk.");
+  std::string path;
+  cl.Positional("STORE", &path, "the store directory (read-only: works beside a running save)");
+  cl.Json();
+  if (auto rc = cl.Parse(argv, out, err)) return *rc;
+  if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
+  auto store = OpenForReading(path);
+  if (!store.ok()) return cl.Fail(err, store.status());
   auto report = (*store)->Verify();
-  if (!report.ok()) return ReportError(err, report.status());
-  out << "checked " << report->checkpoints << " checkpoints, " << report->chunks_checked << " chunks, "
-      << HumanBytes(report->bytes_checked) << "\n";
+  if (!report.ok()) return cl.Fail(err, report.status());
+  const Status damaged = Status::Corruption("store " + (*store)->path() + " has " +
+                                            Plural(report->damage.size(), "damaged chunk reference"));
+  if (cl.json()) {
+    WriteJson(*report, out);
+    return report->ok() ? kExitOk : cl.Fail(err, damaged);
+  }
+  out << "checked " << Plural(report->checkpoints, "checkpoint") << ", " << Plural(report->chunks_checked, "chunk")
+      << ", " << HumanBytes(report->bytes_checked) << "\n";
   if (report->ok()) {
     out << "OK\n";
     return kExitOk;
@@ -29,9 +57,7 @@ int Verify(const std::vector<std::string>& argv, std::ostream& out, std::ostream
       err << "ckptdb: damaged: checkpoint " << d.id << " (step " << d.step << "), tensor '" << d.tensor
           << "', chunk " << d.chunk_index << " " << d.chunk.ToHex() << ": " << d.problem << "\n";
   }
-  err << "ckptdb: error: store " << (*store)->path() << " has " << report->damage.size() << " damaged chunk reference"
-      << (report->damage.size() == 1 ? "" : "s") << "\n";
-  return kExitFailure;
+  return cl.Fail(err, damaged);
 }
 
 }  // namespace ckptdb::cli

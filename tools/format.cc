@@ -37,6 +37,12 @@ size_t Width(const std::string& s) {
 
 }  // namespace
 
+std::string Plural(uint64_t n, std::string_view singular, std::string_view plural) {
+  std::string s = std::to_string(n) + " ";
+  if (n == 1) return s.append(singular);
+  return plural.empty() ? s.append(singular).append("s") : s.append(plural);
+}
+
 std::string HumanBytes(uint64_t bytes) {
   static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   if (bytes < 1024) return std::to_string(bytes) + " B";

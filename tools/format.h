@@ -12,6 +12,9 @@
 
 namespace ckptdb::cli {
 
+// "1 checkpoint", "3 checkpoints": `n` and the noun, plural unless n is 1 (`plural` defaults to
+// singular + "s").
+std::string Plural(uint64_t n, std::string_view singular, std::string_view plural = {});
 // "0 B", "512 B", "1.5 KiB", "4.0 MiB", "2.00 GiB".
 std::string HumanBytes(uint64_t bytes);
 // RFC 3339 UTC with nanoseconds: "2026-11-23T01:36:00.123456789Z".

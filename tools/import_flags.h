@@ -1,5 +1,5 @@
 // What `ckptdb import` and `ckptdb import-hf` share (defined in cmd_import.cc): their flags, the
-// store they save into, and the lines printed after the save.
+// store they save into, the checks before the save, and the lines printed after it.
 #pragma once
 
 #include <cstdint>
@@ -10,27 +10,47 @@
 #include <vector>
 
 #include "ckptdb/store.h"
-#include "tools/args.h"
+#include "tools/command_line.h"
 
 namespace ckptdb::cli {
 
-// --step N (required), --chunk-size BYTES, --tag NAME..., --metric NAME=VALUE...
-extern const std::vector<FlagSpec> kImportFlags;
+// --step N (required), --chunk-size BYTES, --tag NAME..., --metric NAME=VALUE..., --strict, --json.
+struct ImportFlags {
+  std::string step, chunk_size;
+  std::vector<std::string> tags, metrics;
+  bool strict = false;
+  void Declare(CommandLine& cl);
+};
 
 struct ImportInputs {
   SaveOptions save;
   std::optional<uint64_t> chunk_size;
 };
 
-// The save options the flags give. Any error is a usage error (exit 2); `command` names it.
-Result<ImportInputs> ParseImportFlags(const std::string& command, const Args& args);
+// The save options the flags give. Any error is a usage error (exit 2).
+Result<ImportInputs> ParseImportFlags(const CommandLine& cl, const ImportFlags& flags);
 
-// Opens (or creates, with `chunk_size` when given) the store at `path`. InvalidArgument when the
-// store exists with another chunk size than the one given.
-Result<std::unique_ptr<Store>> OpenForImport(const std::string& path, std::optional<uint64_t> chunk_size);
+// The store to save into: the existing one at `path`, or a new one (then `created` is set) with
+// `chunk_size` when given. InvalidArgument when the store exists with another chunk size.
+Result<std::unique_ptr<Store>> OpenForImport(const std::string& path, std::optional<uint64_t> chunk_size,
+                                             bool* created);
 
-// After a successful save: the retention line, and a warning if reclaiming space failed.
-// Returns kExitOk (the checkpoint is committed whatever happens here).
-int FinishImport(Store& store, const SavedCheckpoint& info, std::ostream& out, std::ostream& err);
+// What a new checkpoint of `names` at `step` would do that a person likely did not mean, relative
+// to the head it will follow: drop tensors the head has (an input file forgotten), or go back in
+// steps. One sentence each; empty when none (or the store is empty).
+Result<std::vector<std::string>> ImportWarnings(Store& store, const std::vector<std::string>& names, int64_t step);
+
+// Prints the warnings in the output ("warning: ..." lines on `out`, before the save, so they come
+// before anything the save's retention does; with --json the result object carries them) and, with
+// --strict, fails: FailedPrecondition naming the first, so nothing is saved. OK otherwise.
+Status CheckWarnings(const CommandLine& cl, const ImportFlags& flags, const std::vector<std::string>& warnings,
+                     std::ostream& out);
+
+// After a successful save: the summary (text or JSON, `what` is " from 3 files" or ""), the
+// retention line, and a warning if reclaiming space failed. Returns kExitOk (the checkpoint is
+// committed whatever happens here).
+int FinishImport(const CommandLine& cl, Store& store, const SavedCheckpoint& info, bool created,
+                 const std::vector<std::string>& warnings, const std::string& what, std::ostream& out,
+                 std::ostream& err);
 
 }  // namespace ckptdb::cli

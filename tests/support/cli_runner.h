@@ -19,6 +19,7 @@
 
 #include "tests/support/test_support.h"
 #include "tools/cli.h"
+#include "tools/json.h"
 
 extern char** environ;
 
@@ -84,14 +85,28 @@ inline CliRun Binary(const std::vector<std::string>& args, const std::string& sc
 }
 
 // What a command must do on failure: exit `code`, nothing on stdout, and exactly one stderr line
-// "ckptdb: error: ..." that contains every string in `names`.
+// that contains every string in `names`: "ckptdb: error: ...", or, for a command line with --json,
+// the JSON object {"error": {"code": "...", "message": "..."}} whose message names them.
 inline void ExpectError(const CliRun& r, int code, const std::vector<std::string>& names) {
   EXPECT_EQ(r.code, code) << "stderr: " << r.err;
   EXPECT_EQ(r.out, "") << "a failing command printed to stdout";
-  EXPECT_EQ(r.err.rfind("ckptdb: error: ", 0), 0u) << "stderr: " << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "stderr is not exactly one line: " << r.err;
   EXPECT_TRUE(!r.err.empty() && r.err.back() == '\n') << "stderr: " << r.err;
-  for (const auto& n : names) EXPECT_NE(r.err.find(n), std::string::npos) << "stderr does not name '" << n << "': " << r.err;
+  std::string message = r.err;
+  if (!r.err.empty() && r.err[0] == '{') {
+    auto v = json::Parse(r.err);
+    ASSERT_TRUE(v.ok()) << "stderr is not JSON: " << r.err;
+    const json::Value* e = v->find("error");
+    ASSERT_TRUE(e && e->find("code") && e->find("code")->is_string() && e->find("message") &&
+                e->find("message")->is_string())
+        << "not {\"error\": {\"code\", \"message\"}}: " << r.err;
+    EXPECT_EQ(v->as_object().size(), 1u) << r.err;
+    EXPECT_EQ(e->as_object().size(), 2u) << r.err;
+    message = e->find("message")->as_string();
+  } else {
+    EXPECT_EQ(r.err.rfind("ckptdb: error: ", 0), 0u) << "stderr: " << r.err;
+  }
+  for (const auto& n : names) EXPECT_NE(message.find(n), std::string::npos) << "stderr does not name '" << n << "': " << r.err;
 }
 
 // The store as the user sees it: `ckptdb log --json`, or a marker when there is no directory.
