@@ -17,7 +17,6 @@
 namespace ckptdb {
 namespace {
 
-constexpr const char* kReadersDir = "readers";
 constexpr const char* kPending = "pending";
 // A hold is created and locked under this prefix, then renamed into view, so the writer never sees
 // a reader's file before its lock is in place.
@@ -56,7 +55,7 @@ bool CannotWrite(int err) { return err == EROFS || err == EACCES || err == EPERM
 }  // namespace
 
 Result<std::unique_ptr<ReaderHold>> ReaderHold::Take(const std::string& store_dir) {
-  const std::string dir = Cat({store_dir, "/", kReadersDir});
+  const std::string dir = Cat({store_dir, "/", kReaderHoldsDir});
   auto empty = [&] { return std::unique_ptr<ReaderHold>(new ReaderHold(dir, "", -1)); };
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
     if (CannotWrite(errno)) return empty();
@@ -102,7 +101,7 @@ Status ReaderHold::Advance(uint64_t epoch) {
 }
 
 std::optional<uint64_t> OldestReaderEpoch(const std::string& store_dir) {
-  const std::string dir = Cat({store_dir, "/", kReadersDir});
+  const std::string dir = Cat({store_dir, "/", kReaderHoldsDir});
   std::vector<std::string> names;
   if (DIR* d = ::opendir(dir.c_str())) {
     while (dirent* e = ::readdir(d)) names.emplace_back(e->d_name);

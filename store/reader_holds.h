@@ -20,6 +20,10 @@
 
 namespace ckptdb {
 
+// The directory under the store that holds the reader holds. Writers create it (at creation and on
+// every writable open), so a read-only open adds nothing to the store's tree.
+inline constexpr char kReaderHoldsDir[] = "readers";
+
 class ReaderHold {
  public:
   // Registers a pending hold in `store_dir`/readers/. Where the store cannot be written (a read-only

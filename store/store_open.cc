@@ -12,6 +12,7 @@
 #include "store/keys.h"
 #include "store/no_throw.h"
 #include "store/open_internal.h"
+#include "store/reader_holds.h"
 #include "store/store_impl.h"
 #include "store/upgrade.h"
 
@@ -61,6 +62,7 @@ Status CreateStore(const fs::path& path, uint64_t chunk_size, io::FileSystem& fi
     return s;
   };
   fs::create_directories(tmp / kPacksDir, ec);
+  if (!ec) fs::create_directories(tmp / kReaderHoldsDir, ec);
   if (ec) return fail(Status::IOError("cannot create store directory " + tmp.string() + ": " + ec.message()));
   {
     DbOptions dbo;
@@ -119,6 +121,8 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& path_in, const Store
   if (!db.ok()) return db.status();
   fs::create_directories(fs::path(path) / kPacksDir, ec);
   if (ec) return Status::IOError("cannot create " + path + "/" + kPacksDir + ": " + ec.message());
+  fs::create_directories(fs::path(path) / kReaderHoldsDir, ec);
+  if (ec) return Status::IOError("cannot create " + path + "/" + kReaderHoldsDir + ": " + ec.message());
   if (Status s = (*db)->CompactIfFragmented(kMaxCatalogFiles); !s.ok()) return s;
   // A version-1 store is upgraded by the first writer that opens it; readers read either version.
   auto raw_meta = (*db)->GetMeta(keys::kStoreMeta);

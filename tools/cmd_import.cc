@@ -72,8 +72,13 @@ Result<std::unique_ptr<Store>> OpenForImport(const std::string& path, std::optio
   return store;
 }
 
-Result<std::vector<std::string>> ImportWarnings(Store& store, const std::vector<std::string>& names, int64_t step) {
+Result<std::vector<std::string>> ImportWarnings(const std::string& path, const std::vector<std::string>& names,
+                                                int64_t step) {
   std::vector<std::string> warnings;
+  auto opened = OpenForReading(path);
+  if (!opened.ok() && opened.status().code() == Code::kNotFound) return warnings;  // import creates it
+  if (!opened.ok()) return opened.status();
+  Store& store = **opened;
   auto head = store.Head();
   if (!head.ok()) return head.status();
   if (!*head) return warnings;
@@ -160,14 +165,14 @@ int Import(const std::vector<std::string>& argv, std::ostream& out, std::ostream
   // Every input is read and validated before the store is touched (exit 1 on failure).
   auto read = SafetensorsFiles::Read(files);
   if (!read.ok()) return cl.Fail(err, read.status());
+  std::vector<std::string> names;
+  for (const TensorRef& t : read->tensors()) names.push_back(t.name);
+  auto warnings = ImportWarnings(path, names, in->save.step);
+  if (!warnings.ok()) return cl.Fail(err, warnings.status());
+  if (Status s = CheckWarnings(cl, flags, *warnings, out); !s.ok()) return cl.Fail(err, s);
   bool created = false;
   auto store = OpenForImport(path, in->chunk_size, &created);
   if (!store.ok()) return cl.Fail(err, store.status());
-  std::vector<std::string> names;
-  for (const TensorRef& t : read->tensors()) names.push_back(t.name);
-  auto warnings = ImportWarnings(**store, names, in->save.step);
-  if (!warnings.ok()) return cl.Fail(err, warnings.status());
-  if (Status s = CheckWarnings(cl, flags, *warnings, out); !s.ok()) return cl.Fail(err, s);
   auto info = ImportSafetensors(**store, *read, in->save);
   if (!info.ok()) return cl.Fail(err, info.status());
   return FinishImport(cl, **store, *info, created, *warnings, "", out, err);

@@ -69,7 +69,7 @@ CommandLine::CommandLine(std::string command, std::string summary)
     : command_(std::move(command)), app_(std::move(summary), "ckptdb " + command_) {
   app_.allow_extras();  // unknown flags and extra arguments are reported by Parse, with hints
   app_.set_help_flag("-h,--help", "print this help and exit");
-  app_.get_formatter()->column_width(28);
+  app_.get_formatter()->column_width(30);
 }
 
 void CommandLine::Positional(const std::string& name, std::string* value, const std::string& help) {

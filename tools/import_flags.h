@@ -37,8 +37,10 @@ Result<std::unique_ptr<Store>> OpenForImport(const std::string& path, std::optio
 
 // What a new checkpoint of `names` at `step` would do that a person likely did not mean, relative
 // to the head it will follow: drop tensors the head has (an input file forgotten), or go back in
-// steps. One sentence each; empty when none (or the store is empty).
-Result<std::vector<std::string>> ImportWarnings(Store& store, const std::vector<std::string>& names, int64_t step);
+// steps. One sentence each; empty when none, or when there is no store at `path` yet. Reads the
+// store read-only, so a --strict refusal leaves every byte of it as it was.
+Result<std::vector<std::string>> ImportWarnings(const std::string& path, const std::vector<std::string>& names,
+                                                int64_t step);
 
 // Prints the warnings in the output ("warning: ..." lines on `out`, before the save, so they come
 // before anything the save's retention does; with --json the result object carries them) and, with
