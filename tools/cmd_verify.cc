@@ -14,8 +14,8 @@ int Verify(const std::vector<std::string>& argv, std::ostream& out, std::ostream
   if (!store.ok()) return ReportError(err, store.status());
   auto report = (*store)->Verify();
   if (!report.ok()) return ReportError(err, report.status());
-  out << "checked " << report->checkpoints << " checkpoints, " << report->chunks_checked << " chunks, "
-      << HumanBytes(report->bytes_checked) << "\n";
+  out << "checked " << Plural(report->checkpoints, "checkpoint") << ", " << Plural(report->chunks_checked, "chunk")
+      << ", " << HumanBytes(report->bytes_checked) << "\n";
   if (report->ok()) {
     out << "OK\n";
     return kExitOk;
