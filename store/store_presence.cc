@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include <boost/filesystem.hpp>
 
@@ -32,21 +33,17 @@ Status Unreadable(const std::string& what, const std::string& why) {
   return Status::IOError("cannot read store " + what + ": " + why);
 }
 
-// The first entry of `dir` that `wanted` accepts (found), or the first it refuses (!found), or
-// nothing when there is no such entry; ENOENT/ENOTDIR read as an empty directory.
-struct Entry {
-  std::string name;
-  bool found = false;
-};
-Result<Entry> Scan(const fs::path& dir, bool (*wanted)(const std::string&), bool want) {
+// The name of the first entry of `dir` that `match` accepts, or "" if none does; a missing `dir`
+// (ENOENT, ENOTDIR) has no entries.
+Result<std::string> FirstEntry(const fs::path& dir, const std::function<bool(const std::string&)>& match) {
   boost::system::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (wanted(name) == want) return Entry{name, true};
+    if (match(name)) return name;
   }
   if (ec && ec != boost::system::errc::no_such_file_or_directory && ec != boost::system::errc::not_a_directory)
     return Unreadable(dir.string(), ec.message());
-  return Entry{};
+  return std::string();
 }
 
 // The MANIFEST file db/CURRENT names, or "" if CURRENT does not name one. ENOENT is reported as
@@ -98,11 +95,11 @@ Result<bool> FindStore(const std::string& dir) {
   const fs::path db = fs::path(dir) / kStoreDbDir;
   if (::stat((db / "CURRENT").c_str(), &st) == 0) return CheckCatalog(dir, db);
   if (errno != ENOENT && errno != ENOTDIR) return Unreadable(dir, std::strerror(errno));
-  auto rocks = Scan(db, IsRocksDbFileName, true);
+  auto rocks = FirstEntry(db, IsRocksDbFileName);
   if (!rocks.ok()) return rocks.status();
-  if (rocks->found)
+  if (!rocks->empty())
     return Damaged(dir, std::string(kStoreDbDir) + "/CURRENT is missing but " + kStoreDbDir +
-                            "/ holds RocksDB files (" + rocks->name + ")");
+                            "/ holds RocksDB files (" + *rocks + ")");
   // No catalog files at all: a store only if packs/ says so.
   const fs::path packs = fs::path(dir) / kStorePacksDir;
   if (::stat(packs.c_str(), &st) != 0) {
@@ -110,9 +107,9 @@ Result<bool> FindStore(const std::string& dir) {
     return Unreadable(packs.string(), std::strerror(errno));
   }
   if (!S_ISDIR(st.st_mode)) return false;
-  auto other = Scan(packs, IsPackFileName, false);
+  auto other = FirstEntry(packs, [](const std::string& name) { return !IsPackFileName(name); });
   if (!other.ok()) return other.status();
-  if (other->found) return false;  // someone else's packs/
+  if (!other->empty()) return false;  // someone else's packs/
   if (::stat(db.c_str(), &st) == 0) return Damaged(dir, std::string(kStoreDbDir) + "/CURRENT is missing");
   if (errno == ENOENT || errno == ENOTDIR) return Damaged(dir, std::string(kStoreDbDir) + "/ is missing");
   return Unreadable(db.string(), std::strerror(errno));
