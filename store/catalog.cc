@@ -7,6 +7,7 @@
 // not yet upgraded by a writer) has no summaries: its manifests stand in for them.
 #include <algorithm>
 
+#include "store/human_text.h"
 #include "store/keys.h"
 #include "store/store_impl.h"
 
@@ -19,7 +20,7 @@ std::string Selector::ToString() const {
     case Kind::kStep: return "step " + std::to_string(value_);
     case Kind::kId: return "id " + std::to_string(static_cast<uint64_t>(value_));
     case Kind::kTag: return "tag '" + name_ + "'";
-    case Kind::kAt: return "time " + std::to_string(value_) + " ns";
+    case Kind::kAt: return "time " + FormatRfc3339(value_);  // what --at and the log accept and print
     case Kind::kBest: return "best " + name_ + (value_ ? " (max)" : " (min)");
   }
   return "?";

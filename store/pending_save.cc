@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "store/human_text.h"
 #include "store/keys.h"
 
 namespace ckptdb {
@@ -116,7 +117,7 @@ Status PendingSave::CheckKnown(size_t k, const Digest& d) {
   return Status::FailedPrecondition(
       "tensor '" + manifest_.tensors[task.tensor].name + "': known chunk " + std::to_string(task.index) + " (" +
       d.ToHex() + ") is " +
-      (ref->has_value() ? "not a chunk of " + std::to_string(task.length) + " bytes" : "no longer in the store") +
+      (ref->has_value() ? "not a chunk of " + Plural(task.length, "byte") : "no longer in the store") +
       "; save it without the hint");
 }
 

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <vector>
 
+#include "store/human_text.h"
 #include "store/store_impl.h"
 
 namespace ckptdb {
@@ -16,9 +17,9 @@ Result<RangeReadReport> StoreImpl::ReadTensorRange(const Selector& which, const 
   if (t == m->tensors.end()) return Status::NotFound(Where(m->info) + " has no tensor '" + name + "'");
   // Written so that an offset near 2^64 cannot wrap past the check.
   if (offset > t->size_bytes || dst.size() > t->size_bytes - offset)
-    return Status::InvalidArgument(Where(m->info) + ", tensor '" + name + "': " + std::to_string(dst.size()) +
-                                   " bytes at offset " + std::to_string(offset) + " exceed its " +
-                                   std::to_string(t->size_bytes) + " bytes");
+    return Status::InvalidArgument(Where(m->info) + ", tensor '" + name + "': " + Plural(dst.size(), "byte") +
+                                   " at offset " + std::to_string(offset) + (dst.size() == 1 ? " exceeds" : " exceed") +
+                                   " its " + Plural(t->size_bytes, "byte"));
   RangeReadReport report;
   if (dst.empty()) return report;
 

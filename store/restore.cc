@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 
+#include "store/human_text.h"
 #include "store/keys.h"
 #include "store/store_impl.h"
 
@@ -23,8 +24,8 @@ Status StoreImpl::ReadChunk(const Digest& d, uint64_t length, uint8_t* dest, boo
     return Status::NotSupported("chunk " + d.ToHex() + " is stored with codec " + std::to_string(ref->codec) +
                                 ", which this build of ckptdb does not know");
   if (ref->length != length || ref->raw_length != length)
-    return Status::Corruption("chunk " + d.ToHex() + " holds " + std::to_string(ref->length) +
-                              " bytes, expected " + std::to_string(length));
+    return Status::Corruption("chunk " + d.ToHex() + " holds " + Plural(ref->length, "byte") +
+                              ", expected " + std::to_string(length));
   if (ref->is_inline) {
     std::memcpy(dest, ref->bytes.data(), length);
   } else if (Status s = packs_.Read(ref->pack, ref->offset, length, dest); !s.ok()) {
@@ -103,9 +104,9 @@ Status StoreImpl::RestoreInto(const Selector& which, std::span<const TensorBuffe
     if (b.dtype != t.dtype || b.shape != t.shape || b.size_bytes != t.size_bytes)
       return Status::InvalidArgument(
           Where(m->info) + ", tensor '" + t.name + "': saved as " + std::string(DTypeName(t.dtype)) +
-          " " + ShapeToString(t.shape) + " (" + std::to_string(t.size_bytes) + " bytes), buffer is " +
+          " " + ShapeToString(t.shape) + " (" + Plural(t.size_bytes, "byte") + "), buffer is " +
           std::string(DTypeName(b.dtype)) + " " + ShapeToString(b.shape) + " (" +
-          std::to_string(b.size_bytes) + " bytes)");
+          Plural(b.size_bytes, "byte") + ")");
     if (b.size_bytes > 0 && b.data == nullptr)
       return Status::InvalidArgument("buffer for tensor '" + b.name + "' is null");
     picked.push_back(it->second);

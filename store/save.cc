@@ -9,6 +9,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "store/human_text.h"
 #include "store/keys.h"
 #include "store/pending_save.h"
 #include "store/store_impl.h"
@@ -20,9 +21,9 @@ Status StoreImpl::CheckSaveInput(std::span<const TensorRef> tensors, const SaveO
     if (Status s = ValidateTensorRef(t); !s.ok()) return s;
     const uint64_t chunks = ChunkCount(t.size_bytes, meta_.chunk_size);
     if (!t.known_chunks.empty() && t.known_chunks.size() != chunks)
-      return Status::InvalidArgument("tensor '" + t.name + "': " + std::to_string(t.known_chunks.size()) +
-                                     " known chunks given, but its " + std::to_string(t.size_bytes) +
-                                     " bytes make " + std::to_string(chunks));
+      return Status::InvalidArgument("tensor '" + t.name + "': " + Plural(t.known_chunks.size(), "known chunk") +
+                                     " given, but its " + Plural(t.size_bytes, "byte") + " make" +
+                                     (t.size_bytes == 1 ? "s " : " ") + std::to_string(chunks));
     if (!names.insert(t.name).second)
       return Status::InvalidArgument("tensor name '" + t.name + "' appears twice");
   }

@@ -14,6 +14,7 @@
 #include "store/open_internal.h"
 #include "store/reader_holds.h"
 #include "store/store_impl.h"
+#include "store/store_presence.h"
 #include "store/upgrade.h"
 
 namespace fs = boost::filesystem;
@@ -21,31 +22,8 @@ namespace fs = boost::filesystem;
 namespace ckptdb {
 namespace {
 
-// A store directory holds the RocksDB database in db/ and the chunk pack files in packs/.
-constexpr const char* kDbDir = "db";
-constexpr const char* kPacksDir = "packs";
-
-// Whether `dir` holds a store (its db/CURRENT exists). An error is not absence: a directory that
-// cannot be read is IOError, and a db/ that holds RocksDB files but no CURRENT is a damaged store
-// (Corruption), so that neither is mistaken for "no store here" and created over.
-Result<bool> FindStore(const fs::path& dir) {
-  struct stat st;
-  const fs::path db = dir / kDbDir;
-  if (::stat((db / "CURRENT").c_str(), &st) == 0) return true;
-  if (errno != ENOENT && errno != ENOTDIR)
-    return Status::IOError("cannot read store " + dir.string() + ": " + std::strerror(errno));
-  boost::system::error_code ec;
-  for (fs::directory_iterator it(db, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.rfind("MANIFEST-", 0) == 0 || name.rfind("OPTIONS-", 0) == 0 || name == "IDENTITY" ||
-        fs::extension(name) == ".sst" || fs::extension(name) == ".log")
-      return Status::Corruption("store " + dir.string() + " is damaged: " + kDbDir + "/CURRENT is missing but " +
-                                kDbDir + "/ holds RocksDB files (" + name + ")");
-  }
-  if (ec && ec != boost::system::errc::no_such_file_or_directory && ec != boost::system::errc::not_a_directory)
-    return Status::IOError("cannot read store " + dir.string() + ": " + ec.message());
-  return false;
-}
+constexpr const char* kDbDir = kStoreDbDir;
+constexpr const char* kPacksDir = kStorePacksDir;
 
 // Builds a complete store (packs/, the database with every column family, its metadata) in a
 // temporary sibling and renames it into place, so a crash during creation leaves either no store or
@@ -86,7 +64,7 @@ Status CreateStore(const fs::path& path, uint64_t chunk_size, io::FileSystem& fi
     const int err = errno;
     fail(Status::OK()).IgnoreError();  // only the cleanup is wanted
     if (err == ENOTEMPTY || err == EEXIST)
-      if (auto found = FindStore(path); found.ok() && *found) return Status::OK();
+      if (auto found = FindStore(path.string()); found.ok() && *found) return Status::OK();
     return Status::IOError("cannot move new store into " + path.string() + ": " + std::strerror(err));
   }
   return files.SyncDir(parent.string());

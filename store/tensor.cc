@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <new>
 
+#include "store/human_text.h"
+
 namespace ckptdb {
 namespace {
 constexpr uint64_t kMapThreshold = 1ull << 20;
@@ -103,8 +105,8 @@ Status ValidateTensorRef(const TensorRef& t) {
   if (*expected != t.size_bytes)
     return Status::InvalidArgument(who + ": shape " + ShapeToString(t.shape) + " of " +
                                    std::string(DTypeName(t.dtype)) + " needs " +
-                                   std::to_string(*expected) + " bytes but " +
-                                   std::to_string(t.size_bytes) + " were given");
+                                   Plural(*expected, "byte") + " but " + std::to_string(t.size_bytes) +
+                                   (t.size_bytes == 1 ? " was given" : " were given"));
   if (t.size_bytes > 0 && t.data == nullptr && t.known_chunks.empty())
     return Status::InvalidArgument(who + ": data is null");
   return Status::OK();

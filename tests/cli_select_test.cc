@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <regex>
 #include <sstream>
 #include <tuple>
 
@@ -83,10 +84,26 @@ TEST_F(CliSelectTest, AtAcceptsTheTimesTheLogPrints) {
   EXPECT_EQ(ShownStep({"--at", "2999-01-01T00:00:00Z"}), 30);
 }
 
+// The log table prints "2026-12-01 19:57:53" (UTC, the fraction cut): copied into --at it selects
+// the row's checkpoint, though that was committed some nanoseconds into the second shown.
+TEST_F(CliSelectTest, AtAcceptsTheTimeTheLogTablePrints) {
+  Ran log = Cli({"log", store_});
+  ASSERT_EQ(log.code, 0) << log.err;
+  std::smatch last;
+  const std::regex kTableTime(R"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)");
+  for (auto it = std::sregex_iterator(log.out.begin(), log.out.end(), kTableTime); it != std::sregex_iterator(); ++it)
+    last = *it;
+  ASSERT_FALSE(last.empty()) << log.out;
+  EXPECT_EQ(ShownStep({"--at", last.str()}), 30) << last.str();
+}
+
 TEST_F(CliSelectTest, AtBeforeTheFirstCheckpointFailsNamingTheTime) {
   Ran r = Cli({"show", store_, "--at", "2000-01-01T00:00:00Z"});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("no checkpoint at time"), std::string::npos) << r.err;
+  // The time as RFC 3339, as it was given, never raw nanoseconds.
+  EXPECT_NE(r.err.find("no checkpoint at time 2000-01-01T00:00:00Z"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(" ns"), std::string::npos) << r.err;
 }
 
 TEST_F(CliSelectTest, ExportFollowsTheSelector) {

@@ -30,6 +30,14 @@ TEST_F(CliTest, VerifySaysOkOnASoundStore) {
   EXPECT_NE(r.out.find("2 checkpoints"), std::string::npos) << r.out;
 }
 
+TEST_F(CliTest, VerifyCountsOneInTheSingular) {
+  const std::string store = dir_.Join("store");
+  ImportOk(store, 1, {Random("b", DType::kF32, {10}, 2)});
+  CliRun r = Cli({"verify", store});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("checked 1 checkpoint, 1 chunk, 40 B\n"), std::string::npos) << r.out;
+}
+
 // Flips one byte of stored chunk data on disk: whichever file under the store holds a distinctive
 // 64-byte pattern of one tensor (a RocksDB *.blob file or a pack file, depending on the layout).
 TEST_F(CliTest, VerifyNamesTheDamagedTensorAndCheckpoint) {

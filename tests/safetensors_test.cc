@@ -206,6 +206,7 @@ TEST_F(Safetensors, MissingFileIsNotFound) {
 TEST_F(Safetensors, FileShorterThanTheLengthPrefixIsCorrupt) {
   ExpectCorrupt("12345", "file is 5 bytes, shorter than the 8-byte header length");
   ExpectCorrupt("", "file is 0 bytes");
+  ExpectCorrupt("1", "file is 1 byte, shorter than the 8-byte header length");
 }
 
 TEST_F(Safetensors, HeaderLengthPastTheEndOfTheFileIsCorrupt) {

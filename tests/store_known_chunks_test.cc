@@ -56,7 +56,16 @@ TEST(StoreKnownChunks, AListOfTheWrongLengthIsInvalidArgumentNamingTheTensor) {
   refs[0].known_chunks = one;
   auto r = store->Save(refs, AtStep(2));
   ASSERT_EQ(r.status().code(), Code::kInvalidArgument);
-  EXPECT_TRUE(Contains(r.status().message(), "tensor 'w': 1 known chunks given, but its 131072 bytes make 2"))
+  EXPECT_TRUE(Contains(r.status().message(), "tensor 'w': 1 known chunk given, but its 131072 bytes make 2"))
+      << r.status().ToString();
+  // Counts of one read in the singular.
+  std::vector<Owned> tiny = {MakeBytes("b", 1, 2)};
+  std::vector<TensorRef> tiny_refs = Refs(tiny);
+  const std::vector<Digest> two = {first->chunks[0][0], first->chunks[0][1]};
+  tiny_refs[0].known_chunks = two;
+  r = store->Save(tiny_refs, AtStep(2));
+  ASSERT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_TRUE(Contains(r.status().message(), "tensor 'b': 2 known chunks given, but its 1 byte makes 1"))
       << r.status().ToString();
   EXPECT_EQ(MustList(*store).size(), 1u);
 }

@@ -172,6 +172,12 @@ TEST(StoreSelectors, SelectorsSpellThemselvesForMessages) {
   EXPECT_EQ(Selector::Step(42).ToString(), "step 42");
   EXPECT_EQ(Selector::Step(-3).ToString(), "step -3");
   EXPECT_EQ(Selector::Id(7).ToString(), "id 7");
+  // Times in RFC 3339 UTC, the form --at takes and the log prints; a fraction only when there is one.
+  EXPECT_EQ(Selector::At(1795397760'000000000).ToString(), "time 2026-11-23T01:36:00Z");
+  EXPECT_EQ(Selector::At(1795397760'500000000).ToString(), "time 2026-11-23T01:36:00.5Z");
+  EXPECT_EQ(Selector::At(1795397760'000000007).ToString(), "time 2026-11-23T01:36:00.000000007Z");
+  EXPECT_EQ(Selector::At(-1).ToString(), "time 1969-12-31T23:59:59.999999999Z");
+  EXPECT_EQ(Selector::At(INT64_MAX).ToString(), "time 2262-04-11T23:47:16.854775807Z");
 }
 
 TEST(StoreSelectors, NotFoundNamesTheStoreAndTheSelector) {

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "ckptdb/tensor.h"  // IsValidUtf8
+
 namespace ckptdb::cli {
 namespace {
 
@@ -28,6 +30,17 @@ int64_t ClampedNs(int64_t secs, int64_t frac_ns) {
   return ns;
 }
 
+// Whether s starts "YYYY-MM-DD?hh:mm:ss" with digits exactly where they belong ('?' is checked by
+// the caller): sscanf's %d alone would also take signs and spaces.
+bool HasDateTimeLayout(const std::string& s) {
+  static constexpr std::string_view kLayout = "dddd-dd-dd?dd:dd:dd";
+  if (s.size() < kLayout.size()) return false;
+  for (size_t i = 0; i < kLayout.size(); ++i)
+    if (kLayout[i] == 'd' ? !std::isdigit(static_cast<unsigned char>(s[i])) : kLayout[i] != '?' && kLayout[i] != s[i])
+      return false;
+  return true;
+}
+
 // Display width: count UTF-8 lead bytes, so names with non-ASCII characters still align.
 size_t Width(const std::string& s) {
   size_t n = 0;
@@ -36,12 +49,6 @@ size_t Width(const std::string& s) {
 }
 
 }  // namespace
-
-std::string Plural(uint64_t n, std::string_view singular, std::string_view plural) {
-  std::string s = std::to_string(n) + " ";
-  if (n == 1) return s.append(singular);
-  return plural.empty() ? s.append(singular).append("s") : s.append(plural);
-}
 
 std::string HumanBytes(uint64_t bytes) {
   static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
@@ -55,13 +62,8 @@ std::string HumanBytes(uint64_t bytes) {
 }
 
 std::string Rfc3339(int64_t unix_ns) {
-  int64_t sub = 0;
-  std::tm tm = UtcTm(unix_ns, &sub);
-  char buf[64];
   // All nine digits: a time copied from the log into --at must not fall before its own commit.
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(sub));
-  return buf;
+  return FormatRfc3339(unix_ns, TimeDigits::kNanoseconds);
 }
 
 std::optional<int64_t> ParseTime(std::string_view text) {
@@ -76,6 +78,7 @@ std::optional<int64_t> ParseTime(std::string_view text) {
   }
   std::tm tm{};
   int consumed = 0;
+  if (!HasDateTimeLayout(s)) return std::nullopt;
   if (std::sscanf(s.c_str(), "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 || consumed != 19)
     return std::nullopt;
@@ -94,15 +97,21 @@ std::optional<int64_t> ParseTime(std::string_view text) {
     for (size_t d = std::min<size_t>(digits, 9); d < 9; ++d) frac_ns *= 10;
   }
   int64_t offset_s = 0;
-  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
+  if (i == 19 && i == s.size() && s[10] == ' ') {
+    // A table's time: UTC, its fraction cut, so it means its whole second (see format.h).
+    frac_ns = 999'999'999;
+  } else if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
     ++i;
   } else if (i + 6 == s.size() && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
-    int oh = 0, om = 0;
-    if (std::sscanf(s.c_str() + i + 1, "%2d:%2d", &oh, &om) != 2 || oh > 23 || om > 59) return std::nullopt;
+    const auto digit = [&](size_t k) { return s[i + k] - '0'; };
+    for (size_t k : {1, 2, 4, 5})
+      if (!std::isdigit(static_cast<unsigned char>(s[i + k]))) return std::nullopt;
+    const int oh = digit(1) * 10 + digit(2), om = digit(4) * 10 + digit(5);
+    if (oh > 23 || om > 59) return std::nullopt;
     offset_s = (s[i] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
     i += 6;
   } else {
-    return std::nullopt;  // RFC 3339 requires a zone
+    return std::nullopt;  // RFC 3339 requires a zone; only a table's form may leave it out
   }
   if (i != s.size()) return std::nullopt;
   return ClampedNs(static_cast<int64_t>(timegm(&tm)) - offset_s, frac_ns);
@@ -114,6 +123,36 @@ std::string ShortTime(int64_t unix_ns) {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
   return buf;
+}
+
+std::string Escaped(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = s[i];
+    // The length of the well-formed UTF-8 sequence at i (the library's rule), or 0.
+    const size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    const bool valid = len != 0 && i + len <= s.size() && (len == 1 || IsValidUtf8(s.substr(i, len)));
+    // C1 controls are U+0080..U+009F, in UTF-8 0xC2 followed by 0x80..0x9F; terminals obey some
+    // (U+009B is CSI), so they are escaped like C0 ones.
+    const bool c1 = valid && len == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0;
+    if (valid && !c1 && c >= 0x20 && c != 0x7F && c != '\\') {
+      out.append(s.substr(i, len));
+      i += len;
+      continue;
+    }
+    const size_t n = c1 ? 2 : 1;  // an invalid byte alone: the next may start a valid sequence
+    for (size_t k = 0; k < n; ++k, ++i) {
+      const unsigned char b = s[i];
+      if (b == '\\') out += "\\\\";
+      else if (b == '\n') out += "\\n";
+      else if (b == '\t') out += "\\t";
+      else if (b == '\r') out += "\\r";
+      else out += {'\\', 'x', kHex[b >> 4], kHex[b & 0xF]};
+    }
+  }
+  return out;
 }
 
 std::string JoinIds(const std::vector<CheckpointInfo>& checkpoints) {

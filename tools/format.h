@@ -1,4 +1,4 @@
-// Human-facing formatting shared by the commands: sizes, times, aligned tables.
+// Human-facing formatting shared by the commands: sizes, times, counts, escaped names, aligned tables.
 #pragma once
 
 #include <cstdint>
@@ -9,23 +9,39 @@
 #include <vector>
 
 #include "ckptdb/checkpoint.h"
+#include "store/human_text.h"
 
 namespace ckptdb::cli {
 
-// "1 checkpoint", "3 checkpoints": `n` and the noun, plural unless n is 1 (`plural` defaults to
-// singular + "s").
-std::string Plural(uint64_t n, std::string_view singular, std::string_view plural = {});
 // "0 B", "512 B", "1.5 KiB", "4.0 MiB", "2.00 GiB".
 std::string HumanBytes(uint64_t bytes);
-// RFC 3339 UTC with nanoseconds: "2026-11-23T01:36:00.123456789Z".
+// RFC 3339 UTC with all nine fraction digits: "2026-11-23T01:36:00.123456789Z" (the library's
+// FormatRfc3339 with TimeDigits::kNanoseconds).
 std::string Rfc3339(int64_t unix_ns);
-// Parses an RFC 3339 time ("2026-11-23T01:36:00Z", "2026-11-23T03:36:00.5+02:00") or a Unix
-// timestamp in seconds ("1763861760", "1763861760.25") into UTC nanoseconds; nullopt if malformed.
+// Parses a time into UTC nanoseconds; nullopt if malformed. Accepts every form the commands print
+// and the usual ways to type one:
+//  - RFC 3339 with any fraction and zone, 'T'/'t' or ' ' between date and time, 'Z' or 'z':
+//    "2026-11-23T01:36:00Z", "2026-11-23T03:36:00.5+02:00", "2026-11-23 01:36:00.123456789z";
+//  - ShortTime's form as tables print it, "2026-11-23 01:36:00": UTC, and since tables cut the
+//    fraction it stands for its whole second and parses to that second's last nanosecond, so that
+//    `--at` with a time copied from a table selects the row it was copied from;
+//  - a Unix timestamp in seconds, "1763861760" or "1763861760.25".
+// A 'T' form without a zone is refused: it would be a local time, which RFC 3339 does not allow.
 // Times outside what int64 nanoseconds can hold (before 1677, after 2262) clamp to its limits, which
 // select the same checkpoints as the times themselves would.
 std::optional<int64_t> ParseTime(std::string_view text);
-// "2026-11-23 01:36:00" (UTC), for tables.
+// "2026-11-23 01:36:00" (UTC, the fraction cut), for tables.
 std::string ShortTime(int64_t unix_ns);
+// Plural(n, singular, plural = {}): "1 checkpoint", "3 checkpoints", "0 tensors"; the library's,
+// declared in store/human_text.h, so that its messages and the commands' agree.
+using ckptdb::Plural;
+// `s` made safe to print where people read it, whole (never cut): a backslash becomes "\\", newline,
+// tab and carriage return "\n", "\t", "\r", and every other byte of a control character (C0,
+// DEL, and C1 U+0080..U+009F, whose UTF-8 bytes are escaped one by one) or of invalid UTF-8 "\xNN"
+// (lowercase hex). Everything else, valid UTF-8 of any script or emoji, is unchanged. So a name
+// read from a file cannot break a line, forge output, or send the terminal escape sequences, and
+// reading the escapes back gives the original bytes.
+std::string Escaped(std::string_view s);
 // The checkpoints' ids in order, "4, 3, 1", for messages that name what a command changed.
 std::string JoinIds(const std::vector<CheckpointInfo>& checkpoints);
 

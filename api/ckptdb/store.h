@@ -48,7 +48,10 @@ class Store {
   // Opens the store in directory `path`, creating it if options.create_if_missing.
   // Errors: NotFound if there is no store and create_if_missing is false; InvalidArgument for a bad
   // chunk_size when creating; Busy if another process has it open; Corruption if its metadata is
-  // unreadable or db/ holds RocksDB files but no db/CURRENT (a damaged store, never created over);
+  // unreadable, or "store P is damaged: <what is missing>" where `path` carries a store's marks (a
+  // db/ holding RocksDB files, or a packs/ holding only pack files) but its catalog is incomplete:
+  // db/ missing, db/CURRENT missing or naming no MANIFEST, or that MANIFEST missing (a damaged
+  // store is never created over, and nothing in it is changed);
   // IOError "cannot read store P: <reason>" if whether a store exists cannot be checked (e.g. the
   // directory is not readable: nothing is created); IOError "... (No space left on device)" when
   // the store's file system has less than 4 MiB free (RocksDB 7.8 aborts the process if its open
@@ -63,7 +66,8 @@ class Store {
   // is closed or the process dies) so that the writer's collections keep every pack file it may
   // read. Only create_if_missing is ignored of `options`. Every write method of the returned store
   // fails with FailedPrecondition naming the store.
-  // Errors: NotFound if there is no store; Corruption if its metadata is unreadable; IOError.
+  // Errors: NotFound if there is no store; Corruption if its metadata is unreadable or the store
+  // is damaged, as for Open; IOError.
   static Result<std::unique_ptr<Store>> OpenReadOnly(const std::string& path, const StoreOptions& options = {});
 
   // Finishes pending saves and requested background work (as Close) and releases the store. If a

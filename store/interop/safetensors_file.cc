@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "store/human_text.h"
+
 namespace ckptdb {
 namespace {
 
@@ -78,7 +80,8 @@ Result<SafetensorsFile> SafetensorsFile::OpenWithHook(const std::string& path, c
   if (int flags = ::fcntl(f.fd, F_GETFL); flags < 0 || ::fcntl(f.fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
     return fail(Code::kIOError, std::string("cannot clear O_NONBLOCK: ") + std::strerror(errno));
   const uint64_t size = uint64_t(st.st_size);
-  if (size < 8) return fail(Code::kCorruption, "file is " + std::to_string(size) + " bytes, shorter than the 8-byte header length");
+  if (size < 8)
+    return fail(Code::kCorruption, "file is " + Plural(size, "byte") + ", shorter than the 8-byte header length");
 
   SafetensorsFile out;
   out.path_ = path;

@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "store/interop/json.h"
+#include "store/human_text.h"
 
 namespace ckptdb {
 namespace {
@@ -68,7 +69,7 @@ Result<SafetensorsEntry> ParseEntry(const std::string& name, const json::Value& 
   auto need = ExpectedBytes(e.dtype, e.shape);
   if (!need) return bad(what + " has more than 2^64 bytes");
   if (e.end - e.begin != *need)
-    return bad(where + " hold " + Num(e.end - e.begin) + " bytes but " + what + " needs " + Num(*need));
+    return bad(where + " hold " + Plural(e.end - e.begin, "byte") + " but " + what + " needs " + Num(*need));
   if (e.end > data_size)
     return bad(where + " run past the end of the data section (" + Num(data_size) +
                " bytes; is the file truncated?)");
@@ -134,7 +135,7 @@ Result<SafetensorsHeader> ParseSafetensorsHeader(std::string_view text, uint64_t
     covered = t[i].end;
   }
   if (covered != data_size)
-    return Status::Corruption("the data section is " + Num(data_size) + " bytes but the tensors cover only " +
+    return Status::Corruption("the data section is " + Plural(data_size, "byte") + " but the tensors cover only " +
                               Num(covered) + " (trailing bytes after the last tensor)");
   return out;
 }
@@ -150,8 +151,9 @@ Result<std::string> EncodeSafetensorsHeader(std::span<const TensorRef> tensors,
     if (!names.insert(t.name).second) return Status::InvalidArgument("duplicate tensor name " + Quoted(t.name));
     // The offsets written are the sizes summed, so a size that disagrees would misplace every later tensor.
     if (ExpectedBytes(t.dtype, t.shape) != t.size_bytes)
-      return Status::InvalidArgument("tensor " + Quoted(t.name) + ": " + Num(t.size_bytes) +
-                                     " bytes do not fit shape " + ShapeToString(t.shape) + " of " +
+      return Status::InvalidArgument("tensor " + Quoted(t.name) + ": " + Plural(t.size_bytes, "byte") +
+                                     (t.size_bytes == 1 ? " does" : " do") + " not fit shape " +
+                                     ShapeToString(t.shape) + " of " +
                                      std::string(DTypeName(t.dtype)));
   }
   for (const auto& [k, v] : metadata)
