@@ -39,7 +39,7 @@ void WriteJson(const ManifestDiff& d, std::ostream& out) {
   out << w.str() << "\n";
 }
 
-std::string Chunks(uint64_t n) { return std::to_string(n) + (n == 1 ? " chunk" : " chunks"); }
+std::string Chunks(uint64_t n) { return Plural(n, "chunk"); }
 
 std::string Number(double v) {
   char buf[32];

@@ -31,10 +31,11 @@ int ImportHf(const std::vector<std::string>& argv, std::ostream& out, std::ostre
   for (const TensorRef& t : model->files().tensors()) names.push_back(t.name);
   auto warnings = ImportWarnings(path, names, in->save.step);
   if (!warnings.ok()) return cl.Fail(err, warnings.status());
-  if (Status s = CheckWarnings(cl, flags, *warnings, out); !s.ok()) return cl.Fail(err, s);
+  if (Status s = StrictCheck(flags, *warnings); !s.ok()) return cl.Fail(err, s);
   bool created = false;
   auto store = OpenForImport(path, in->chunk_size, &created);
   if (!store.ok()) return cl.Fail(err, store.status());
+  PrintWarnings(cl, *warnings, out);
   auto info = ckptdb::ImportHf(**store, *model, in->save);
   if (!info.ok()) return cl.Fail(err, info.status());
   return FinishImport(cl, **store, *info, created, *warnings, " from " + Plural(model->paths().size(), "file"), out,

@@ -104,16 +104,15 @@ Result<std::vector<std::string>> ImportWarnings(const std::string& path, const s
   return warnings;
 }
 
-Status CheckWarnings(const CommandLine& cl, const ImportFlags& flags, const std::vector<std::string>& warnings,
-                     std::ostream& out) {
-  if (warnings.empty()) return Status::OK();
-  if (flags.strict) return Status::FailedPrecondition(warnings[0] + " (--strict: nothing saved)");
-  // Said before the save, so it is on the terminal before any rotation the save's policy does.
-  if (!cl.json()) {
-    for (const std::string& w : warnings) out << "warning: " << w << "\n";
-    out.flush();
-  }
-  return Status::OK();
+Status StrictCheck(const ImportFlags& flags, const std::vector<std::string>& warnings) {
+  if (warnings.empty() || !flags.strict) return Status::OK();
+  return Status::FailedPrecondition(warnings[0] + " (--strict: nothing saved)");
+}
+
+void PrintWarnings(const CommandLine& cl, const std::vector<std::string>& warnings, std::ostream& out) {
+  if (cl.json()) return;
+  for (const std::string& w : warnings) out << "warning: " << w << "\n";
+  out.flush();  // on the terminal before the save, and so before any rotation its policy does
 }
 
 int FinishImport(const CommandLine& cl, Store& store, const SavedCheckpoint& info, bool created,
@@ -169,10 +168,11 @@ int Import(const std::vector<std::string>& argv, std::ostream& out, std::ostream
   for (const TensorRef& t : read->tensors()) names.push_back(t.name);
   auto warnings = ImportWarnings(path, names, in->save.step);
   if (!warnings.ok()) return cl.Fail(err, warnings.status());
-  if (Status s = CheckWarnings(cl, flags, *warnings, out); !s.ok()) return cl.Fail(err, s);
+  if (Status s = StrictCheck(flags, *warnings); !s.ok()) return cl.Fail(err, s);
   bool created = false;
   auto store = OpenForImport(path, in->chunk_size, &created);
   if (!store.ok()) return cl.Fail(err, store.status());
+  PrintWarnings(cl, *warnings, out);
   auto info = ImportSafetensors(**store, *read, in->save);
   if (!info.ok()) return cl.Fail(err, info.status());
   return FinishImport(cl, **store, *info, created, *warnings, "", out, err);

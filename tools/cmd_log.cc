@@ -15,13 +15,13 @@ namespace {
 
 std::string MetricsCell(const std::map<std::string, double>& metrics) {
   std::ostringstream s;
-  for (const auto& [k, v] : metrics) s << (s.tellp() ? " " : "") << k << "=" << v;
+  for (const auto& [k, v] : metrics) s << (s.tellp() ? " " : "") << Escaped(k) << "=" << v;
   return s.str();
 }
 
 std::string Join(const std::vector<std::string>& v) {
   std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+  for (const auto& x : v) s += (s.empty() ? "" : ",") + Escaped(x);
   return s;
 }
 

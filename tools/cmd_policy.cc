@@ -130,7 +130,7 @@ void WriteText(const RetentionPolicy& p, const std::vector<CheckpointInfo>& list
   out << "keep_every_hours " << (p.keep_every_hours > 0 ? Number(p.keep_every_hours) : "off") << "\n";
   out << "keep_best ";
   if (p.keep_best)
-    out << p.keep_best->metric << ":" << (p.keep_best->maximize ? "max" : "min") << ":" << p.keep_best->count << "\n";
+    out << Escaped(p.keep_best->metric) << ":" << (p.keep_best->maximize ? "max" : "min") << ":" << p.keep_best->count << "\n";
   else
     out << "off\n";
   std::vector<CheckpointInfo> removed;

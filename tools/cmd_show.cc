@@ -36,15 +36,15 @@ void WriteText(const CheckpointManifest& m, std::ostream& out) {
   const CheckpointInfo& c = m.info;
   out << "checkpoint " << c.id << "  step " << c.step << "  parent "
       << (c.parent ? std::to_string(*c.parent) : "-") << "  " << Rfc3339(c.commit_time_ns) << "\n";
-  out << "size " << HumanBytes(c.logical_bytes) << " in " << c.tensor_count << " tensors, "
+  out << "size " << HumanBytes(c.logical_bytes) << " in " << Plural(c.tensor_count, "tensor") << ", "
       << HumanBytes(c.new_bytes) << " new, chunk size " << HumanBytes(m.chunk_size) << "\n";
   if (!c.tags.empty()) {
     out << "tags";
-    for (const auto& t : c.tags) out << " " << t;
+    for (const auto& t : c.tags) out << " " << Escaped(t);
     out << "\n";
   }
-  for (const auto& [k, v] : c.metrics) out << "metric " << k << " = " << v << "\n";
-  for (const auto& [k, v] : m.metadata) out << "metadata " << k << " = " << json::Printable(v) << "\n";
+  for (const auto& [k, v] : c.metrics) out << "metric " << Escaped(k) << " = " << v << "\n";
+  for (const auto& [k, v] : m.metadata) out << "metadata " << Escaped(k) << " = " << json::Printable(v) << "\n";
   out << "\n";
   Table table({"NAME", "DTYPE", "SHAPE", "SIZE", "CHUNKS"}, {false, false, false, true, true});
   for (const TensorInfo& t : m.tensors)

@@ -1,6 +1,7 @@
 // ckptdb tag / untag: name a checkpoint, or drop a name.
 #include "tools/command_line.h"
 #include "tools/command_util.h"
+#include "tools/format.h"
 #include "tools/json.h"
 
 namespace ckptdb::cli {
@@ -38,7 +39,7 @@ int Tag(const std::vector<std::string>& argv, std::ostream& out, std::ostream& e
   if (cl.json()) {
     WriteJson(name, &m->info, out);
   } else {
-    out << "tagged checkpoint " << m->info.id << " (step " << m->info.step << ") '" << name << "'\n";
+    out << "tagged checkpoint " << m->info.id << " (step " << m->info.step << ") '" << Escaped(name) << "'\n";
   }
   return kExitOk;
 }
@@ -58,7 +59,7 @@ int Untag(const std::vector<std::string>& argv, std::ostream& out, std::ostream&
   if (cl.json()) {
     WriteJson(name, nullptr, out);
   } else {
-    out << "removed tag '" << name << "'\n";
+    out << "removed tag '" << Escaped(name) << "'\n";
   }
   return kExitOk;
 }

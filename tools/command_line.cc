@@ -4,6 +4,7 @@
 
 #include "tools/cli.h"
 #include "tools/command_util.h"
+#include "tools/format.h"
 #include "tools/json.h"
 #include "tools/suggest.h"
 #include "tools/values.h"
@@ -61,7 +62,8 @@ int ReportError(std::ostream& err, const Status& status, int exit_code, bool jso
   std::string msg = status.message();
   for (char& c : msg)
     if (c == '\n' || c == '\r') c = ' ';
-  err << "ckptdb: error: " << msg << "\n";
+  // Messages quote names from files and the command line: no control code reaches the terminal.
+  err << "ckptdb: error: " << Escaped(msg) << "\n";
   return exit_code;
 }
 

@@ -168,6 +168,7 @@ Table::Table(std::vector<std::string> header, std::vector<bool> right) : right_(
 
 void Table::Add(std::vector<std::string> row) {
   row.resize(rows_[0].size());
+  for (std::string& cell : row) cell = Escaped(cell);  // names from files must not break the table
   rows_.push_back(std::move(row));
 }
 

@@ -42,11 +42,13 @@ Result<std::unique_ptr<Store>> OpenForImport(const std::string& path, std::optio
 Result<std::vector<std::string>> ImportWarnings(const std::string& path, const std::vector<std::string>& names,
                                                 int64_t step);
 
-// Prints the warnings in the output ("warning: ..." lines on `out`, before the save, so they come
-// before anything the save's retention does; with --json the result object carries them) and, with
-// --strict, fails: FailedPrecondition naming the first, so nothing is saved. OK otherwise.
-Status CheckWarnings(const CommandLine& cl, const ImportFlags& flags, const std::vector<std::string>& warnings,
-                     std::ostream& out);
+// With --strict and a warning: FailedPrecondition naming the first, so the caller saves nothing
+// (and, called before the store is opened for writing, changes nothing). OK otherwise.
+Status StrictCheck(const ImportFlags& flags, const std::vector<std::string>& warnings);
+// Prints the warnings in the output ("warning: ..." lines on `out`) once the store is open and just
+// before the save, so they come before anything the save's retention does, and a command that
+// fails earlier prints nothing on stdout. With --json the result object carries them instead.
+void PrintWarnings(const CommandLine& cl, const std::vector<std::string>& warnings, std::ostream& out);
 
 // After a successful save: the summary (text or JSON, `what` is " from 3 files" or ""), the
 // retention line, and a warning if reclaiming space failed. Returns kExitOk (the checkpoint is
