@@ -15,6 +15,7 @@
 // returns, before anything is copied, committed or deleted.
 #include <algorithm>
 #include <charconv>
+#include <functional>
 #include <map>
 #include <set>
 #include <unordered_set>
@@ -83,6 +84,21 @@ uint64_t Sum(const std::map<uint64_t, uint64_t>& m) {
   uint64_t n = 0;
   for (const auto& [id, bytes] : m) n += bytes;
   return n;
+}
+
+// The dry run's sweep: the packs a collection of this plan would delete, and the bytes that gives
+// back. It deletes every pack on disk (not still being written) that the committed index would no
+// longer name, those with no live chunk and those rewritten, and adds one pack holding the
+// copies, each padded to the pack alignment.
+void PredictSweep(const std::map<uint64_t, PackUse>& packs, const std::set<uint64_t>& rewrite,
+                  const std::map<uint64_t, uint64_t>& on_disk, const std::function<bool(uint64_t)>& in_flight,
+                  GcReport& report) {
+  uint64_t freed = 0, added = 0;
+  for (const auto& [id, allocated] : on_disk)
+    if ((!packs.count(id) || rewrite.count(id)) && !in_flight(id)) ++report.packs_deleted, freed += allocated;
+  for (uint64_t id : rewrite)
+    for (const auto& [d, ref] : packs.at(id).live_chunks) added += Padded(ref.length);
+  report.reclaimed_bytes = freed > added ? freed - added : 0;
 }
 
 }  // namespace
@@ -179,17 +195,8 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget, const GcOptions& opti
     report.chunks_deleted = dead.size();
     report.packs_rewritten = rewrite.size();
     report.bytes_copied = to_copy;
-    // The sweep deletes every pack the committed index no longer names: those with no live chunk
-    // and those rewritten. The new pack holds the copies, each padded to the pack alignment.
-    uint64_t freed = 0, added = 0;
-    {
-      auto ids = pack_ids_.Lock();
-      for (const auto& [id, allocated] : on_disk)
-        if ((!packs.count(id) || rewrite.count(id)) && !pack_ids_.InFlight(id)) ++report.packs_deleted, freed += allocated;
-    }
-    for (uint64_t id : rewrite)
-      for (const auto& [d, ref] : packs.at(id).live_chunks) added += Padded(ref.length);
-    report.reclaimed_bytes = freed > added ? freed - added : 0;
+    auto ids = pack_ids_.Lock();
+    PredictSweep(packs, rewrite, on_disk, [&](uint64_t id) { return pack_ids_.InFlight(id); }, report);
     progress.Finish().IgnoreError();  // the work is done: the final call cannot change the report
     return report;
   }

@@ -35,7 +35,8 @@ struct Progress {
 //    nothing, a collection moves or deletes nothing (what its retention step already committed
 //    stays), a read returns an error instead of data. A throw from the final call, made once the
 //    work is done and committed, is ignored: the operation's result stands.
-//  - An empty ProgressFn (the default) is never called and costs nothing.
+//  - An empty ProgressFn (the default) is never called; the operation then pays one atomic add
+//    per chunk for it.
 using ProgressFn = std::function<void(const Progress&)>;
 
 struct StoreOptions {
