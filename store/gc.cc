@@ -9,8 +9,13 @@
 // committed since the snapshot references (a save may have deduplicated against a chunk that looked
 // dead); (3) deletes files only when no read, in this process or a reader process, began before the
 // commit (read_views.h, reader_holds.h), and never a pack a save is still writing (PackIds).
+//
+// A dry run (GcOptions::dry_run) runs the same planning: retention judged in memory, the same
+// mark, the same choice of packs to rewrite; then it predicts the sweep from that plan and
+// returns, before anything is copied, committed or deleted.
 #include <algorithm>
 #include <charconv>
+#include <functional>
 #include <map>
 #include <set>
 #include <unordered_set>
@@ -81,15 +86,34 @@ uint64_t Sum(const std::map<uint64_t, uint64_t>& m) {
   return n;
 }
 
+// The dry run's sweep: the packs a collection of this plan would delete, and the bytes that gives
+// back. It deletes every pack on disk (not still being written) that the committed index would no
+// longer name, those with no live chunk and those rewritten, and adds one pack holding the
+// copies, each padded to the pack alignment.
+void PredictSweep(const std::map<uint64_t, PackUse>& packs, const std::set<uint64_t>& rewrite,
+                  const std::map<uint64_t, uint64_t>& on_disk, const std::function<bool(uint64_t)>& in_flight,
+                  GcReport& report) {
+  uint64_t freed = 0, added = 0;
+  for (const auto& [id, allocated] : on_disk)
+    if ((!packs.count(id) || rewrite.count(id)) && !in_flight(id)) ++report.packs_deleted, freed += allocated;
+  for (uint64_t id : rewrite)
+    for (const auto& [d, ref] : packs.at(id).live_chunks) added += Padded(ref.length);
+  report.reclaimed_bytes = freed > added ? freed - added : 0;
+}
+
 }  // namespace
 
-Result<GcReport> StoreImpl::Collect(double garbage_budget) {
-  if (Status s = CheckWritable(); !s.ok()) return s;
-  if (!next_pack_error_.ok()) return next_pack_error_;
+Result<GcReport> StoreImpl::Collect(double garbage_budget, const GcOptions& options) {
+  const bool dry_run = options.dry_run;
+  if (!dry_run) {
+    if (Status s = CheckWritable(); !s.ok()) return s;
+    if (!next_pack_error_.ok()) return next_pack_error_;
+  }
   std::lock_guard<std::mutex> gc_lock(gc_mu_);
-  const std::string where = "store " + path_ + ", collecting garbage";
+  const std::string where = "store " + path_ + (dry_run ? ", planning a garbage collection" : ", collecting garbage");
   GcReport report;
   const uint64_t disk_before = Sum(PacksOnDisk(*fs_, packs_dir_));
+  std::set<CheckpointId> retiring;  // dry run: the checkpoints retention would delete, still stored
 
   // Retire what the policy no longer keeps, in its own durable batch before anything is swept: a
   // kill after it leaves only unreferenced chunks, which this sweep (or the next) reclaims.
@@ -102,16 +126,18 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
     // A tracker matching the stored policy and head means the last save already judged the whole
     // history under it: there is nothing to retire, and no need to read every summary to see so.
     if (policy->max_to_keep > 0 && *head && !(retention_ && retention_->Matches(*policy, *head) && retention_->settled())) {
-      retention_.reset();
+      if (!dry_run) retention_.reset();
       auto all = LoadSummaries();
       if (!all.ok()) return all.status();
       CommitBatch retire;
       report.checkpoints_removed = RetireInto(*policy, *all, **head, retire);
-      if (!report.checkpoints_removed.empty()) {
+      if (dry_run) {
+        for (const CheckpointInfo& c : report.checkpoints_removed) retiring.insert(c.id);
+      } else if (!report.checkpoints_removed.empty()) {
         if (Status s = db_->Commit(retire); !s.ok()) return s.WithContext(where + ", applying the retention policy");
         NoteCommit();
       }
-      retention_ = std::make_unique<RetentionTracker>(*policy, std::move(*all), **head);
+      if (!dry_run) retention_ = std::make_unique<RetentionTracker>(*policy, std::move(*all), **head);
     }
   }
 
@@ -124,8 +150,8 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
   const uint64_t marked_below = next_id->has_value() ? keys::DecodeU64(**next_id).value_or(0) : 1;
   std::unordered_set<Digest, DigestHash> live;
   for (const auto& m : *all)
-    for (const auto& t : m.tensors)
-      live.insert(t.chunks.begin(), t.chunks.end());
+    if (!retiring.count(m.info.id))
+      for (const auto& t : m.tensors) live.insert(t.chunks.begin(), t.chunks.end());
 
   // Sweep the index: find dead entries, account pack usage.
   auto index = db_->ScanChunks(read->at());
@@ -156,9 +182,25 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
   }
   // Garbage is what a pack occupies beyond its live chunks: that also counts the chunks an earlier
   // collection dropped from the index without rewriting their pack, which the index no longer shows.
-  for (const auto& [id, allocated] : PacksOnDisk(*fs_, packs_dir_))
+  const std::map<uint64_t, uint64_t> on_disk = PacksOnDisk(*fs_, packs_dir_);
+  for (const auto& [id, allocated] : on_disk)
     if (auto it = packs.find(id); it != packs.end()) it->second.dead = allocated - std::min(allocated, it->second.live);
   const std::set<uint64_t> rewrite = PacksToRewrite(packs, garbage_budget);
+  uint64_t to_copy = 0;
+  for (uint64_t id : rewrite)
+    for (const auto& [d, ref] : packs.at(id).live_chunks) to_copy += ref.length;
+  if (dry_run) {
+    ProgressReporter progress(options.progress, 0);
+    read.reset();
+    report.chunks_deleted = dead.size();
+    report.packs_rewritten = rewrite.size();
+    report.bytes_copied = to_copy;
+    auto ids = pack_ids_.Lock();
+    PredictSweep(packs, rewrite, on_disk, [&](uint64_t id) { return pack_ids_.InFlight(id); }, report);
+    progress.Finish().IgnoreError();  // the work is done: the final call cannot change the report
+    return report;
+  }
+  ProgressReporter progress(options.progress, to_copy);
 
   // Copy the live chunks of mostly-dead packs into one new pack.
   CommitBatch batch;
@@ -174,6 +216,7 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
         writer = std::move(created).value();
       }
       for (const auto& [d, ref] : use.live_chunks) {
+        if (progress.failed()) return progress.status();
         uint8_t* buf = ThreadScratch(Padded(ref.length));
         if (!buf) return Status::IOError("out of memory for a copy buffer");
         if (Status s = packs_.Read(ref.pack, ref.offset, ref.length, buf); !s.ok()) return s;
@@ -184,9 +227,13 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
         const uint64_t offset = writer->Reserve(ref.length);
         if (Status s = writer->Write(offset, buf, ref.length); !s.ok()) return s;
         batch.chunk_puts.emplace_back(keys::ChunkIndexKey(d), keys::EncodePackedChunk(*new_id, offset, ref.length));
+        report.bytes_copied += ref.length;
+        progress.Add(ref.length);
       }
       ++report.packs_rewritten;
     }
+    // The last report of the loop may have thrown: stop before anything commits.
+    if (progress.failed()) return progress.status();
     return writer ? writer->Finish() : Status::OK();
   };
   Status copied = copy_live();
@@ -266,6 +313,7 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget) {
   }
   const uint64_t disk_after = Sum(PacksOnDisk(*fs_, packs_dir_));
   report.reclaimed_bytes = disk_before > disk_after ? disk_before - disk_after : 0;
+  progress.Finish().IgnoreError();  // the collection is committed: the final call cannot undo it
   return report;
 }
 

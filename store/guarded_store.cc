@@ -75,8 +75,8 @@ Result<RangeReadReport> GuardedStore::ReadTensorRange(const Selector& which, con
   return Call("reading a tensor range", Edit::kNone,
               [&] { return impl_->ReadTensorRange(which, name, offset, dst, options); });
 }
-Result<VerifyReport> GuardedStore::Verify() {
-  return Call("verifying", Edit::kNone, [&] { return impl_->Verify(); });
+Result<VerifyReport> GuardedStore::Verify(const VerifyOptions& options) {
+  return Call("verifying", Edit::kNone, [&] { return impl_->Verify(options); });
 }
 Status GuardedStore::Tag(const Selector& which, const std::string& name) {
   return Call("tagging", Edit::kChanged, [&] { return impl_->Tag(which, name); });
@@ -87,8 +87,10 @@ Status GuardedStore::Untag(const std::string& name) {
 Result<CheckpointInfo> GuardedStore::Remove(const Selector& which) {
   return Call("removing a checkpoint", Edit::kChanged, [&] { return impl_->Remove(which); });
 }
-Result<GcReport> GuardedStore::CollectGarbage() {
-  return Call("collecting garbage", Edit::kCollected, [&] { return impl_->CollectGarbage(); });
+Result<GcReport> GuardedStore::CollectGarbage(const GcOptions& options) {
+  // A dry run changes nothing, so it neither reports nor consumes a background collection's error.
+  return Call(options.dry_run ? "planning a garbage collection" : "collecting garbage",
+              options.dry_run ? Edit::kNone : Edit::kCollected, [&] { return impl_->CollectGarbage(options); });
 }
 Result<SpaceReport> GuardedStore::Space() {
   return Call("accounting space", Edit::kNone, [&] { return impl_->Space(); });

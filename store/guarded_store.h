@@ -33,11 +33,11 @@ class GuardedStore final : public Store {
                      const ReadOptions& options) override;
   Result<RangeReadReport> ReadTensorRange(const Selector& which, const std::string& name, uint64_t offset,
                                           std::span<uint8_t> dst, const ReadOptions& options) override;
-  Result<VerifyReport> Verify() override;
+  Result<VerifyReport> Verify(const VerifyOptions& options = {}) override;
   Status Tag(const Selector& which, const std::string& name) override;
   Status Untag(const std::string& name) override;
   Result<CheckpointInfo> Remove(const Selector& which) override;
-  Result<GcReport> CollectGarbage() override;
+  Result<GcReport> CollectGarbage(const GcOptions& options = {}) override;
   Result<SpaceReport> Space() override;
   Result<RetentionPolicy> GetRetention() override;
   Status SetRetention(const RetentionPolicy& policy) override;

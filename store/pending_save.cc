@@ -61,6 +61,7 @@ PendingSave::~PendingSave() {
 
 void PendingSave::Lock() {
   if (!lock_.owns_lock()) lock_ = std::unique_lock<std::mutex>(store_.save_mu_);
+  if (!progress_) progress_ = std::make_unique<ProgressReporter>(options_.progress, manifest_.info.logical_bytes);
 }
 
 void PendingSave::Fail(Status s) {
@@ -78,6 +79,10 @@ Status PendingSave::Add(std::span<const size_t> which, const ChunkSource& source
     if (stop_.load(std::memory_order_relaxed)) {
       failed = true;
       return Fail(Status::Aborted("the save was abandoned"));
+    }
+    if (progress_->failed()) {
+      failed = true;
+      return Fail(progress_->status());
     }
     const std::span<const size_t> group = which.subspan(b * batch, std::min(batch, which.size() - b * batch));
     std::vector<ChunkView> views;
@@ -101,8 +106,11 @@ Status PendingSave::Add(std::span<const size_t> which, const ChunkSource& source
         failed = true;
         return Fail(std::move(s));
       }
+      progress_->Add(t.length);
     }
   });
+  // A throw in the last report of the loop is caught here, before Finish commits.
+  if (progress_->failed()) Fail(progress_->status());
   return status_;
 }
 
@@ -170,6 +178,7 @@ Result<SavedCheckpoint> PendingSave::Finish() {
   if (pack_id_) store_.pack_ids_.Release(*pack_id_);
   pack_id_.reset();
   lock_ = {};
+  progress_->Finish().IgnoreError();  // committed: only the final report is left, and it cannot fail the save
   return r;
 }
 

@@ -89,6 +89,9 @@ class PendingSave {
   std::unique_ptr<PackWriter> pack_;
   std::optional<uint64_t> pack_id_;  // allocated with the pack, in flight until the save ends
   std::atomic<uint64_t> new_bytes_{0};
+  // SaveOptions::progress over the tensors' bytes; made at the first Add (or Finish), so that for
+  // SaveAsync it starts on the persist thread.
+  std::unique_ptr<ProgressReporter> progress_;
 };
 
 }  // namespace ckptdb

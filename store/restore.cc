@@ -37,19 +37,24 @@ Status StoreImpl::ReadChunk(const Digest& d, uint64_t length, uint8_t* dest, boo
 }
 
 Status StoreImpl::ReadChunks(const CheckpointInfo& where, std::span<const ChunkRead> reads,
-                             const ReadOptions& options, const DbSnapshot* at) {
+                             const ReadOptions& options, const DbSnapshot* at, ProgressReporter* progress) {
   std::mutex mu;
   Status first;
   std::atomic<bool> failed{false};
   read_pool_.ParallelFor(reads.size(), [&](size_t k) {
     if (failed.load(std::memory_order_relaxed)) return;
+    if (progress && progress->failed()) return failed.store(true);
     const ChunkRead& r = reads[k];
     Status s = ReadChunk(r.tensor->chunks[r.index], r.length, r.dest, options.verify_chunks, at);
-    if (s.ok()) return;
+    if (s.ok()) {
+      if (progress) progress->Add(r.length);
+      return;
+    }
     std::lock_guard<std::mutex> l(mu);
     if (!failed.exchange(true))
       first = s.WithContext(Where(where) + ", tensor '" + r.tensor->name + "', chunk " + std::to_string(r.index));
   });
+  if (first.ok() && progress && progress->failed()) return progress->status().WithContext(Where(where));
   return first;
 }
 
@@ -57,11 +62,14 @@ Status StoreImpl::ReadTensors(const CheckpointManifest& m, const std::vector<siz
                               const std::vector<uint8_t*>& dest, const ReadOptions& options,
                               const DbSnapshot* at) {
   std::vector<uint64_t> sizes;
-  for (size_t t : which) sizes.push_back(m.tensors[t].size_bytes);
+  uint64_t total = 0;
+  for (size_t t : which) total += sizes.emplace_back(m.tensors[t].size_bytes);
   std::vector<ChunkRead> reads;
   for (const ChunkTask& task : PlanChunks(sizes, m.chunk_size))
     reads.push_back({&m.tensors[which[task.tensor]], task.index, task.length, dest[task.tensor] + task.offset});
-  return ReadChunks(m.info, reads, options, at);
+  ProgressReporter progress(options.progress, total);
+  if (Status s = ReadChunks(m.info, reads, options, at, &progress); !s.ok()) return s;
+  return progress.Finish().WithContext(Where(m.info));
 }
 
 Result<std::vector<Tensor>> StoreImpl::Restore(const Selector& which, const ReadOptions& options) {

@@ -24,6 +24,7 @@
 #include "store/no_throw.h"
 #include "store/io/file_system.h"
 #include "store/pack_file.h"
+#include "store/progress_reporter.h"
 #include "store/read_views.h"
 #include "store/reader_holds.h"
 #include "store/retention_tracker.h"
@@ -155,11 +156,11 @@ class StoreImpl final : public Store {
                      const ReadOptions& options) override;
   Result<RangeReadReport> ReadTensorRange(const Selector& which, const std::string& name, uint64_t offset,
                                           std::span<uint8_t> dst, const ReadOptions& options) override;
-  Result<VerifyReport> Verify() override;
+  Result<VerifyReport> Verify(const VerifyOptions& options = {}) override;
   Status Tag(const Selector& which, const std::string& name) override;
   Status Untag(const std::string& name) override;
   Result<CheckpointInfo> Remove(const Selector& which) override;
-  Result<GcReport> CollectGarbage() override { return Collect(kGcGarbageBudget); }
+  Result<GcReport> CollectGarbage(const GcOptions& options = {}) override { return Collect(kGcGarbageBudget, options); }
   Result<SpaceReport> Space() override;
   Result<RetentionPolicy> GetRetention() override;
   Status SetRetention(const RetentionPolicy& policy) override;
@@ -222,16 +223,17 @@ class StoreImpl final : public Store {
   // Whether this store keeps summary records (format version 2).
   bool has_summaries() const { return meta_.format_version >= 2; }
   // Reads the chunks of the tensors `which` of manifest `m` into `dest[i]` (one per tensor listed).
+  // Reports progress through options.progress, over the bytes of the tensors read.
   Status ReadTensors(const CheckpointManifest& m, const std::vector<size_t>& which,
                      const std::vector<uint8_t*>& dest, const ReadOptions& options, const DbSnapshot* at);
   // Reads `reads` of checkpoint `where` in parallel (read_pool_); the first error is returned with
-  // the checkpoint, tensor and chunk named.
+  // the checkpoint, tensor and chunk named. Each chunk read counts to `progress` (may be null).
   Status ReadChunks(const CheckpointInfo& where, std::span<const ChunkRead> reads, const ReadOptions& options,
-                    const DbSnapshot* at);
+                    const DbSnapshot* at, ProgressReporter* progress = nullptr);
   // Reads chunk `d` of `length` bytes into `dest`, checking its length and, if `verify`, its digest.
   Status ReadChunk(const Digest& d, uint64_t length, uint8_t* dest, bool verify, const DbSnapshot* at);
   // CollectGarbage with a chosen garbage budget (see kGcGarbageBudget).
-  Result<GcReport> Collect(double garbage_budget);
+  Result<GcReport> Collect(double garbage_budget, const GcOptions& options = {});
   // Collect's last step: deletes the pack files the committed index no longer names, unless a read
   // (here or in a reader process) that began before the latest collection may still read them.
   Status SweepPacks(const std::string& where, GcReport& report);

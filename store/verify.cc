@@ -8,7 +8,7 @@
 
 namespace ckptdb {
 
-Result<VerifyReport> StoreImpl::Verify() {
+Result<VerifyReport> StoreImpl::Verify(const VerifyOptions& options) {
   Reading read = BeginRead();
   auto raws = db_->ScanManifests(read.at());
   if (!raws.ok()) return raws.status();
@@ -34,20 +34,26 @@ Result<VerifyReport> StoreImpl::Verify() {
       for (size_t i = 0; i < t.chunks.size(); ++i)
         lengths.emplace(t.chunks[i], ChunkLength(t.size_bytes, i, m.chunk_size));
   std::vector<std::pair<Digest, uint64_t>> chunks(lengths.begin(), lengths.end());
+  uint64_t total = 0;
+  for (const auto& [d, length] : chunks) total += length;
+  ProgressReporter progress(options.progress, total);
 
   std::mutex mu;
   std::map<Digest, std::string> problems;
   std::atomic<uint64_t> bytes{0};
   read_pool_.ParallelFor(chunks.size(), [&](size_t k) {
+    if (progress.failed()) return;
     const auto& [d, length] = chunks[k];
     thread_local Buffer scratch;  // page-aligned, so pack reads land in it directly
     if (scratch.size() < length) scratch = Buffer::Allocate(length);
     Status s = ReadChunk(d, length, scratch.data(), /*verify=*/true, read.at());
+    progress.Add(length);
     if (s.ok()) bytes.fetch_add(length);
     if (s.ok()) return;
     std::lock_guard<std::mutex> l(mu);
     problems[d] = s.message();
   });
+  if (Status s = progress.Finish(); !s.ok()) return s.WithContext("store " + path_ + ", verifying");
   report.chunks_checked = chunks.size();
   report.bytes_checked = bytes.load();
 

@@ -315,12 +315,12 @@ class Wrapper final : public Store {
   Status Tag(const Selector& w, const std::string& n) override { return s_.Tag(w, n); }
   Status Untag(const std::string& n) override { return s_.Untag(n); }
   Result<CheckpointInfo> Remove(const Selector& w) override { return s_.Remove(w); }
-  Result<GcReport> CollectGarbage() override { return s_.CollectGarbage(); }
+  Result<GcReport> CollectGarbage(const GcOptions& o) override { return s_.CollectGarbage(o); }
   Result<RetentionPolicy> GetRetention() override { return s_.GetRetention(); }
   Status SetRetention(const RetentionPolicy& p) override { return s_.SetRetention(p); }
   Result<std::optional<CheckpointId>> Head() override { return s_.Head(); }
   Result<RollbackReport> Rollback(const Selector& w, bool d) override { return s_.Rollback(w, d); }
-  Result<VerifyReport> Verify() override { return s_.Verify(); }
+  Result<VerifyReport> Verify(const VerifyOptions& o) override { return s_.Verify(o); }
   Result<SpaceReport> Space() override { return s_.Space(); }
   Status WaitForBackgroundWork() override { return s_.WaitForBackgroundWork(); }
   Status Refresh() override { return s_.Refresh(); }

@@ -156,6 +156,7 @@ struct GcReport {
   uint64_t chunks_deleted = 0;    // chunks no checkpoint referenced any more
   uint64_t packs_deleted = 0;     // pack files removed (emptied, rewritten, or left by a killed save)
   uint64_t packs_rewritten = 0;   // packs whose live chunks were copied out before deletion
+  uint64_t bytes_copied = 0;      // live chunk bytes copied out of those packs into a new one
   uint64_t live_bytes = 0;        // chunk bytes the remaining checkpoints reference
   // Unreferenced pack files left on disk for now because a read that began before this collection
   // (in this process or a reader process) may still read them; a later collection deletes them.

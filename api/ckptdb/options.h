@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -10,6 +11,33 @@ namespace ckptdb {
 
 // True for a chunk size a store can be created with: a power of two in [64 KiB, 64 MiB].
 bool IsValidChunkSize(uint64_t chunk_size);
+
+// How far a long operation (save, restore, verify, collection, safetensors export) has come, in
+// bytes. What `total` counts is said where each options struct takes a ProgressFn; it is fixed for
+// the whole operation.
+struct Progress {
+  uint64_t done_bytes = 0;
+  uint64_t total_bytes = 0;
+};
+
+// A progress callback. The contract for every operation that takes one:
+//  - Which thread: any of the threads doing the operation's work: the calling thread or one of
+//    the store's worker threads (for Store::SaveAsync, the store's persist thread or its workers).
+//    Never two calls at once: calls are serialised, so the callback needs no lock of its own.
+//  - How often: once at the start with done_bytes == 0 (left out when total_bytes is 0), then at
+//    most about every 100 ms as work completes, then, when the operation succeeds, exactly once
+//    more, last, with done_bytes == total_bytes. done_bytes never decreases from one call to the
+//    next and never exceeds total_bytes. A failed operation makes no final call.
+//  - Cost: a worker that finds another call in progress skips its report rather than wait, so a
+//    slow callback slows only the thread running it (and so the operation), never deadlocks it.
+//  - It must not throw. If it does anyway, it is not called again and the operation fails with
+//    Aborted "... the progress callback threw: <what()>" as soon as it can stop: a save commits
+//    nothing, a collection moves or deletes nothing (what its retention step already committed
+//    stays), a read returns an error instead of data. A throw from the final call, made once the
+//    work is done and committed, is ignored: the operation's result stands.
+//  - An empty ProgressFn (the default) is never called; the operation then pays one atomic add
+//    per chunk for it.
+using ProgressFn = std::function<void(const Progress&)>;
 
 struct StoreOptions {
   // Create the store if the directory holds none. Default: true.
@@ -67,11 +95,42 @@ struct SaveOptions {
   // CheckpointManifest::structure: the Python package's description of the saved object's shape
   // (nesting and non-tensor values, schema/state_tree.fbs). Default: empty, none.
   std::string structure;
+  // Progress of the hash, look-up and write stages (see ProgressFn). total_bytes is the tensors'
+  // bytes summed (CheckpointInfo::logical_bytes); every chunk counts once its stage is done,
+  // whether it was written, found already stored, or given by TensorRef::known_chunks. The final
+  // call comes after the commit. For SaveAsync it reports the persist, on the persist thread.
+  // Default: none.
+  ProgressFn progress;
 };
 
 struct ReadOptions {
   // Re-hash every chunk read and compare it with its digest. Default: true.
   bool verify_chunks = true;
+  // Progress of Restore and RestoreInto (see ProgressFn). total_bytes is the bytes of the tensors
+  // read: the checkpoint's logical bytes for Restore, the named tensors' for RestoreInto; a chunk
+  // counts once read (and checked). Not used by ReadTensorRange. Default: none.
+  ProgressFn progress;
+};
+
+struct VerifyOptions {
+  // Progress of Store::Verify (see ProgressFn). total_bytes is the bytes of the distinct chunks it
+  // reads and re-hashes: VerifyReport::bytes_checked when nothing is damaged (a damaged chunk
+  // counts as done too, but not as checked). Default: none.
+  ProgressFn progress;
+};
+
+struct GcOptions {
+  // Progress of Store::CollectGarbage (see ProgressFn). total_bytes is the bytes of live chunks
+  // the collection copies out of mostly-dead packs (GcReport::bytes_copied), the only part of its
+  // work that grows with the data; it is 0 (one final call, (0, 0)) when nothing is copied, and
+  // in a dry run, which copies nothing. Default: none.
+  ProgressFn progress;
+  // Compute everything a collection would do and do none of it: the retention policy is applied
+  // in memory only, no chunk is copied, no index entry, pack file or catalog record is written or
+  // deleted. Returns the report the collection would return if run now with no read in progress
+  // (packs_deferred 0). Allowed on a read-only store, which cannot see a save still writing:
+  // such a save's pack counts as deletable there. Default: false.
+  bool dry_run = false;
 };
 
 }  // namespace ckptdb

@@ -1,5 +1,5 @@
 // Interchange with safetensors (huggingface/safetensors): import files as one checkpoint, export a
-// checkpoint as one file. The `ckptdb import` and `ckptdb export` commands are these functions.
+// checkpoint as one file or as a stream. The `ckptdb import` and `ckptdb export` commands are these functions.
 //
 // Files are read with the reference library's checks and stricter ones (duplicate keys, unknown
 // fields, a non-object "__metadata__"), and written in the reference's exact layout: an 8-byte
@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <map>
+#include <iosfwd>
 #include <memory>
 #include <span>
 #include <string>
@@ -65,7 +66,8 @@ class SafetensorsFiles {
 };
 
 // Saves `files` as one new checkpoint (Store::Save with options), its metadata options.metadata
-// plus the files' merged "__metadata__".
+// plus the files' merged "__metadata__". options.progress reports the save as Store::Save does
+// (total: the files' tensor bytes).
 // Errors: InvalidArgument naming the key and the first file that holds it when a metadata key of
 // `options` has a different value in a file; as Store::Save otherwise (e.g. AlreadyExists for a
 // tag in use). On any error nothing is saved.
@@ -83,6 +85,9 @@ struct ExportOptions {
   uint64_t window_bytes = 64ull << 20;
   // Re-hash every chunk read and compare it with its digest. Default: true.
   bool verify_chunks = true;
+  // Progress (see ProgressFn in options.h). total_bytes is the checkpoint's logical bytes (its
+  // tensors' bytes, not the header); a window counts once it is written. Default: none.
+  ProgressFn progress;
 };
 
 // Writes the checkpoint `which` selects to the safetensors file `path`: its tensors in saved order,
@@ -97,8 +102,31 @@ struct ExportOptions {
 // when a tensor is called "__metadata__" (a name safetensors reserves); IOError naming PATH when
 // the file cannot be created or written (e.g. its directory is missing); as Restore for the read
 // (Corruption naming checkpoint, tensor and chunk).
+// Aborted if options.progress threw (PATH is left as it was).
 // Thread safety: may be called from any thread.
 Result<CheckpointInfo> ExportSafetensors(Store& store, const Selector& which, const std::string& path,
                                          const ExportOptions& options = {});
+
+// The same export as a stream, for `ckptdb export -o -`: exactly the bytes the file export writes,
+// written to `out` as they are read (header first), then flushed. Not atomic, since a stream
+// cannot be renamed into place: on any error `out` may hold a prefix of the file, and the caller
+// must treat the export as failed. Memory, REQUIRES and thread safety as the file export; one
+// thread at a time may write to `out`.
+// SIGPIPE: the export blocks SIGPIPE on the calling thread while it writes, so a pipe whose
+// reader has gone is an IOError, never the end of the process, whatever the process's SIGPIPE
+// disposition (which is left untouched). That covers writes made on this thread only: an ostream
+// whose buffer writes from another thread is the caller's to guard.
+// Errors: IOError "the output stream: cannot write" (or "cannot flush"; with the reason where errno
+// tells one) once `out` fails (badbit or failbit, e.g. a file stream on a full disk); otherwise as
+// the file export. A stream already failed when called gets IOError and no chunk is read.
+Result<CheckpointInfo> ExportSafetensors(Store& store, const Selector& which, std::ostream& out,
+                                         const ExportOptions& options = {});
+
+// The stream export to the open file descriptor `fd` (1 for standard output), written with write(2)
+// without buffering. `fd` is neither closed nor synced (the caller owns it). As the ostream export
+// otherwise. Errors: IOError "file descriptor 1 (standard output): cannot write: <reason>" (e.g.
+// "Broken pipe" for a closed pipe, "No space left on device" for /dev/full, "Bad file descriptor").
+Result<CheckpointInfo> ExportSafetensorsToFd(Store& store, const Selector& which, int fd,
+                                             const ExportOptions& options = {});
 
 }  // namespace ckptdb

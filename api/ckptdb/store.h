@@ -87,7 +87,8 @@ class Store {
   // Errors: InvalidArgument naming the tensor (bad or duplicate name, size that disagrees with
   // dtype and shape), AlreadyExists for a tag in use, IOError, the error of a failed background
   // collection (see the top of this file) or of a failed asynchronous save (see SaveAsync): for
-  // either, nothing is saved and a retry saves. On any error nothing is committed.
+  // either, nothing is saved and a retry saves; Aborted if options.progress threw. On any error
+  // nothing is committed.
   virtual Result<SavedCheckpoint> Save(std::span<const TensorRef> tensors, const SaveOptions& options) = 0;
 
   // Save in two parts: captures the state, returns, and persists it on the store's persist thread.
@@ -124,12 +125,14 @@ class Store {
   virtual Result<CheckpointManifest> Describe(const Selector& which) = 0;
 
   // Reads every tensor of the selected checkpoint into buffers the library allocates, in saved order.
+  // Progress: options.progress, over the checkpoint's logical bytes.
   // Errors: NotFound, Corruption naming checkpoint, tensor and chunk when a chunk is missing or
-  // (with verify_chunks) does not match its digest, IOError.
+  // (with verify_chunks) does not match its digest, IOError, Aborted if the progress callback threw.
   virtual Result<std::vector<Tensor>> Restore(const Selector& which, const ReadOptions& options = {}) = 0;
 
   // Reads the named tensors of the selected checkpoint into caller buffers; tensors not named are
-  // not read. REQUIRES: each buffer's data holds size_bytes writable bytes.
+  // not read. Progress: options.progress, over the named tensors' bytes.
+  // REQUIRES: each buffer's data holds size_bytes writable bytes.
   // Errors: NotFound for a name the checkpoint lacks; InvalidArgument naming the tensor when dtype,
   // shape or size differ from what was saved; as Restore otherwise. On error buffers may be
   // partly written.
@@ -174,8 +177,13 @@ class Store {
   // the job. It marks under a snapshot and holds the save lock only to commit its index change, so
   // saves and reads run beside it. Pack files that a read still running (in this process, or in a
   // reader process, see OpenReadOnly) may need are left for a later collection (packs_deferred).
-  // Errors: IOError; Corruption if a live chunk being moved fails its digest (nothing is moved).
-  virtual Result<GcReport> CollectGarbage() = 0;
+  // With options.dry_run it does none of this and returns what it would do (see GcOptions): the
+  // store, every file under its directory included, is left byte for byte as it was. Progress:
+  // options.progress (see GcOptions for what it counts).
+  // Errors: IOError; Corruption if a live chunk being moved fails its digest (nothing is moved);
+  // Aborted if the progress callback threw (nothing is moved; a retention batch already
+  // committed stays committed). FailedPrecondition on a read-only store, except for a dry run.
+  virtual Result<GcReport> CollectGarbage(const GcOptions& options = {}) = 0;
 
   // The stored retention policy; a store that never had one returns the default (keep everything).
   // Errors: Corruption if the stored policy does not decode.
@@ -197,9 +205,10 @@ class Store {
 
   // Reads and re-hashes every chunk of every checkpoint and reports each damaged tensor; also
   // checks the checksums of every RocksDB file of the catalog and reports a failure as a Damage with
-  // id 0 naming the file (see Damage). Errors: only failures to run the check (IOError, or
-  // Corruption when the manifests cannot be listed at all); damage is reported in the VerifyReport.
-  virtual Result<VerifyReport> Verify() = 0;
+  // id 0 naming the file (see Damage). Progress: options.progress, over the chunk bytes read.
+  // Errors: only failures to run the check (IOError, or Corruption when the manifests cannot be
+  // listed at all; Aborted if the progress callback threw); damage is reported in the VerifyReport.
+  virtual Result<VerifyReport> Verify(const VerifyOptions& options = {}) = 0;
 
   // Accounts for the store's space: logical and unique chunk bytes, the directory's allocated size,
   // and what each checkpoint alone holds (see SpaceReport). Reads manifests only, never chunk bytes.

@@ -12,10 +12,7 @@
 #include "store/interop/safetensors_header.h"
 
 namespace ckptdb {
-namespace {
-
-// Writes all of [p, p + n), retrying short writes and EINTR. On failure errno tells why.
-bool WriteAll(int fd, const void* p, uint64_t n) {
+bool WriteAllToFd(int fd, const void* p, uint64_t n) {
   const auto* b = static_cast<const uint8_t*>(p);
   while (n > 0) {
     ssize_t w = ::write(fd, b, std::min<uint64_t>(n, 1u << 30));
@@ -29,8 +26,6 @@ bool WriteAll(int fd, const void* p, uint64_t n) {
   }
   return true;
 }
-
-}  // namespace
 
 // The temporary file: closed, and removed unless it was renamed into place.
 struct SafetensorsWriter::Temp {
@@ -73,13 +68,13 @@ Result<SafetensorsWriter> SafetensorsWriter::Create(const std::string& path, std
   }
   // mkostemp makes the file 0600; an exported checkpoint should be as readable as any other file.
   if (::fchmod(t->fd, 0644) != 0) return t->Io("cannot chmod ", t->name);
-  if (!WriteAll(t->fd, header->data(), header->size())) return t->Io("cannot write");
+  if (!WriteAllToFd(t->fd, header->data(), header->size())) return t->Io("cannot write");
   return SafetensorsWriter(std::move(t));
 }
 
 Status SafetensorsWriter::Append(const void* data, uint64_t n) {
   if (n == 0) return Status::OK();
-  if (!WriteAll(t_->fd, data, n)) {
+  if (!WriteAllToFd(t_->fd, data, n)) {
     int err = errno;
     auto it = std::upper_bound(t_->ends.begin(), t_->ends.end(), t_->written,
                                [](uint64_t at, const auto& e) { return at < e.first; });

@@ -19,6 +19,10 @@
 
 namespace ckptdb {
 
+// Writes all of [p, p + n) to `fd`, retrying short writes and EINTR. On failure returns false and
+// errno tells why (EIO for a write that wrote nothing).
+bool WriteAllToFd(int fd, const void* p, uint64_t n);
+
 // Writes `tensors` (in the order given, contiguously) and `metadata` to `path`. InvalidArgument
 // also if a tensor fails ValidateTensorRef.
 Status WriteSafetensors(const std::string& path, const std::vector<TensorRef>& tensors,

@@ -4,58 +4,15 @@ import datetime as _dt
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from ckptdb import _ckptdb, _tensors
 from ckptdb.checkpoint import Checkpoint
-from ckptdb.errors import Error, FailedPreconditionError, InvalidArgumentError
+from ckptdb.errors import FailedPreconditionError, InvalidArgumentError
+from ckptdb.info import CheckpointInfo
+from ckptdb.interchange import Interchange, _strings
+from ckptdb.save_future import SaveFuture
 
-
-@dataclass(frozen=True)
-class CheckpointInfo:
-    """One checkpoint's summary, with the fields `ckptdb log --json` prints."""
-
-    id: int
-    step: int
-    parent: "int | None"
-    time_ns: int  # commit time, UTC nanoseconds since the Unix epoch
-    tensors: int
-    logical_bytes: int
-    new_bytes: int
-    tags: tuple
-    metrics: dict
-    retired: tuple = field(default=())  # from save(): the checkpoints its retention removed
-
-    @property
-    def time(self):
-        """The commit time as an aware UTC datetime (microseconds)."""
-        return _dt.datetime.fromtimestamp(self.time_ns / 1e9, tz=_dt.timezone.utc)
-
-    @classmethod
-    def _from(cls, d):
-        return cls(id=d["id"], step=d["step"], parent=d["parent"], time_ns=d["time_ns"], tensors=d["tensors"],
-                   logical_bytes=d["logical_bytes"], new_bytes=d["new_bytes"], tags=tuple(d["tags"]),
-                   metrics=dict(d["metrics"]),
-                   retired=tuple(cls._from(r) for r in d.get("retired", ())))
-
-
-_SIZE_UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
-
-
-def _shard_size(size):
-    """save_pretrained's max_shard_size in bytes: an int, or "5GB" as huggingface_hub parses it."""
-    if isinstance(size, int) and not isinstance(size, bool):
-        n = size
-    elif isinstance(size, str) and size.strip()[-2:].upper() in _SIZE_UNITS:
-        try:
-            n = int(float(size.strip()[:-2]) * _SIZE_UNITS[size.strip()[-2:].upper()])
-        except ValueError:
-            n = 0
-    else:
-        n = 0
-    if n < 1:
-        raise ValueError(f"max_shard_size must be a positive number of bytes or a size such as '5GB', not {size!r}")
-    return n
+__all__ = ["CheckpointInfo", "SaveFuture", "Store", "open"]
 
 
 def _selector(step=None, id=None, tag=None, at=None, best=None):
@@ -105,79 +62,7 @@ def open(path, *, create=True, chunk_size=None, threads=0, read_only=False, stag
                                      staging_bytes or 0, max_pending_saves))
 
 
-class SaveFuture:
-    """An asynchronous save (Store.save(..., blocking=False)) whose state is captured and whose
-    persist (hash, write, sync, commit) runs on the store's own thread, without the GIL. Like a
-    concurrent.futures.Future: result(), exception(), done(); and the step it saves.
-
-    A failed persist commits nothing. Its error is raised by result() (returned by exception()),
-    and is also raised once by the store's next save (its own class, the message "an earlier
-    asynchronous save failed, so nothing was saved (this reports it once: retrying proceeds): ..."),
-    or by close() if no save comes. AbortedError: abandon_pending_saves() dropped it.
-    Thread-safe; valid after the store is closed (close finishes every pending save first).
-    """
-
-    def __init__(self, native, store=None, leaves=None, prints=None):
-        self._native = native
-        self._store = store  # skip_unchanged saves: the Store whose cache the result updates
-        self._leaves, self._prints = leaves, prints
-        self._lock = threading.Lock()
-        self._info = None
-        self._error = None
-        self._settled = False
-
-    @property
-    def step(self):
-        """The step this save records."""
-        return self._native.step
-
-    def done(self):
-        """Whether the persist has ended (committed or failed); never blocks."""
-        return self._settled or self._native.done()
-
-    def result(self, timeout=None):
-        """The committed checkpoint's CheckpointInfo, waiting at most `timeout` seconds (None: until
-        the persist ends). Raises the save's error (a ckptdb.Error), or TimeoutError when it has not
-        ended in time (it goes on)."""
-        if not self._wait(timeout):
-            raise TimeoutError(f"the asynchronous save of step {self.step} has not ended after {timeout} s")
-        if self._error is not None:
-            raise self._error
-        return self._info
-
-    def exception(self, timeout=None):
-        """The save's error, or None if it committed; waits as result() (TimeoutError likewise)."""
-        if not self._wait(timeout):
-            raise TimeoutError(f"the asynchronous save of step {self.step} has not ended after {timeout} s")
-        return self._error
-
-    def _wait(self, timeout):
-        """Waits (without the GIL) for the persist; False on timeout. Settles the future once."""
-        if self._settled:
-            return True
-        try:
-            d = self._native.wait(None if timeout is None else float(timeout))
-            if d is None:
-                return False
-            info, error, chunks = CheckpointInfo._from(d), None, d["chunks"]
-        except Error as e:  # the save's own error: kept for result() and exception()
-            info, error, chunks = None, e, None
-        with self._lock:
-            if self._settled:
-                return True
-            self._info, self._error, self._settled = info, error, True
-            store, leaves, prints = self._store, self._leaves, self._prints
-            self._store = self._leaves = self._prints = None
-        if store is not None:
-            store._settle_known(self, error, leaves, prints, chunks)
-        return True
-
-    def __repr__(self):
-        state = "pending" if not self.done() else ("failed" if self.exception() else "done")
-        return f"ckptdb.SaveFuture(step={self.step}, {state})"
-
-
-class Store:
+class Store(Interchange):
     """An open store. A context manager: leaving the block closes it. Thread-safe."""
 
     def __init__(self, native):
@@ -217,7 +102,8 @@ class Store:
         return f"ckptdb.Store({self.path!r}{', closed' if self.closed else ''})"
 
     # -- saving and restoring
-    def save(self, state, step, *, metrics=None, tags=None, metadata=None, skip_unchanged=False, blocking=True):
+    def save(self, state, step, *, metrics=None, tags=None, metadata=None, skip_unchanged=False, blocking=True,
+             progress=None):
         """Saves `state` as one checkpoint: any nesting of dicts (str or int keys, order kept),
         lists and tuples whose leaves are torch tensors, numpy arrays, int, float, bool, str, bytes
         or None (a model's state_dict, an optimizer's, a whole training state).
@@ -261,13 +147,26 @@ class Store:
         end, whose chunks it reuses; if that one failed because a remembered chunk was collected,
         its FailedPreconditionError is raised by its future and by this save, and the save after
         reads every tensor.
+
+        progress: a callable taking (done_bytes, total_bytes), or None. total_bytes is the tensors'
+        bytes; every chunk counts once hashed and stored (or found already stored, or skipped
+        unchanged). It is called once with done 0, then at most about every 100 ms, then, if the
+        save succeeds, once with done == total after the commit; done never decreases. It runs on
+        one of the store's threads (not necessarily the caller's), holding the GIL only for the
+        call, never two calls at once; it should return quickly. If it raises, the save stops,
+        commits nothing, and its exception is raised here (Ctrl-C interrupts a save this way).
+        Only for blocking saves (ValueError with blocking=False: that persist runs on the store's
+        own thread, which must never wait for the GIL).
         """
+        if progress is not None and not blocking:
+            raise ValueError("progress= needs blocking=True: an asynchronous save persists on the store's own thread, "
+                             "which never takes the GIL")
         structure, leaves = _ckptdb.encode_state_tree(state, _tensors.is_tensor)
         args = (int(step), dict(metrics or {}), list(tags or []), _strings(metadata), structure)
         if not skip_unchanged:
             if not blocking:
                 return SaveFuture(self._save_with(leaves, [None] * len(leaves), args, blocking))
-            return self._save_with(leaves, [None] * len(leaves), args, blocking)[0]
+            return self._save_with(leaves, [None] * len(leaves), args, blocking, progress=progress)[0]
         pending = self._known_future
         if pending is not None:
             pending.exception()  # waits; its error (if any) the store reports at this save itself
@@ -275,12 +174,12 @@ class Store:
         known = [self._known.get(name) for name, _ in leaves]
         known = [k[2] if k is not None and p is not None and k[1] == p else None for k, p in zip(known, prints)]
         try:
-            out = self._save_with(leaves, known, args, blocking, prints)
+            out = self._save_with(leaves, known, args, blocking, prints, progress)
         except FailedPreconditionError:
             if all(k is None for k in known):
                 raise
             self._known.clear()  # a remembered chunk was collected: read everything this once
-            out = self._save_with(leaves, [None] * len(leaves), args, blocking)
+            out = self._save_with(leaves, [None] * len(leaves), args, blocking, progress=progress)
         if not blocking:
             future = SaveFuture(out, self, leaves, prints)
             with self._known_lock:
@@ -311,12 +210,12 @@ class Store:
         them is committed. Use it before close() to close without waiting for persists."""
         return list(self._s.abandon_pending_saves())
 
-    def _save_with(self, leaves, known, args, blocking=True, prints=None):
+    def _save_with(self, leaves, known, args, blocking=True, prints=None, progress=None):
         """The native save of `leaves`: (CheckpointInfo, chunk lists), or the native handle."""
         names, dtypes, shapes, views = self._views(leaves, known, prints)
         if not blocking:
             return self._s.save_async(names, dtypes, shapes, views, *args, known)
-        d = self._s.save(names, dtypes, shapes, views, *args, known)
+        d = self._s.save(names, dtypes, shapes, views, *args, known, progress)
         return CheckpointInfo._from(d), d["chunks"]
 
     @staticmethod
@@ -337,7 +236,7 @@ class Store:
         return names, dtypes, shapes, views
 
     def restore(self, step=None, *, id=None, tag=None, at=None, best=None, device="cpu", select=None,
-                rename=None, strict=True, as_numpy=False, verify=True):
+                rename=None, strict=True, as_numpy=False, verify=True, progress=None):
         """One checkpoint: the object it was saved from, rebuilt with the same nesting and types,
         its tensors restored (a checkpoint imported from safetensors gives {name: tensor}).
 
@@ -351,6 +250,8 @@ class Store:
         selected names it lacks, and the saved names not selected (not read).
         Torch tensors on `device` (read into CPU memory first, then moved, until the GPU path
         lands), or numpy arrays with as_numpy. verify re-hashes every chunk read (default).
+        progress: as save's, over the bytes of the tensors read (if it raises, nothing is returned
+        and its exception is raised here).
         """
         which = self._which(step, id, tag, at, best)
         device = _device(device, as_numpy)
@@ -371,7 +272,7 @@ class Store:
             if not strict:
                 chosen = set(names)
                 unexpected = [n for n in saved if n not in chosen]
-        tensors, manifest = self._s.restore(which, names, verify)
+        tensors, manifest = self._s.restore(which, names, verify, progress)
         out = {}
         for name, dtype, shape, exported in tensors:
             new = _renamed(rename, name)
@@ -384,7 +285,7 @@ class Store:
         return out if strict else (out, missing, unexpected)
 
     def restore_into(self, target, step=None, *, id=None, tag=None, at=None, best=None, strict=True,
-                     rename=None, verify=True):
+                     rename=None, verify=True, progress=None):
         """Reads a checkpoint straight into existing tensors: `target` is an nn.Module (its
         parameters and buffers, as in its state_dict) or a mapping of names to torch tensors.
 
@@ -394,6 +295,8 @@ class Store:
         strict=False fills the tensors both have and returns (missing, unexpected) like
         load_state_dict: target names the checkpoint lacks, and saved names the target lacks.
         rename maps saved names to target names, as in restore(). Default checkpoint: the head.
+        progress: as save's, over the bytes of the tensors filled (if it raises, the targets may be
+        partly filled and its exception is raised here).
         """
         tensors = target.state_dict() if hasattr(target, "state_dict") and not isinstance(target, Mapping) else target
         if not isinstance(tensors, Mapping):
@@ -422,7 +325,7 @@ class Store:
             dtypes.append(dtype)
             shapes.append(list(shape))
             views.append(view)
-        self._s.restore_into(pinned, names, dtypes, shapes, views, verify)
+        self._s.restore_into(pinned, names, dtypes, shapes, views, verify, progress)
         for t, view in copies:
             _tensors.copy_back(t, view)
         return None if strict else (missing, unexpected)
@@ -461,63 +364,6 @@ class Store:
             return sel
         raise TypeError(f"diff: {what} must be a step (int), None (the head) or a dict such as {{'tag': 'best'}}, "
                         f"not {type(which).__name__}")
-
-    # -- safetensors interchange
-    def import_safetensors(self, files, step, *, metrics=None, tags=None, metadata=None):
-        """Saves safetensors files (a path or a list of paths, str or os.PathLike) as one checkpoint
-        at `step`, as `ckptdb import` does, and returns its CheckpointInfo. restore() gives it back
-        as {name: tensor}. Each file's __metadata__ joins `metadata` in the checkpoint's metadata.
-
-        Every file is read whole and checked before anything is saved. Raises NotFoundError for a
-        missing file; InvalidArgumentError for a path that is not a regular file (a FIFO, a
-        directory: refused without opening it), for a tensor name in two files, or for a metadata
-        key two sources give different values; CorruptionError for a malformed file; IOError when
-        reading fails or a file shrinks while it is read.
-        """
-        paths = [files] if isinstance(files, (str, bytes, os.PathLike)) else list(files)
-        info = self._s.import_safetensors([os.fsdecode(p) for p in paths], int(step), dict(metrics or {}),
-                                          list(tags or []), _strings(metadata))
-        return CheckpointInfo._from(info)
-
-    def export_safetensors(self, path, step=None, *, id=None, tag=None, at=None, best=None):
-        """Writes one checkpoint (default: the head; selectors as in restore) to the safetensors
-        file `path`, as `ckptdb export` does: its tensors in saved order and its metadata as
-        __metadata__, replacing `path` atomically, reading at most 64 MiB of tensor data at a time.
-        Returns the exported checkpoint's CheckpointInfo. Raises NotFoundError for an unknown
-        checkpoint, IOError when the file cannot be written (e.g. a missing directory).
-        """
-        return CheckpointInfo._from(self._s.export_safetensors(self._which(step, id, tag, at, best), os.fsdecode(path)))
-
-    # -- the Hugging Face model layout
-    def import_hf(self, dir, step, *, metrics=None, tags=None, metadata=None):
-        """Saves a save_pretrained directory (model.safetensors, or the shards its
-        model.safetensors.index.json names) as one checkpoint at `step`, as `ckptdb import-hf`
-        does, and returns its CheckpointInfo. config.json and generation_config.json are kept byte
-        for byte as the metadata "hf.config.json" and "hf.generation_config.json" beside `metadata`.
-
-        The whole directory is read and checked before anything is saved. Raises NotFoundError for
-        a directory without model.safetensors nor an index, or a missing shard; CorruptionError for
-        a malformed index, config or shard, or an index that disagrees with its shards.
-        """
-        info = self._s.import_hf(os.fsdecode(dir), int(step), dict(metrics or {}), list(tags or []),
-                                 _strings(metadata))
-        return CheckpointInfo._from(info)
-
-    def export_hf(self, dir, step=None, *, id=None, tag=None, at=None, best=None, max_shard_size="5GB",
-                  prefix=None):
-        """Writes one checkpoint (default: the head; selectors as in restore) as a directory that
-        transformers' from_pretrained loads, as `ckptdb export-hf` does, and returns its
-        CheckpointInfo. `dir` must not exist or be empty (AlreadyExistsError otherwise); it appears
-        whole or not at all.
-
-        max_shard_size: bytes (int) or a size as save_pretrained takes it ("5GB", "100KB": powers of
-        ten); over it the tensors are sharded as save_pretrained shards them. prefix: export only
-        the tensors named prefix..., with it stripped ("" for every tensor); None decides: "model."
-        when the checkpoint holds model.* and optimizer.* tensors (save_training_state), else "".
-        Raises FailedPreconditionError when the checkpoint has no "hf.config.json" metadata.
-        """
-        return CheckpointInfo._from(self._s.export_hf(self._which(step, id, tag, at, best), os.fsdecode(dir),
-                                                      _shard_size(max_shard_size), prefix))
 
     def _which(self, step, id, tag, at, best):
         which = _selector(step, id, tag, at, best)
@@ -564,16 +410,26 @@ class Store:
                 "abandoned": [CheckpointInfo._from(c) for c in r["abandoned"]],
                 "discarded": [CheckpointInfo._from(c) for c in r["discarded"]]}
 
-    def gc(self):
-        """Collects garbage now; returns the report as a dict (see `ckptdb gc --json`)."""
-        r = self._s.gc()
+    def gc(self, *, dry_run=False, progress=None):
+        """Collects garbage now; returns the report as a dict (see `ckptdb gc --json`), with
+        "bytes_copied" (live chunk bytes copied out of mostly-dead packs) and "dry_run".
+
+        dry_run=True changes nothing, not one byte of any file under the store, and returns what a
+        collection would do now: the checkpoints the retention policy would remove, the chunks,
+        packs and bytes it would delete, rewrite and reclaim (also on a read-only store).
+        progress: as save's, over the bytes the collection copies (0 when it copies nothing, and
+        in a dry run: then one call, (0, 0)). If it raises, nothing is moved or deleted (what the
+        retention step already committed stays) and its exception is raised here.
+        """
+        r = self._s.gc(bool(dry_run), progress)
         r["checkpoints_removed"] = [CheckpointInfo._from(c) for c in r["checkpoints_removed"]]
         return r
 
-    def verify(self):
+    def verify(self, *, progress=None):
         """Re-hashes every chunk of every checkpoint; returns a dict whose "damage" list is empty
-        when the store is sound."""
-        return self._s.verify()
+        when the store is sound. progress: as save's, over the bytes of the distinct chunks read
+        (bytes_checked, when nothing is damaged)."""
+        return self._s.verify(progress)
 
     def du(self):
         """Space accounting: logical, unique and disk bytes, and what each checkpoint alone holds."""
@@ -602,11 +458,6 @@ class Store:
             None if best is None else best[0], best is not None and best[1] == "max",
             1 if best is None else _count("keep_best count", best[2]))
         return self._s.get_policy()
-
-
-def _strings(metadata):
-    """Checkpoint metadata as the native module takes it: str keys and values."""
-    return {str(k): str(v) for k, v in (metadata or {}).items()}
 
 
 def _device(device, as_numpy):

@@ -4,8 +4,10 @@
 //
 // The GIL is released while a store call runs (hashing, writing, reading, verifying), so other
 // Python threads keep running beside a save. save_async releases it while it captures the bytes,
-// its handle's wait while it waits; the persist runs on the store's own thread and never takes it. Errors raise the ckptdb.errors class of their code,
-// carrying the store's one-line message.
+// its handle's wait while it waits; the persist runs on the store's own thread and never takes it.
+// A progress callable (progress.h) takes the GIL only for each of its calls, on the store thread
+// that reports. Errors raise the ckptdb.errors class of their code, carrying the store's one-line
+// message.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -22,6 +24,7 @@
 
 #include "api/python/src/convert.h"
 #include "api/python/src/dlpack_bridge.h"
+#include "api/python/src/progress.h"
 #include "api/python/src/state_tree.h"
 #include "api/python/src/store_reads.h"
 #include "ckptdb/ckptdb.h"
@@ -199,14 +202,17 @@ class NativeStore {
                 const std::vector<Shape>& shapes, const py::list& views, int64_t step,
                 const std::map<std::string, double>& metrics, const std::vector<std::string>& tags,
                 const std::map<std::string, std::string>& metadata, const py::bytes& structure,
-                const py::list& known) {
+                const py::list& known, const py::object& progress) {
     Store& s = store();
-    const SaveInput in("save", names, dtypes, shapes, views, step, metrics, tags, metadata, structure, known);
+    const PyProgress pg(progress);
+    SaveInput in("save", names, dtypes, shapes, views, step, metrics, tags, metadata, structure, known);
+    in.options.progress = pg.fn();
     Result<SavedCheckpoint> saved = Status::Internal("unsaved");
     {
       py::gil_scoped_release nogil;
       saved = s.Save(in.refs, in.options);
     }
+    pg.RaiseIfRaised();
     return SavedDict(Check(std::move(saved)));
   }
 
@@ -235,15 +241,20 @@ class NativeStore {
   // The safetensors files `files` saved as one checkpoint (ckptdb/safetensors.h).
   py::dict ImportSafetensors(const std::vector<std::string>& files, int64_t step,
                              const std::map<std::string, double>& metrics, const std::vector<std::string>& tags,
-                             const std::map<std::string, std::string>& metadata) {
-    const SaveOptions o = ImportOptions(step, metrics, tags, metadata);
-    return SavedDict(Call([&](Store& s) { return ckptdb::ImportSafetensors(s, files, o); }));
+                             const std::map<std::string, std::string>& metadata, const py::object& progress) {
+    const PyProgress pg(progress);
+    SaveOptions o = ImportOptions(step, metrics, tags, metadata);
+    o.progress = pg.fn();
+    return SavedDict(Call(pg, [&](Store& s) { return ckptdb::ImportSafetensors(s, files, o); }));
   }
 
   // Writes the checkpoint `which` selects to the safetensors file `path`; returns its info.
-  py::dict ExportSafetensors(const py::tuple& which, const std::string& path) {
+  py::dict ExportSafetensors(const py::tuple& which, const std::string& path, const py::object& progress) {
     const Selector sel = ToSelector(which);
-    return InfoDict(Call([&](Store& s) { return ckptdb::ExportSafetensors(s, sel, path); }));
+    const PyProgress pg(progress);
+    ExportOptions o;
+    o.progress = pg.fn();
+    return InfoDict(Call(pg, [&](Store& s) { return ckptdb::ExportSafetensors(s, sel, path, o); }));
   }
 
   // The save_pretrained directory `dir` saved as one checkpoint (ckptdb/hf_layout.h).
@@ -283,11 +294,14 @@ class NativeStore {
 
   // The tensors of the checkpoint `which` selects (only `names`, in that order, when given) as
   // (name, dtype, shape, bytes) with bytes a _RestoredBytes, plus the manifest's dict.
-  py::tuple Restore(const py::tuple& which, const std::optional<std::vector<std::string>>& names, bool verify) {
+  py::tuple Restore(const py::tuple& which, const std::optional<std::vector<std::string>>& names, bool verify,
+                    const py::object& progress) {
     Store& s = store();
     const Selector sel = ToSelector(which);
+    const PyProgress pg(progress);
     ReadOptions ro;
     ro.verify_chunks = verify;
+    ro.progress = pg.fn();
     std::vector<Tensor> out;
     Result<CheckpointManifest> m = Status::Internal("undescribed");
     Status status;
@@ -328,6 +342,7 @@ class NativeStore {
         }
       }
     }
+    pg.RaiseIfRaised();
     const CheckpointManifest manifest = Check(std::move(m));
     Check(status);
     py::list tensors;
@@ -343,9 +358,10 @@ class NativeStore {
   // written.
   void RestoreInto(const py::tuple& which, const std::vector<std::string>& names,
                    const std::vector<std::string>& dtypes, const std::vector<Shape>& shapes, const py::list& views,
-                   bool verify) {
+                   bool verify, const py::object& progress) {
     Store& s = store();
     const Selector sel = ToSelector(which);
+    const PyProgress pg(progress);
     std::vector<DType> types;
     const std::vector<ImportedBytes> bytes = ImportViews("restore_into", names, dtypes, shapes, views, types);
     std::vector<TensorBuffer> buffers;
@@ -353,11 +369,13 @@ class NativeStore {
       buffers.push_back({names[i], types[i], shapes[i], bytes[i].writable(), bytes[i].size()});
     ReadOptions ro;
     ro.verify_chunks = verify;
+    ro.progress = pg.fn();
     Status status;
     {
       py::gil_scoped_release nogil;
       status = s.RestoreInto(sel, buffers, ro);
     }
+    pg.RaiseIfRaised();
     Check(status);
   }
 
@@ -381,9 +399,16 @@ class NativeStore {
     const Selector sel = ToSelector(which);
     return InfoDict(Call([&](Store& s) { return s.Remove(sel); }));
   }
-  py::dict Gc() {
-    const GcReport r = Call([&](Store& s) { return s.CollectGarbage(); });
+  // With dry_run, what a collection would do, changing nothing (GcOptions::dry_run).
+  py::dict Gc(bool dry_run, const py::object& progress) {
+    const PyProgress pg(progress);
+    GcOptions o;
+    o.dry_run = dry_run;
+    o.progress = pg.fn();
+    const GcReport r = Call(pg, [&](Store& s) { return s.CollectGarbage(o); });
     py::dict d;
+    d["dry_run"] = dry_run;
+    d["bytes_copied"] = r.bytes_copied;
     d["reclaimed_bytes"] = r.reclaimed_bytes;
     d["chunks_deleted"] = r.chunks_deleted;
     d["packs_deleted"] = r.packs_deleted;
@@ -393,8 +418,11 @@ class NativeStore {
     d["checkpoints_removed"] = InfoList(r.checkpoints_removed);
     return d;
   }
-  py::dict Verify() {
-    const VerifyReport r = Call([&](Store& s) { return s.Verify(); });
+  py::dict Verify(const py::object& progress) {
+    const PyProgress pg(progress);
+    VerifyOptions o;
+    o.progress = pg.fn();
+    const VerifyReport r = Call(pg, [&](Store& s) { return s.Verify(o); });
     py::dict d;
     d["checkpoints"] = r.checkpoints;
     d["chunks_checked"] = r.chunks_checked;
@@ -472,16 +500,22 @@ class NativeStore {
  private:
   explicit NativeStore(std::unique_ptr<Store> s) : store_(std::move(s)), path_(store_->path()),
                                                    read_only_(store_->read_only()) {}
-  // Runs f(store) without the GIL and returns its value, raising its error.
+  // Runs f(store) without the GIL and returns its value, raising its error: first the exception
+  // the progress callable of `pg` raised, if it did (the store's error is then its Aborted).
   template <typename F>
-  auto Call(F&& f) -> decltype(Check(std::declval<std::invoke_result_t<F&, Store&>>())) {
+  auto Call(const PyProgress& pg, F&& f) -> decltype(Check(std::declval<std::invoke_result_t<F&, Store&>>())) {
     Store& s = store();
     std::invoke_result_t<F&, Store&> r = Status::Internal("not run");
     {
       py::gil_scoped_release nogil;
       r = f(s);
     }
+    pg.RaiseIfRaised();
     return Check(std::move(r));
+  }
+  template <typename F>
+  auto Call(F&& f) -> decltype(Check(std::declval<std::invoke_result_t<F&, Store&>>())) {
+    return Call(PyProgress(py::none()), std::forward<F>(f));
   }
   template <typename F>
   void CallStatus(F&& f) {
@@ -515,18 +549,24 @@ PYBIND11_MODULE(_ckptdb, m) {
       .def_static("open", &NativeStore::Open, py::arg("path"), py::arg("create"), py::arg("chunk_size"),
                   py::arg("threads"), py::arg("read_only"), py::arg("staging_bytes") = 0,
                   py::arg("max_pending_saves") = 1)
-      .def("save", &NativeStore::Save)
+      .def("save", &NativeStore::Save, py::arg("names"), py::arg("dtypes"), py::arg("shapes"), py::arg("views"),
+           py::arg("step"), py::arg("metrics"), py::arg("tags"), py::arg("metadata"), py::arg("structure"),
+           py::arg("known"), py::arg("progress") = py::none())
       .def("save_async", &NativeStore::SaveAsync)
       .def("abandon_pending_saves", &NativeStore::AbandonPendingSaves)
-      .def("restore", &NativeStore::Restore)
-      .def("restore_into", &NativeStore::RestoreInto)
+      .def("restore", &NativeStore::Restore, py::arg("which"), py::arg("names"), py::arg("verify"),
+           py::arg("progress") = py::none())
+      .def("restore_into", &NativeStore::RestoreInto, py::arg("which"), py::arg("names"), py::arg("dtypes"),
+           py::arg("shapes"), py::arg("views"), py::arg("verify"), py::arg("progress") = py::none())
       .def("read_range",
            [](NativeStore& self, const py::tuple& which, const std::string& name, uint64_t offset, uint64_t length,
               bool verify) { return ReadRange(self.store(), which, name, offset, length, verify); })
       .def("diff", [](NativeStore& self, const py::tuple& a, const py::tuple& b, bool stats,
                       bool verify) { return Diff(self.store(), a, b, stats, verify); })
-      .def("import_safetensors", &NativeStore::ImportSafetensors)
-      .def("export_safetensors", &NativeStore::ExportSafetensors)
+      .def("import_safetensors", &NativeStore::ImportSafetensors, py::arg("files"), py::arg("step"),
+           py::arg("metrics"), py::arg("tags"), py::arg("metadata"), py::arg("progress") = py::none())
+      .def("export_safetensors", &NativeStore::ExportSafetensors, py::arg("which"), py::arg("path"),
+           py::arg("progress") = py::none())
       .def("import_hf", &NativeStore::ImportHf)
       .def("export_hf", &NativeStore::ExportHf)
       .def("list", &NativeStore::List)
@@ -535,8 +575,8 @@ PYBIND11_MODULE(_ckptdb, m) {
       .def("tag", &NativeStore::Tag)
       .def("untag", &NativeStore::Untag)
       .def("remove", &NativeStore::Remove)
-      .def("gc", &NativeStore::Gc)
-      .def("verify", &NativeStore::Verify)
+      .def("gc", &NativeStore::Gc, py::arg("dry_run") = false, py::arg("progress") = py::none())
+      .def("verify", &NativeStore::Verify, py::arg("progress") = py::none())
       .def("space", &NativeStore::Space)
       .def("get_policy", &NativeStore::GetPolicy)
       .def("set_policy", &NativeStore::SetPolicy)
