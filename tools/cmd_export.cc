@@ -7,6 +7,7 @@
 #include "tools/command_util.h"
 #include "tools/format.h"
 #include "tools/json.h"
+#include "tools/progress.h"
 
 namespace ckptdb::cli {
 
@@ -19,8 +20,9 @@ int Export(const std::vector<std::string>& argv, std::ostream& out, std::ostream
   bool force = false;
   cl.Positional("STORE", &path, "the store directory (read-only: works beside a running save)");
   cl.Selector();
-  cl.Value("-o,--output", &output, "OUT", "the file to write (required)");
+  cl.Value("-o,--output", &output, "OUT", "the file to write (required); - writes to standard output");
   cl.Switch("-f,--force", &force, "replace OUT if it exists");
+  cl.Quiet();
   cl.Json();
   cl.Footer("Example:\n  ckptdb export runs/gpt --tag release-1 -o release-1.safetensors");
   if (auto rc = cl.Parse(argv, out, err)) return *rc;
@@ -28,14 +30,22 @@ int Export(const std::vector<std::string>& argv, std::ostream& out, std::ostream
   auto which = cl.Which();
   if (!which.ok()) return cl.UsageError(err, which.status().message());
   if (output.empty()) return cl.UsageError(err, "give the output file with -o OUT.safetensors");
+  const bool to_stdout = output == "-";
+  if (to_stdout && cl.json()) return cl.UsageError(err, "-o - writes the file to standard output; --json cannot share it");
   std::error_code ec;
-  if (!force && std::filesystem::exists(std::filesystem::symlink_status(output, ec)))
+  if (!to_stdout && !force && std::filesystem::exists(std::filesystem::symlink_status(output, ec)))
     return cl.UsageError(err, output + " exists; give --force to replace it");
 
   auto store = OpenForReading(path);
   if (!store.ok()) return cl.Fail(err, store.status());
-  auto info = ExportSafetensors(**store, *which, output);
+  ProgressLine progress(err, cl.ShowProgress(err), "export");
+  ExportOptions options;
+  options.progress = [&](const Progress& p) { progress.Update(p.done_bytes, p.total_bytes); };
+  auto info = to_stdout ? ExportSafetensors(**store, *which, out, options)
+                        : ExportSafetensors(**store, *which, output, options);
+  progress.Finish();
   if (!info.ok()) return cl.Fail(err, WithSuggestion(**store, *which, info.status()));
+  if (to_stdout) return kExitOk;  // standard output holds the file and nothing else
   if (cl.json()) {
     json::Writer w(/*pretty=*/true);
     w.BeginObject().Key("id").Uint(info->id).Key("step").Int(info->step).Key("tensors").Uint(info->tensor_count);

@@ -6,6 +6,7 @@
 #include "tools/format.h"
 #include "tools/import_flags.h"
 #include "tools/json.h"
+#include "tools/progress.h"
 #include "tools/values.h"
 
 namespace ckptdb::cli {
@@ -36,7 +37,10 @@ int ImportHf(const std::vector<std::string>& argv, std::ostream& out, std::ostre
   auto store = OpenForImport(path, in->chunk_size, &created);
   if (!store.ok()) return cl.Fail(err, store.status());
   PrintWarnings(cl, *warnings, out);
+  ProgressLine progress(err, cl.ShowProgress(err), "import-hf");
+  in->save.progress = [&](const Progress& p) { progress.Update(p.done_bytes, p.total_bytes); };
   auto info = ckptdb::ImportHf(**store, *model, in->save);
+  progress.Finish();
   if (!info.ok()) return cl.Fail(err, info.status());
   return FinishImport(cl, **store, *info, created, *warnings, " from " + Plural(model->paths().size(), "file"), out,
                       err);

@@ -9,6 +9,7 @@
 #include "tools/format.h"
 #include "tools/import_flags.h"
 #include "tools/json.h"
+#include "tools/progress.h"
 #include "tools/values.h"
 
 namespace ckptdb::cli {
@@ -19,6 +20,7 @@ void ImportFlags::Declare(CommandLine& cl) {
            "chunk size of a store being created: a power of two from 65536 to 67108864 (default 4 MiB)");
   cl.Values("--tag", &tags, "NAME", "tag the new checkpoint (repeatable)");
   cl.Values("--metric", &metrics, "NAME=VALUE", "record a metric, e.g. eval_loss=2.31 (repeatable)");
+  cl.Quiet();
   cl.Switch("--strict", &strict,
             "refuse (save nothing) instead of warning when the checkpoint drops tensors its parent has or "
             "goes back in steps");
@@ -173,7 +175,10 @@ int Import(const std::vector<std::string>& argv, std::ostream& out, std::ostream
   auto store = OpenForImport(path, in->chunk_size, &created);
   if (!store.ok()) return cl.Fail(err, store.status());
   PrintWarnings(cl, *warnings, out);
+  ProgressLine progress(err, cl.ShowProgress(err), "import");
+  in->save.progress = [&](const Progress& p) { progress.Update(p.done_bytes, p.total_bytes); };
   auto info = ImportSafetensors(**store, *read, in->save);
+  progress.Finish();
   if (!info.ok()) return cl.Fail(err, info.status());
   return FinishImport(cl, **store, *info, created, *warnings, "", out, err);
 }

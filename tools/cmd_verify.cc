@@ -3,6 +3,7 @@
 #include "tools/command_util.h"
 #include "tools/format.h"
 #include "tools/json.h"
+#include "tools/progress.h"
 
 namespace ckptdb::cli {
 namespace {
@@ -29,12 +30,17 @@ int Verify(const std::vector<std::string>& argv, std::ostream& out, std::ostream
                  "files. Exit 0 when all is sound, 1 naming each damaged checkpoint, tensor and chunk.");
   std::string path;
   cl.Positional("STORE", &path, "the store directory (read-only: works beside a running save)");
+  cl.Quiet();
   cl.Json();
   if (auto rc = cl.Parse(argv, out, err)) return *rc;
   if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
   auto store = OpenForReading(path);
   if (!store.ok()) return cl.Fail(err, store.status());
-  auto report = (*store)->Verify();
+  ProgressLine progress(err, cl.ShowProgress(err), "verify");
+  VerifyOptions options;
+  options.progress = [&](const Progress& p) { progress.Update(p.done_bytes, p.total_bytes); };
+  auto report = (*store)->Verify(options);
+  progress.Finish();
   if (!report.ok()) return cl.Fail(err, report.status());
   const Status damaged = Status::Corruption("store " + (*store)->path() + " has " +
                                             Plural(report->damage.size(), "damaged chunk reference"));

@@ -5,6 +5,9 @@
 #include "tools/cli.h"
 #include "tools/command_util.h"
 #include "tools/format.h"
+#include "tools/progress.h"
+
+#include <iostream>
 #include "tools/json.h"
 #include "tools/suggest.h"
 #include "tools/values.h"
@@ -186,6 +189,10 @@ std::optional<int> CommandLine::Parse(const std::vector<std::string>& argv, std:
     return UsageError(err, "unexpected argument '" + extra + "' (usage: ckptdb " + command_ + usage + " [flags])");
   }
   return std::nullopt;
+}
+
+bool CommandLine::ShowProgress(const std::ostream& err) const {
+  return !quiet_ && &err == &std::cerr && IsTerminal(2);
 }
 
 bool CommandLine::Given(const std::string& name) const { return app_.count(name) > 0; }

@@ -58,6 +58,9 @@ class CommandLine {
   bool json() const { return json_; }
   bool quiet() const { return quiet_; }
   bool dry_run() const { return dry_run_; }
+  // Whether long work shows a progress line on `err`: it is the process's stderr, a terminal,
+  // and --quiet was not given. Nothing extra is printed to a pipe or a file.
+  bool ShowProgress(const std::ostream& err) const;
 
   // Reports a usage error (exit 2) or a failure (exit `code`), as Parse does, and returns the code.
   int UsageError(std::ostream& err, const std::string& message) const;
