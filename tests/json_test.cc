@@ -258,6 +258,7 @@ TEST(JsonParse, InsideAStringOrNumberTheOffsetIsTheFirstByteThatCannotContinueIt
   EXPECT_EQ(Parse(R"(["\u12"])").status().message(), "JSON: \\u must be followed by four hex digits at byte 6");
   EXPECT_EQ(Parse("[1.e5]").status().message(), "JSON: expected a digit after '.' but found character 'e' at byte 3");
   EXPECT_EQ(Parse("[-").status().message(), "JSON: expected a digit after '-' but found end of input at byte 2");
+  EXPECT_EQ(Parse("\"a\\").status().message(), "JSON: unterminated string at byte 3");  // ends in a backslash
 }
 
 TEST(JsonParse, DepthErrorPointsAtTheFirstBracketTooDeep) {

@@ -1,6 +1,6 @@
 // json::Parse: nlohmann-json lexes and parses; a SAX handler builds the Value tree and adds the
-// checks nlohmann leaves out (duplicate keys, depth, underflow, a byte-order mark), and turns
-// nlohmann's errors into this library's one-line messages with byte offsets.
+// checks nlohmann leaves out (duplicate keys, depth, underflow, a byte-order mark, a NUL byte),
+// and turns nlohmann's errors into this library's one-line messages with byte offsets.
 #include <algorithm>
 #include <cstdio>
 #include <iterator>
@@ -56,7 +56,7 @@ class Builder {
   TrackedChars begin() { return TrackedChars(text_.data(), &read_to_); }
   TrackedChars end() { return TrackedChars(text_.data() + text_.size(), &read_to_); }
   // After nlohmann gave up: the error recorded.
-  Result<Value> Take() { return err_.ok() ? Status::InvalidArgument("JSON: not parsed") : err_; }
+  Result<Value> Take() { return err_.ok() ? Status::InvalidArgument("JSON: parser stopped without an error") : err_; }
   // After nlohmann succeeded: the value, unless nlohmann stopped on a NUL byte, which it takes for
   // the end of the text (the last byte it read, as nothing valid contains one).
   Result<Value> TakeWhole() {
@@ -218,6 +218,7 @@ std::string Builder::LexerError(std::string_view what, size_t at) const {
     std::string m(ours);
     return ours.substr(0, 9) == "expected " ? m + " but found " + Describe(at) : m;
   }
+  if (at >= text_.size()) return "unterminated string";  // nlohmann: a backslash, then the end
   if (what.substr(0, 35) == "invalid string: forbidden character")
     return "invalid escape '\\" + Printable(text_.substr(at, 1)) + "'";
   if (what.substr(0, 33) == "invalid string: control character") {
