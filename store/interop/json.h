@@ -2,13 +2,14 @@
 // headers and the CLI's `--json` output. Internal to the library (not in api/): the CLI reaches it
 // through tools/json.h, so there is one copy.
 //
-// Lexing, parsing, UTF-8 validation, escapes and number formatting are nlohmann-json's (json.cc
-// drives nlohmann::ordered_json; this header keeps nlohmann out of its includers). nlohmann already
-// follows RFC 8259 strictly: the text must be valid UTF-8, every escape is checked (a lone \uXXXX
-// surrogate is an error), no trailing commas, nothing but whitespace after the value. Parse adds what
-// nlohmann does not check: a byte-order mark is rejected (nlohmann would skip it), at most kMaxDepth
-// nested arrays/objects, and duplicate object keys are rejected (RFC 8259 leaves them undefined; for
-// a safetensors header a duplicate tensor name is corruption).
+// Lexing, parsing, UTF-8 validation, escapes and number formatting are nlohmann-json's
+// (json_parse.cc and json_write.cc drive nlohmann::ordered_json; this header keeps nlohmann out of
+// its includers). nlohmann follows RFC 8259 strictly: the text must be valid UTF-8, every escape is
+// checked (a lone \uXXXX surrogate is an error), no trailing commas, nothing but whitespace after the
+// value. Parse adds what nlohmann does not check: a byte-order mark and a NUL byte are rejected
+// (nlohmann would skip the one and take the other for the end), at most kMaxDepth nested
+// arrays/objects, and duplicate object keys are rejected (RFC 8259 leaves them undefined; for a
+// safetensors header a duplicate tensor name is corruption).
 // Numbers that are written as integers and fit int64 or uint64 are kept exactly (safetensors offsets
 // are u64 and may exceed 2^53); every other number is a double, and one too large or too small
 // (non-zero but below the smallest subnormal) for a double is rejected, as RFC 8259 section 9
