@@ -233,5 +233,81 @@ TEST(JsonPrintable, EscapesControlBytesAndInvalidUtf8AndTruncates) {
   EXPECT_EQ(Printable(std::string(100, 'x'), 10), std::string(10, 'x') + "...");
 }
 
+
+// ---- Behaviour that rests on nlohmann-json (store/interop/json_parse.cc, json_write.cc).
+
+TEST(JsonParse, FindsDuplicateKeysInLargeObjects) {
+  // Past a few members, keys are checked through a hash index rather than a scan.
+  std::string text = "{";
+  for (int i = 0; i < 100; ++i) text += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+  EXPECT_EQ(ParseOk(text + "\"last\":0}").as_object().size(), 101u);
+  for (const char* dup : {"k0", "k15", "k16", "k99"}) {
+    auto r = Parse(text + "\"" + dup + "\":0}");
+    ASSERT_FALSE(r.ok()) << dup;
+    EXPECT_EQ(r.status().message(), "JSON: duplicate key '" + std::string(dup) + "' at byte " + std::to_string(text.size()));
+  }
+}
+
+TEST(JsonParse, ComparesKeysAfterDecodingEscapes) {
+  EXPECT_EQ(Parse(R"({"a\u0062":1,"ab":2})").status().message(), "JSON: duplicate key 'ab' at byte 13");
+  EXPECT_EQ(Parse(R"({"k\\":1,"k\\":2})").status().message(), "JSON: duplicate key 'k\\' at byte 9");
+}
+
+TEST(JsonParse, InsideAStringOrNumberTheOffsetIsTheFirstByteThatCannotContinueIt) {
+  EXPECT_EQ(Parse("\"\xC3(\"").status().message(), "JSON: invalid UTF-8 at byte 2");
+  EXPECT_EQ(Parse(R"(["\u12"])").status().message(), "JSON: \\u must be followed by four hex digits at byte 6");
+  EXPECT_EQ(Parse("[1.e5]").status().message(), "JSON: expected a digit after '.' but found character 'e' at byte 3");
+  EXPECT_EQ(Parse("[-").status().message(), "JSON: expected a digit after '-' but found end of input at byte 2");
+  EXPECT_EQ(Parse("\"a\\").status().message(), "JSON: unterminated string at byte 3");  // ends in a backslash
+}
+
+TEST(JsonParse, DepthErrorPointsAtTheFirstBracketTooDeep) {
+  EXPECT_EQ(Parse(std::string(200, '[')).status().message(), "JSON: nesting deeper than 128 levels at byte 128");
+  EXPECT_EQ(Parse("{\"a\":" + std::string(200, '[')).status().message(),
+            "JSON: nesting deeper than 128 levels at byte 132");
+}
+
+TEST(JsonParse, NulByteIsNeverTheEndOfTheText) {
+  EXPECT_EQ(Parse(std::string("[\0]", 3)).status().message(), "JSON: unexpected byte 0x00, expected a value at byte 1");
+  EXPECT_EQ(Parse(std::string("1 \0", 3)).status().message(), "JSON: unexpected byte 0x00 after the JSON value at byte 2");
+}
+
+TEST(JsonParse, OnlyNonZeroNumbersThatUnderflowAreRejected) {
+  for (const char* zero : {"0.0", "0e-999", "-0.0e5", "0.000e-400"}) EXPECT_EQ(ParseOk(zero).as_double(), 0.0) << zero;
+  EXPECT_GT(ParseOk("1e-310").as_double(), 0.0);  // a subnormal is still a number
+  EXPECT_EQ(Parse("[2.5e-999]").status().message(), "JSON: number out of range at byte 1");
+}
+
+TEST(JsonWriter, ReplacesEachInvalidSequenceOnceAndEscapesGenuineReplacementCharacters) {
+  EXPECT_EQ(Writer().String("a\xE2\x82z").str(), "\"a\\ufffdz\"");  // a truncated sequence
+  EXPECT_EQ(Writer().String("\xEF\xBF\xBD").str(), "\"\\ufffd\"");
+  EXPECT_EQ(ParseOk(Writer().String("\xEF\xBF\xBD").str()).as_string(), "\xEF\xBF\xBD");
+}
+
+TEST(JsonWriter, StrBeforeTheEndIsNullOrTheLastTopLevelValue) {
+  Writer w;
+  EXPECT_EQ(w.str(), "null");
+  w.BeginArray().Int(1);
+  EXPECT_EQ(w.str(), "null");
+  w.EndArray();
+  EXPECT_EQ(w.str(), "[1]");
+}
+
+TEST(JsonWriter, CopiesAreIndependent) {
+  Writer a;
+  a.BeginObject().Key("x").BeginArray().Int(1);
+  Writer b = a;
+  a.Int(2).EndArray().EndObject();
+  b.EndArray().Key("y").Null().EndObject();
+  EXPECT_EQ(a.str(), R"({"x":[1,2]})");
+  EXPECT_EQ(b.str(), R"({"x":[1],"y":null})");
+}
+
+TEST(JsonWriter, MisuseDoesNotCrash) {
+  Writer w;
+  w.EndObject().EndArray().Key("k").BeginObject().Int(1).EndObject().EndObject();
+  EXPECT_TRUE(Parse(w.str()).ok()) << w.str();
+}
+
 }  // namespace
 }  // namespace ckptdb::json

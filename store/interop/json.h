@@ -1,21 +1,29 @@
-// A small strict JSON library: a DOM parser for safetensors headers and a streaming writer for
-// safetensors headers and the CLI's `--json` output. Internal to the library (not in api/): the CLI
-// reaches it through tools/json.h, so there is one copy. No third-party JSON library is allowed in
-// ckptdb yet, so this is ours.
+// Strict JSON for the library: a DOM parser for safetensors headers and a writer for safetensors
+// headers and the CLI's `--json` output. Internal to the library (not in api/): the CLI reaches it
+// through tools/json.h, so there is one copy.
 //
-// Parse follows RFC 8259 strictly: the text must be valid UTF-8, every escape is checked (including
-// \uXXXX surrogate pairs; a lone surrogate is an error), no trailing commas, nothing but whitespace
-// after the value, at most kMaxDepth nested arrays/objects, and duplicate object keys are rejected
-// (RFC 8259 leaves them undefined; for a safetensors header a duplicate tensor name is corruption).
+// Lexing, parsing, UTF-8 validation, escapes and number formatting are nlohmann-json's
+// (json_parse.cc and json_write.cc drive nlohmann::ordered_json; this header keeps nlohmann out of
+// its includers). nlohmann follows RFC 8259 strictly: the text must be valid UTF-8, every escape is
+// checked (a lone \uXXXX surrogate is an error), no trailing commas, nothing but whitespace after the
+// value. Parse adds what nlohmann does not check: a byte-order mark and a NUL byte are rejected
+// (nlohmann would skip the one and take the other for the end), at most kMaxDepth nested
+// arrays/objects, and duplicate object keys are rejected (RFC 8259 leaves them undefined; for a
+// safetensors header a duplicate tensor name is corruption).
 // Numbers that are written as integers and fit int64 or uint64 are kept exactly (safetensors offsets
 // are u64 and may exceed 2^53); every other number is a double, and one too large or too small
 // (non-zero but below the smallest subnormal) for a double is rejected, as RFC 8259 section 9
 // allows, rather than silently turned into infinity or zero.
 //
+// Value is this library's own tree rather than an ordered_json: find() hands out pointers to Values
+// and as_array()/as_object() references to vectors of them, which an ordered_json (whose children
+// are ordered_jsons) cannot provide.
+//
 // Thread safety: values; distinct objects may be used from any thread.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -83,19 +91,32 @@ class Value {
 
 // Parses one JSON text. Errors are InvalidArgument (the caller handed us malformed text; callers
 // reading files re-label them Corruption) with a one-line message naming the problem and the
-// 0-based byte offset where it was found: "JSON: expected ':' at byte 17".
+// 0-based byte offset where it was found: "JSON: expected ':' but found character '1' at byte 17".
+// The offset is where the offending token starts (a misplaced token, a duplicate key, a number out of
+// range, a bracket too deep) or, inside a string or number, the first byte that cannot continue it.
 Result<Value> Parse(std::string_view text);
 
-// Streaming writer. Calls must form one well-nested JSON value: inside an object, every value is
-// preceded by Key(). Commas and (with pretty) newlines plus 2-space indentation are automatic.
+// Builds one JSON value call by call and writes it with nlohmann's serialiser. Calls must form one
+// well-nested JSON value: inside an object, every value is preceded by Key(). Misuse (an End
+// without its Begin, a value without its Key, a second top-level value) never crashes, but what it
+// writes is unspecified. Pretty output puts every member and element on its own line indented by
+// 2 spaces per level; empty containers stay "{}" and "[]".
 // Strings are escaped: '"' and '\\', control characters as \b \f \n \r \t or \u00XX, and any
-// invalid UTF-8 byte is replaced by U+FFFD so the output is always valid JSON.
-// Doubles use the shortest form that reads back to the same double (std::to_chars), with ".0"
-// added when that form looks like an integer so a reader keeps it a double; NaN and infinities,
-// which JSON cannot express, are written as null.
+// invalid UTF-8 sequence is replaced by \ufffd so the output is always valid JSON (a genuine U+FFFD is
+// written as \ufffd too: the same JSON).
+// Doubles use a short form that reads back to the same double (nlohmann's Grisu2: almost always the
+// shortest), with ".0" added when that form looks like an integer so a reader keeps it a double;
+// NaN and infinities, which JSON cannot express, are written as null.
+// Thread safety: one Writer is used by one thread at a time. A moved-from Writer may only be
+// destroyed or assigned to.
 class Writer {
  public:
-  explicit Writer(bool pretty = false) : pretty_(pretty) {}
+  explicit Writer(bool pretty = false);
+  ~Writer();
+  Writer(const Writer& other);
+  Writer& operator=(const Writer& other);
+  Writer(Writer&&) noexcept;
+  Writer& operator=(Writer&&) noexcept;
 
   Writer& BeginObject();
   Writer& EndObject();
@@ -111,24 +132,16 @@ class Writer {
   // Writes a whole parsed value.
   Writer& Write(const Value& v);
 
-  // The text written so far (a complete document once every Begin has its End).
-  const std::string& str() const { return out_; }
+  // The document, once every Begin has its End (before that: "null", or the last top-level value
+  // completed). Serialised on each call; the reference is valid until the next call.
+  const std::string& str() const;
 
  private:
-  struct Frame {
-    bool is_object;
-    bool empty = true;
-  };
-  void BeforeValue();  // the comma / newline / indent that precedes a value in its container
-  void Newline();
-  void Close(char c);
-  void Raw(std::string_view s) { out_.append(s); }
-  void Escaped(std::string_view s);  // a quoted, escaped string with no separator before it
+  struct Doc;  // the nlohmann::ordered_json under construction (json.cc)
 
   bool pretty_;
-  bool after_key_ = false;
-  std::vector<Frame> stack_;
-  std::string out_;
+  std::unique_ptr<Doc> doc_;
+  mutable std::string out_;
 };
 
 // Serialises a value (compact unless pretty).
