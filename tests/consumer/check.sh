@@ -56,11 +56,18 @@ esac
 
 "$CMAKE" -S "$SRC/tests/consumer" -B "$stage/build" "${args[@]}" > "$stage/configure.log" 2>&1 ||
   { cat "$stage/configure.log" >&2; fail "configuring the consumer"; }
+# A user's configure and build of ckptdb should print nothing to worry about.
+if grep -q 'CMake Warning' "$stage/configure.log"; then
+  cat "$stage/configure.log" >&2; fail "configuring the consumer printed a CMake warning (above)"
+fi
 if [[ $mode == package ]]; then
   found=$(sed -n 's/^ckptdb_DIR:PATH=//p' "$stage/build/CMakeCache.txt")
   [[ $found == "$root/$LIBDIR/cmake/ckptdb" ]] || fail "find_package found ckptdb in '$found', not the install"
 fi
 "$CMAKE" --build "$stage/build" -j"$(nproc)" > "$stage/build.log" 2>&1 ||
   { cat "$stage/build.log" >&2; fail "building the consumer"; }
+if grep -q 'warning:' "$stage/build.log"; then
+  cat "$stage/build.log" >&2; fail "building the consumer printed a compiler warning (above)"
+fi
 rm -rf "$stage/store"
 "$stage/build/consumer" "$stage/store" || fail "the consumer program"
