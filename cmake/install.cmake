@@ -50,8 +50,9 @@ if(TARGET ckptdb_exe)
     install(FILES ${man} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
   endif()
 
-  set(completion ${PROJECT_SOURCE_DIR}/tools/completion/ckptdb.bash)
-  if(EXISTS ${completion})
+  # A glob, not if(EXISTS): the build then reconfigures when the script appears or goes.
+  file(GLOB completion CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tools/completion/ckptdb.bash)
+  if(completion)
     install(FILES ${completion} DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions
       RENAME ckptdb)
   endif()

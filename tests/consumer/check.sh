@@ -5,7 +5,7 @@
 #                          build-tree paths), then find_package(ckptdb) from there
 #   check.sh subdirectory  add_subdirectory(SRC): only ckptdb's library is built
 # Environment (tests/consumer/tests.cmake sets it): CMAKE SRC BIN WORK CONFIG CXX LAUNCHER PREFIX
-# LIBDIR INCLUDEDIR BINDIR MANDIR TOOL MAN PYTHON PYDIR.
+# LIBDIR INCLUDEDIR BINDIR MANDIR DATADIR TOOL MAN PYTHON PYDIR.
 set -euo pipefail
 mode=$1
 fail() { echo "consumer.$mode: FAILED: $*" >&2; exit 1; }
@@ -29,6 +29,8 @@ case $mode in
           "$LIBDIR/cmake/ckptdb/ckptdbTargets.cmake")
     [[ $TOOL != 1 ]] || need+=("$BINDIR/ckptdb")
     [[ $MAN != 1 ]] || need+=("$MANDIR/man1/ckptdb.1")
+    [[ $TOOL != 1 || ! -f $SRC/tools/completion/ckptdb.bash ]] ||
+      need+=("$DATADIR/bash-completion/completions/ckptdb")
     for f in "${need[@]}"; do [[ -f $root/$f ]] || fail "the install lacks $PREFIX/$f"; done
     if grep -rlF -e "$BIN" -e "$SRC" "$root/$LIBDIR/cmake/ckptdb"; then
       fail "the installed CMake package names the build or source tree (files above)"
