@@ -26,7 +26,9 @@ install(FILES ${PROJECT_BINARY_DIR}/ckptdbConfig.cmake ${PROJECT_BINARY_DIR}/ckp
 if(TARGET ckptdb_exe)
   install(TARGETS ckptdb_exe RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
-  # The man page is the tool's own --help-all, so it cannot drift from the flags.
+  # The man page is the tool's own --help-all, so it cannot drift from the flags. Without
+  # --no-discard-stderr: help2man ignores exit codes, so with stderr it would turn "unknown
+  # option" into a man page; this way a tool that cannot answer fails the build.
   find_program(CKPTDB_HELP2MAN help2man)
   if(CKPTDB_HELP2MAN)
     set(CKPTDB_BUILD_MAN_DEFAULT ON)
@@ -43,7 +45,7 @@ if(TARGET ckptdb_exe)
     endif()
     set(man ${PROJECT_BINARY_DIR}/ckptdb.1)
     add_custom_command(OUTPUT ${man}
-      COMMAND ${CKPTDB_HELP2MAN} -N --no-discard-stderr ${CKPTDB_HELP2MAN_OPTIONS}
+      COMMAND ${CKPTDB_HELP2MAN} -N ${CKPTDB_HELP2MAN_OPTIONS}
               "--name=inspect and maintain ckptdb checkpoint stores" $<TARGET_FILE:ckptdb_exe> -o ${man}
       DEPENDS ckptdb_exe VERBATIM COMMENT "help2man ckptdb.1")
     add_custom_target(ckptdb_man ALL DEPENDS ${man})
