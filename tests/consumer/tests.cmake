@@ -5,11 +5,9 @@ set(ckptdb_python "")
 if(TARGET _ckptdb)
   set(ckptdb_python ${Python_EXECUTABLE})
 endif()
-foreach(mode package subdirectory)
-  string(SUBSTRING ${mode} 0 1 first)
-  string(TOUPPER ${first} first)
-  string(SUBSTRING ${mode} 1 -1 rest)
-  add_test(NAME consumer.${first}${rest} COMMAND env
+foreach(name Package Subdirectory)
+  string(TOLOWER ${name} mode)
+  add_test(NAME consumer.${name} COMMAND env
     CMAKE=${CMAKE_COMMAND} SRC=${PROJECT_SOURCE_DIR} BIN=${PROJECT_BINARY_DIR}
     WORK=${PROJECT_BINARY_DIR}/consumer CONFIG=$<CONFIG> CXX=${CMAKE_CXX_COMPILER}
     LAUNCHER=${ckptdb_launcher} PREFIX=${CMAKE_INSTALL_PREFIX} LIBDIR=${CMAKE_INSTALL_LIBDIR}
@@ -19,5 +17,5 @@ foreach(mode package subdirectory)
     PYTHON=${ckptdb_python} PYDIR=${CKPTDB_PYTHON_INSTALL_DIR}
     bash ${CMAKE_CURRENT_LIST_DIR}/check.sh ${mode})
   # The subdirectory build compiles the library once more (ccache makes a rerun quick).
-  set_tests_properties(consumer.${first}${rest} PROPERTIES TIMEOUT 1800)
+  set_tests_properties(consumer.${name} PROPERTIES TIMEOUT 1800)
 endforeach()
