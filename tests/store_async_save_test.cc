@@ -139,7 +139,9 @@ TEST(StoreAsyncSave, SavesCommitInSubmissionOrderSynchronousOnesIncluded) {
   ASSERT_EQ(all.size(), 4u);
   for (size_t i = 0; i < all.size(); ++i) {
     EXPECT_EQ(all[i].step, static_cast<int64_t>(i + 1));
-    if (i) EXPECT_EQ(all[i].parent, all[i - 1].id);
+    if (i) {  // braces: EXPECT_EQ expands to an if/else (-Wdangling-else)
+      EXPECT_EQ(all[i].parent, all[i - 1].id);
+    }
     ExpectRestores(*store, Selector::Id(all[i].id), states[i]);
   }
 }
