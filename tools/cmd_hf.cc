@@ -30,20 +30,9 @@ int ImportHf(const std::vector<std::string>& argv, std::ostream& out, std::ostre
   if (!model.ok()) return cl.Fail(err, model.status());
   std::vector<std::string> names;
   for (const TensorRef& t : model->files().tensors()) names.push_back(t.name);
-  auto warnings = ImportWarnings(path, names, in->save.step);
-  if (!warnings.ok()) return cl.Fail(err, warnings.status());
-  if (Status s = StrictCheck(flags, *warnings); !s.ok()) return cl.Fail(err, s);
-  bool created = false;
-  auto store = OpenForImport(path, in->chunk_size, &created);
-  if (!store.ok()) return cl.Fail(err, store.status());
-  PrintWarnings(cl, *warnings, out);
-  ProgressLine progress(err, cl.ShowProgress(err), "import-hf");
-  in->save.progress = [&](const Progress& p) { progress.Update(p.done_bytes, p.total_bytes); };
-  auto info = ckptdb::ImportHf(**store, *model, in->save);
-  progress.Finish();
-  if (!info.ok()) return cl.Fail(err, info.status());
-  return FinishImport(cl, **store, *info, created, *warnings, " from " + Plural(model->paths().size(), "file"), out,
-                      err);
+  const SaveFn save = [&](Store& store, const SaveOptions& o) { return ckptdb::ImportHf(store, *model, o); };
+  return SaveImport(cl, flags, *in, path, names, "import-hf", save, " from " + Plural(model->paths().size(), "file"),
+                    out, err);
 }
 
 int ExportHf(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {

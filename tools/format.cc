@@ -163,6 +163,7 @@ std::string JoinIds(const std::vector<CheckpointInfo>& checkpoints) {
 
 Table::Table(std::vector<std::string> header, std::vector<bool> right) : right_(std::move(right)) {
   right_.resize(header.size(), false);
+  for (std::string& cell : header) cell = Escaped(cell);  // some tables' first row is data (diff, du)
   rows_.push_back(std::move(header));
 }
 

@@ -46,7 +46,7 @@ std::string Escaped(std::string_view s);
 std::string JoinIds(const std::vector<CheckpointInfo>& checkpoints);
 
 // A table whose columns are padded to their widest cell; `right` marks right-aligned columns.
-// Every added cell is printed Escaped, so a name holding a newline or an escape code stays one cell.
+// Every cell, the header's too, is printed Escaped, so a name holding a newline or an escape code stays one cell.
 class Table {
  public:
   explicit Table(std::vector<std::string> header, std::vector<bool> right = {});
