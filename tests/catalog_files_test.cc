@@ -77,7 +77,7 @@ TEST(CatalogFiles, ReopeningAStoreHundredsOfTimesKeepsTheCatalogSmallEnoughForRe
             0)
       << output;
   cli_tests::ExpectExported(file, StepSources(1), {});
-  EXPECT_EQ(reader_tests::RunCliWithFileLimit({"export", store, "--latest", "-o", file}, limit,
+  EXPECT_EQ(reader_tests::RunCliWithFileLimit({"export", store, "--latest", "-o", file, "--force"}, limit,
                                               out.Join("export.out"), &output),
             0)
       << output;

@@ -70,7 +70,7 @@ TEST(ReaderProcesses, CliReadCommandsBesideALiveWriterAlwaysSucceedBitExact) {
     cli_tests::CliRun log = cli_tests::Binary({"log", store}, out.path());
     ASSERT_EQ(log.code, 0) << log.err;
     EXPECT_TRUE(Contains(log.out, "STEP")) << log.out;
-    cli_tests::CliRun exported = cli_tests::Binary({"export", store, "--latest", "-o", file}, out.path());
+    cli_tests::CliRun exported = cli_tests::Binary({"export", store, "--latest", "-o", file, "--force"}, out.path());
     ASSERT_EQ(exported.code, 0) << exported.err;
     const size_t at = exported.out.find("(step ");
     ASSERT_NE(at, std::string::npos) << exported.out;

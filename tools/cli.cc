@@ -116,7 +116,9 @@ int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     return c->run({"--help"}, out, err);
   }
   if (command == "--help-all") {  // every page at once, for help2man's man page
-    out << Usage();
+    // help2man takes the first "Usage:" line as the man page's synopsis: the general one.
+    const std::string usage = Usage();
+    out << "Usage:" << usage.substr(usage.find(' '));
     for (const Command& c : Commands()) {
       out << "\n";
       c.run({"--help"}, out, err);
