@@ -79,7 +79,7 @@ int Complete(size_t index, const std::vector<std::string>& words, std::ostream& 
                            (command == "untag" && index == 2) || (command == "diff" && (index == 2 || index == 3));
   if (!wants_store) return kExitOk;  // a file or directory: the script falls back to the shell's own
   const StoreWords w = ReadStore(words[1]);
-  if (prev == "--tag" || (command == "untag" && index == 2 && prev == words[1])) {
+  if (prev == "--tag" || command == "untag") {  // untag's NAME (index 2) is a tag too
     PrintMatching(w.tags, cur, out);
   } else if (prev == "--step") {
     PrintMatching(w.steps, cur, out);
