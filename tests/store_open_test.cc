@@ -15,6 +15,7 @@
 
 #include "tests/support/store_fixtures.h"
 #include "tests/support/test_support.h"
+#include "tests/support/tree_bytes.h"
 
 namespace ckptdb {
 namespace {
@@ -23,14 +24,8 @@ namespace fs = boost::filesystem;
 using namespace store_tests;
 using testing::ScratchDir;
 
-// A snapshot of every regular file under `dir`: relative path -> contents.
-std::map<std::string, std::string> Snapshot(const std::string& dir) {
-  std::map<std::string, std::string> out;
-  for (fs::recursive_directory_iterator it(dir), end; it != end; ++it)
-    out[fs::relative(it->path(), dir).string() + (fs::is_directory(it->status()) ? "/" : "")] =
-        fs::is_regular_file(it->status()) ? testing::ReadFileOrDie(it->path().string()) : "";
-  return out;
-}
+// Every file and directory under `dir` with its contents (tests/support/tree_bytes.h).
+std::map<std::string, std::string> Snapshot(const std::string& dir) { return testing::TreeBytes(dir); }
 
 TEST(StoreOpen, MissingStoreWithoutCreateIsNotFoundNamingThePath) {
   ScratchDir dir;
