@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gpu/blake3_tree.h"
+#include "gpu/cuda_status.h"
 
 namespace ckptdb::gpu {
 namespace {
@@ -60,10 +61,7 @@ __global__ void ReduceTrees(const Input* inputs, b3::Cv* a, b3::Cv* b, uint8_t* 
   if (threadIdx.x == 0) b3::StoreDigest(from[0], digests + 32ull * blockIdx.x);
 }
 
-Status Cuda(cudaError_t e, const char* what) {
-  if (e == cudaSuccess) return Status::OK();
-  return Status::Internal(std::string("GPU BLAKE3: ") + what + ": " + cudaGetErrorString(e));
-}
+Status Cuda(cudaError_t e, const char* what) { return CudaStatus(e, std::string("GPU BLAKE3: ") + what); }
 
 // Device memory released on every path out of HashDeviceChunks.
 struct Scratch {
@@ -126,26 +124,6 @@ Status HashDeviceChunks(std::span<const DeviceChunk> chunks, std::span<Digest> d
   if (Status st = Cuda(cudaStreamSynchronize(stream), "kernels"); !st.ok()) return st;
   for (size_t i = 0; i < digests.size(); ++i) std::memcpy(digests[i].bytes.data(), host.data() + 32 * i, 32);
   return Status::OK();
-}
-
-DeviceBuffer::DeviceBuffer(uint64_t bytes) : size_(bytes) {
-  std::string why;
-  if (!DeviceAvailable(&why)) {
-    status_ = Status::FailedPrecondition(why);
-    return;
-  }
-  status_ = Cuda(cudaMalloc(&data_, bytes ? bytes : 1), "cudaMalloc");
-  if (!status_.ok()) data_ = nullptr;
-}
-
-DeviceBuffer::~DeviceBuffer() {
-  if (data_) cudaFree(data_);
-}
-
-Status DeviceBuffer::CopyIn(uint64_t at, const void* src, uint64_t bytes) {
-  if (!ok()) return status_;
-  if (at > size_ || bytes > size_ - at) return Status::InvalidArgument("DeviceBuffer::CopyIn past the end");
-  return Cuda(cudaMemcpy(static_cast<uint8_t*>(data_) + at, src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy");
 }
 
 }  // namespace ckptdb::gpu

@@ -1,6 +1,7 @@
 // The GPU BLAKE3 (gpu/device_hasher.h) on a real device: digests of device memory equal the CPU
 // BLAKE3's for the official vectors and for many chunks of random lengths in one launch. Without a
 // usable GPU (CI) every test skips, saying why.
+#include "gpu/device_buffer.h"
 #include "gpu/device_hasher.h"
 
 #include <gtest/gtest.h>
