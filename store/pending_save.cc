@@ -89,7 +89,10 @@ Status PendingSave::Add(std::span<const size_t> which, const ChunkSource& source
     for (size_t k : group)
       if (!known(k)) views.push_back(source.View(k));
     std::vector<Digest> digests(views.size());
-    store_.hasher_->Hash(views, digests);
+    if (Status s = store_.hasher_->Hash(views, digests); !s.ok()) {
+      failed = true;
+      return Fail(std::move(s));
+    }
     size_t h = 0;
     for (size_t k : group) {
       const ChunkTask& t = tasks_[k];

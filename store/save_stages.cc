@@ -8,8 +8,9 @@
 
 namespace ckptdb {
 
-void CpuChunkHasher::Hash(std::span<const ChunkView> chunks, std::span<Digest> digests) const {
+Status CpuChunkHasher::Hash(std::span<const ChunkView> chunks, std::span<Digest> digests) const {
   for (size_t i = 0; i < chunks.size(); ++i) digests[i] = HashBytes(chunks[i].data, chunks[i].length);
+  return Status::OK();
 }
 
 ChunkView CallerChunks::View(size_t task) const {

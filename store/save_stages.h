@@ -19,7 +19,8 @@ namespace ckptdb {
 
 struct ChunkTask;
 
-// One chunk's bytes, readable by the host for as long as its source lives.
+// One chunk's bytes for as long as its source lives: host memory for the CPU hasher and for
+// writing; device memory for a device hasher (gpu/device_chunk_hasher.h).
 struct ChunkView {
   const uint8_t* data = nullptr;
   uint64_t length = 0;
@@ -30,7 +31,9 @@ class ChunkHasher {
  public:
   virtual ~ChunkHasher() = default;
   // Writes the BLAKE3-256 digest of chunks[i] to digests[i]. REQUIRES: equal lengths.
-  virtual void Hash(std::span<const ChunkView> chunks, std::span<Digest> digests) const = 0;
+  // Errors: a device hasher's failure (the device's error, named); the CPU hasher never fails.
+  // On error the digests are unspecified and the save fails with that status.
+  virtual Status Hash(std::span<const ChunkView> chunks, std::span<Digest> digests) const = 0;
   // How many chunks one Hash call should carry: the pipeline cuts a piece into batches of this
   // many and runs the batches on its worker threads, each hashing then writing its own chunks,
   // so that hashing on one thread overlaps writing on another.
@@ -41,7 +44,7 @@ class ChunkHasher {
 // pool supplies the parallelism.
 class CpuChunkHasher final : public ChunkHasher {
  public:
-  void Hash(std::span<const ChunkView> chunks, std::span<Digest> digests) const override;
+  Status Hash(std::span<const ChunkView> chunks, std::span<Digest> digests) const override;
   size_t batch_chunks() const override { return 1; }
 };
 

@@ -2,6 +2,7 @@
 // BLAKE3's for the official vectors and for many chunks of random lengths in one launch. Without a
 // usable GPU (CI) every test skips, saying why.
 #include "gpu/device_buffer.h"
+#include "gpu/device_chunk_hasher.h"
 #include "gpu/device_hasher.h"
 
 #include <gtest/gtest.h>
@@ -61,6 +62,28 @@ TEST_F(GpuBlake3Test, ManyChunksOfRandomLengthsInOneLaunch) {
   for (int i = 0; i < 64; ++i) inputs.push_back(testing::RandomBytes(i, i < 8 ? (4u << 20) : rng() % (4u << 20)));
   const std::vector<Digest> got = OnDevice(inputs);
   for (size_t i = 0; i < inputs.size(); ++i) EXPECT_EQ(got[i], HashBytes(inputs[i].data(), inputs[i].size())) << i;
+}
+
+// The save pipeline's seam: the same digests through DeviceChunkHasher as through the CPU hasher.
+TEST_F(GpuBlake3Test, TheDeviceChunkHasherAgreesWithTheCpuHasher) {
+  std::vector<std::vector<uint8_t>> inputs;
+  for (int i = 0; i < 9; ++i) inputs.push_back(testing::RandomBytes(100 + i, (1u << 20) + 977 * i));
+  uint64_t total = 0;
+  for (const auto& in : inputs) total += in.size();
+  gpu::DeviceBuffer buf(total);
+  ASSERT_TRUE(buf.ok()) << buf.status().ToString();
+  std::vector<ChunkView> device, host;
+  uint64_t at = 0;
+  for (const auto& in : inputs) {
+    ASSERT_TRUE(buf.CopyIn(at, in.data(), in.size()).ok());
+    device.push_back({static_cast<const uint8_t*>(buf.data()) + at, in.size()});
+    host.push_back({in.data(), in.size()});
+    at += in.size();
+  }
+  std::vector<Digest> on_device(inputs.size()), on_host(inputs.size());
+  ASSERT_TRUE(gpu::DeviceChunkHasher().Hash(device, on_device).ok());
+  ASSERT_TRUE(CpuChunkHasher().Hash(host, on_host).ok());
+  EXPECT_EQ(on_device, on_host);
 }
 
 // Checked before any device is touched, so it runs on CI too.
