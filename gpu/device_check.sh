@@ -13,8 +13,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 case "${1:-}" in
   prepare)
     cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCKPTDB_BUILD_PYTHON=OFF >/dev/null
-    cmake --build build-gpu -j"$(nproc)" --target gpu_blake3_test gpu_blake3_bench blake3_tree_test
-    mkdir -p build-gpu/only && cp build-gpu/gpu_blake3_test build-gpu/gpu_blake3_bench build-gpu/blake3_tree_test build-gpu/only/
+    cmake --build build-gpu -j"$(nproc)" --target gpu_blake3_test gpu_device_save_test gpu_blake3_bench blake3_tree_test
+    mkdir -p build-gpu/only && cp build-gpu/gpu_blake3_test build-gpu/gpu_device_save_test build-gpu/gpu_blake3_bench build-gpu/blake3_tree_test build-gpu/only/
     ../shared/tools/device-bundle build-gpu/only .devbundle
     ;;
   run)
@@ -23,7 +23,8 @@ case "${1:-}" in
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$out/device.txt"
     .devbundle/bin/blake3_tree_test
     .devbundle/bin/gpu_blake3_test 2>&1 | tee "$out/gpu_blake3_test.txt"
-    if grep -q SKIPPED "$out/gpu_blake3_test.txt"; then echo "device_check: GPU tests skipped on the GPU machine"; exit 1; fi
+    .devbundle/bin/gpu_device_save_test 2>&1 | tee "$out/gpu_device_save_test.txt"
+    if grep -q SKIPPED "$out"/gpu_*_test.txt; then echo "device_check: GPU tests skipped on the GPU machine"; exit 1; fi
     .devbundle/bin/gpu_blake3_bench --benchmark_out="$out/gpu_blake3_bench.json" 2>&1 | tee "$out/gpu_blake3_bench.txt"
     ;;
   *) echo "usage: gpu/device_check.sh prepare|run" >&2; exit 2 ;;

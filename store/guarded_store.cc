@@ -51,6 +51,10 @@ void GuardedStore::WaitForBackgroundIdleForTesting() {
 Result<SavedCheckpoint> GuardedStore::Save(std::span<const TensorRef> tensors, const SaveOptions& options) {
   return Call("saving", Edit::kSaved, [&] { return impl_->Save(tensors, options); });
 }
+Result<SavedCheckpoint> GuardedStore::SaveFrom(std::span<const TensorRef> tensors, const SaveOptions& options,
+                                               const MakeChunkSource& make) {
+  return Call("saving", Edit::kSaved, [&] { return impl_->SaveFrom(tensors, options, make); });
+}
 Result<SaveHandle> GuardedStore::SaveAsync(std::span<const TensorRef> tensors, const SaveOptions& options) {
   return Call("saving asynchronously", Edit::kSaved, [&] { return impl_->SaveAsync(tensors, options); });
 }

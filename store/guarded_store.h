@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "store/save_from_source.h"
 #include "store/store_impl.h"
 
 namespace ckptdb {
@@ -51,6 +52,9 @@ class GuardedStore final : public Store {
   void WaitForBackgroundIdleForTesting();
   const std::string& path() const override { return path_; }
   uint64_t chunk_size() const override { return chunk_size_; }
+  // SaveFromSource (store/save_from_source.h) through the same gate as Save.
+  Result<SavedCheckpoint> SaveFrom(std::span<const TensorRef> tensors, const SaveOptions& options,
+                                   const MakeChunkSource& make);
   // StreamCheckpoint (store/stream_read.h) through the same gate as every read.
   Status StreamCheckpoint(const Selector& which, uint64_t window_bytes, const ReadOptions& options,
                           const StreamBegin& begin, const StreamWrite& write);

@@ -73,7 +73,8 @@ Status PendingSave::Add(std::span<const size_t> which, const ChunkSource& source
   Lock();
   if (!status_.ok()) return status_;
   std::atomic<bool> failed{false};
-  const size_t batch = std::max<size_t>(1, store_.hasher_->batch_chunks());
+  const ChunkHasher& hasher = source.hasher() ? *source.hasher() : *store_.hasher_;
+  const size_t batch = std::max<size_t>(1, hasher.batch_chunks());
   store_.write_pool_.ParallelFor((which.size() + batch - 1) / batch, [&](size_t b) {
     if (failed.load(std::memory_order_relaxed)) return;
     if (stop_.load(std::memory_order_relaxed)) {
@@ -89,7 +90,7 @@ Status PendingSave::Add(std::span<const size_t> which, const ChunkSource& source
     for (size_t k : group)
       if (!known(k)) views.push_back(source.View(k));
     std::vector<Digest> digests(views.size());
-    if (Status s = store_.hasher_->Hash(views, digests); !s.ok()) {
+    if (Status s = hasher.Hash(views, digests); !s.ok()) {
       failed = true;
       return Fail(std::move(s));
     }
@@ -102,7 +103,7 @@ Status PendingSave::Add(std::span<const size_t> which, const ChunkSource& source
         s = CheckKnown(k, d);
       } else {
         d = digests[h];
-        s = Place(d, views[h]);
+        s = Place(k, d, views[h], source);
         ++h;
       }
       if (!s.ok()) {
@@ -132,7 +133,7 @@ Status PendingSave::CheckKnown(size_t k, const Digest& d) {
       "; save it without the hint");
 }
 
-Status PendingSave::Place(const Digest& d, const ChunkView& view) {
+Status PendingSave::Place(size_t k, const Digest& d, const ChunkView& device_or_host, const ChunkSource& source) {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!claimed_.insert(d).second) return Status::OK();  // tied weights: another task has it
@@ -140,6 +141,10 @@ Status PendingSave::Place(const Digest& d, const ChunkView& view) {
   auto present = store_.db_->HasChunk(d);
   if (!present.ok()) return present.status();
   if (*present) return Status::OK();
+  return source.WithHostBytes(k, device_or_host, [&](const ChunkView& view) { return Write(d, view); });
+}
+
+Status PendingSave::Write(const Digest& d, const ChunkView& view) {
   std::string ref;
   if (view.length < keys::kInlineChunkMax) {
     ref = keys::EncodeInlineChunk(view.data, view.length);

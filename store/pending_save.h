@@ -66,7 +66,11 @@ class PendingSave {
   void Lock();
   void Fail(Status s);  // keeps the first error, with where_ put first
   // The look-up and write stages of one new chunk: digest `d`, bytes `view`.
-  Status Place(const Digest& d, const ChunkView& view);
+  // Writes task k's chunk (digest `d`, bytes at `view` through `source`) unless the store or this
+  // save already has it.
+  Status Place(size_t k, const Digest& d, const ChunkView& view, const ChunkSource& source);
+  // Writes a new chunk's host bytes: inline in the index when small, else to this save's pack.
+  Status Write(const Digest& d, const ChunkView& view);
   Status CheckKnown(size_t k, const Digest& d);
   // AlreadyExists naming the first of `tags` that a committed checkpoint carries.
   Status CheckTagsFree(const std::vector<std::string>& tags) const;

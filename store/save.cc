@@ -9,9 +9,11 @@
 #include <set>
 #include <unordered_set>
 
+#include "store/guarded_store.h"
 #include "store/human_text.h"
 #include "store/keys.h"
 #include "store/pending_save.h"
+#include "store/save_from_source.h"
 #include "store/store_impl.h"
 
 namespace ckptdb {
@@ -52,6 +54,34 @@ Result<SavedCheckpoint> StoreImpl::Save(std::span<const TensorRef> tensors, cons
     p.Add(all, CallerChunks(tensors, p.tasks())).IgnoreError();  // sticky: Finish returns it
     return p.Finish();
   });
+}
+
+Result<SavedCheckpoint> StoreImpl::SaveFrom(
+    std::span<const TensorRef> tensors, const SaveOptions& options,
+    const std::function<Result<std::unique_ptr<ChunkSource>>(std::span<const ChunkTask>)>& make) {
+  if (Status s = CheckWritable(); !s.ok()) return s;
+  if (!next_pack_error_.ok()) return next_pack_error_;
+  auto save = PendingSave::Begin(*this, tensors, options);
+  if (!save.ok()) return save.status();
+  return saves_->RunInline([&]() -> Result<SavedCheckpoint> {
+    PendingSave& p = **save;
+    auto source = make(p.tasks());
+    if (!source.ok()) {
+      p.Abandon();
+      return source.status();
+    }
+    std::vector<size_t> all(p.tasks().size());
+    for (size_t k = 0; k < all.size(); ++k) all[k] = k;
+    p.Add(all, **source).IgnoreError();  // sticky: Finish returns it
+    return p.Finish();
+  });
+}
+
+Result<SavedCheckpoint> SaveFromSource(Store& store, std::span<const TensorRef> tensors, const SaveOptions& options,
+                                       const MakeChunkSource& make) {
+  auto* guarded = dynamic_cast<GuardedStore*>(&store);
+  if (guarded == nullptr) return Status::InvalidArgument("a save from a chunk source needs a store from Store::Open");
+  return guarded->SaveFrom(tensors, options, make);
 }
 
 Result<SaveHandle> StoreImpl::SaveAsync(std::span<const TensorRef> tensors, const SaveOptions& options) {

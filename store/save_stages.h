@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -52,7 +53,18 @@ class CpuChunkHasher final : public ChunkHasher {
 class ChunkSource {
  public:
   virtual ~ChunkSource() = default;
+  // The view the hasher reads: host memory, or device memory for a source whose hasher() is a
+  // device's.
   virtual ChunkView View(size_t task) const = 0;
+  // Calls `use` with the chunk's bytes in host memory, to write it to a pack. Called only for
+  // chunks the store lacks (after hashing and the lookup), so a device source copies only those
+  // off the device. A host source passes `view` itself. Returns `use`'s status, or the copy's error.
+  virtual Status WithHostBytes(size_t task, const ChunkView& view,
+                               const std::function<Status(const ChunkView&)>& use) const {
+    return use(view);
+  }
+  // The hasher for this source's views; null: the store's own (the CPU's).
+  virtual const ChunkHasher* hasher() const { return nullptr; }
 };
 
 // The caller's own memory: a synchronous save reads the tensors in place.

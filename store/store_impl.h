@@ -147,6 +147,9 @@ class StoreImpl final : public Store {
             std::shared_ptr<io::FileSystem> fs, std::unique_ptr<ReaderHold> hold, uint64_t epoch, uint64_t next_pack);
 
   Result<SavedCheckpoint> Save(std::span<const TensorRef> tensors, const SaveOptions& options) override;
+  // Save with the bytes from the source `make` builds (store/save_from_source.h); save.cc.
+  Result<SavedCheckpoint> SaveFrom(std::span<const TensorRef> tensors, const SaveOptions& options,
+                                   const std::function<Result<std::unique_ptr<ChunkSource>>(std::span<const ChunkTask>)>& make);
   Result<SaveHandle> SaveAsync(std::span<const TensorRef> tensors, const SaveOptions& options) override;
   Result<std::vector<int64_t>> AbandonPendingSaves() override { return saves_->AbandonAll(); }
   Result<std::vector<CheckpointInfo>> List() override;
