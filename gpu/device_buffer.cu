@@ -29,6 +29,13 @@ Status DeviceBuffer::CopyIn(uint64_t at, const void* src, uint64_t bytes) {
   return CudaStatus(cudaMemcpy(static_cast<uint8_t*>(data_) + at, src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy");
 }
 
+Status DeviceBuffer::CopyOut(uint64_t at, void* dst, uint64_t bytes) const {
+  if (!ok()) return status_;
+  if (at > size_ || bytes > size_ - at) return Status::InvalidArgument("DeviceBuffer::CopyOut past the end");
+  return CudaStatus(cudaMemcpy(dst, static_cast<const uint8_t*>(data_) + at, bytes, cudaMemcpyDeviceToHost),
+                    "cudaMemcpy");
+}
+
 Status DeviceBuffer::CopyFrom(const DeviceBuffer& src, uint64_t bytes) {
   if (!ok()) return status_;
   if (!src.ok()) return src.status();

@@ -23,6 +23,8 @@ class DeviceBuffer {
   uint64_t size() const { return size_; }
   // Copies `bytes` from host memory `src` to offset `at`. REQUIRES: at + bytes <= size().
   Status CopyIn(uint64_t at, const void* src, uint64_t bytes);
+  // Copies `bytes` at offset `at` to host memory `dst`. REQUIRES: at + bytes <= size().
+  Status CopyOut(uint64_t at, void* dst, uint64_t bytes) const;
   // Copies the first `bytes` of `src` (device to device) here and waits. REQUIRES: bytes <= both sizes.
   Status CopyFrom(const DeviceBuffer& src, uint64_t bytes);
 

@@ -9,6 +9,7 @@
 
 #include "gpu/device_buffer.h"
 #include "gpu/device_hasher.h"
+#include "gpu/device_restore.h"
 #include "tests/support/store_fixtures.h"
 
 namespace ckptdb {
@@ -66,6 +67,42 @@ TEST_F(GpuDeviceSaveTest, EveryDtypeRestoresBitExactAndOnlyChangedChunksCrossToT
   EXPECT_EQ(stats.bytes_to_host, std::min<uint64_t>(kChunk, state[0].bytes.size()));
   back = store->Restore(Selector::Latest()).value();
   EXPECT_EQ(0, std::memcmp(back[0].bytes.data(), state[0].bytes.data(), state[0].bytes.size()));
+
+  // Restore both checkpoints into fresh device memory (a small window, so it takes many pieces).
+  for (int64_t step : {1, 2}) {
+    gpu::DeviceBuffer into(total);
+    ASSERT_TRUE(into.ok());
+    std::vector<TensorBuffer> buffers;
+    uint64_t off = 0;
+    for (const Owned& t : state) {
+      buffers.push_back({t.name, t.dtype, t.shape, static_cast<uint8_t*>(into.data()) + off, t.bytes.size()});
+      off += t.bytes.size();
+    }
+    ASSERT_TRUE(gpu::RestoreIntoDevice(*store, Selector::Step(step), buffers, {}, kChunk).ok());
+    std::vector<uint8_t> host(total);
+    ASSERT_TRUE(into.CopyOut(0, host.data(), total).ok());
+    off = 0;
+    for (size_t i = 0; i < state.size(); ++i) {
+      std::vector<uint8_t> want = state[i].bytes;
+      if (i == 0 && step == 1) want[10] ^= 0x5A;  // step 1 saved the byte before the change
+      EXPECT_EQ(0, std::memcmp(host.data() + off, want.data(), want.size())) << state[i].name << " step " << step;
+      off += want.size();
+    }
+  }
+}
+
+TEST_F(GpuDeviceSaveTest, RestoreIntoDeviceChecksNamesAndShapes) {
+  testing::ScratchDir dir;
+  auto store = Store::Open(dir.Join("s"), SmallChunks()).value();
+  Owned t = MakeTensor("w", DType::kF32, {64}, 9);
+  SaveOptions o;
+  ASSERT_TRUE(store->Save(std::vector<TensorRef>{t.ref()}, o).ok());
+  gpu::DeviceBuffer into(t.bytes.size());
+  ASSERT_TRUE(into.ok());
+  std::vector<TensorBuffer> wrong_name = {{"v", DType::kF32, {64}, into.data(), t.bytes.size()}};
+  EXPECT_EQ(gpu::RestoreIntoDevice(*store, Selector::Latest(), wrong_name).code(), Code::kNotFound);
+  std::vector<TensorBuffer> wrong_shape = {{"w", DType::kF32, {8, 8}, into.data(), t.bytes.size()}};
+  EXPECT_EQ(gpu::RestoreIntoDevice(*store, Selector::Latest(), wrong_shape).code(), Code::kInvalidArgument);
 }
 
 }  // namespace
