@@ -42,17 +42,9 @@ Status StoreImpl::CheckSaveInput(std::span<const TensorRef> tensors, const SaveO
 }
 
 Result<SavedCheckpoint> StoreImpl::Save(std::span<const TensorRef> tensors, const SaveOptions& options) {
-  if (Status s = CheckWritable(); !s.ok()) return s;
-  if (!next_pack_error_.ok()) return next_pack_error_;
-  auto save = PendingSave::Begin(*this, tensors, options);
-  if (!save.ok()) return save.status();
   // Capture is nothing here: the stages read the caller's tensors in place.
-  return saves_->RunInline([&]() -> Result<SavedCheckpoint> {
-    PendingSave& p = **save;
-    std::vector<size_t> all(p.tasks().size());
-    for (size_t k = 0; k < all.size(); ++k) all[k] = k;
-    p.Add(all, CallerChunks(tensors, p.tasks())).IgnoreError();  // sticky: Finish returns it
-    return p.Finish();
+  return SaveFrom(tensors, options, [&](std::span<const ChunkTask> tasks) -> Result<std::unique_ptr<ChunkSource>> {
+    return std::unique_ptr<ChunkSource>(std::make_unique<CallerChunks>(tensors, tasks));
   });
 }
 
