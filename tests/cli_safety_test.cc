@@ -39,6 +39,8 @@ TEST_F(CliSafetyTest, DryRunsChangeNoByteOfTheStore) {
       {"policy", store_, "--keep-best", "loss:min", "--dry-run", "--json"},
       {"rollback", store_, "--step", "100", "--discard", "--dry-run"},
       {"rollback", store_, "--step", "100", "--dry-run", "--json"},
+      {"gc", store_, "--dry-run"},
+      {"gc", store_, "-n", "--json"},
   };
   for (const auto& args : runs) {
     SCOPED_TRACE(Describe(args));

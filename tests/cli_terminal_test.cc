@@ -108,6 +108,16 @@ TEST_F(CliTerminalTest, NamesWithControlCharactersCannotBreakOrColourTheOutput) 
   const CliRun show = Cli({"show", store_, "--step", "1"});
   EXPECT_NE(show.out.find("x\\n\\x1b[31mred"), std::string::npos) << show.out;
   EXPECT_NE(show.out.find("t\\x1b]0;owned\\x07"), std::string::npos) << show.out;
+  // Escaped once, in the table and in the graph: a backslash shows as one, never doubled.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"log", store_}, std::vector<std::string>{"log", store_, "--graph"}}) {
+    const CliRun log = Cli(args);
+    EXPECT_NE(log.out.find("t\\x1b]0;owned\\x07"), std::string::npos) << log.out;
+    EXPECT_EQ(log.out.find("\\\\"), std::string::npos) << "escaped twice:\n" << log.out;
+  }
+  // An error quoting the name escapes its control bytes once as well.
+  const CliRun missing = Cli({"show", store_, "--tag", "a\\b\x1b"});
+  EXPECT_NE(missing.err.find("'a\\b\\x1b'"), std::string::npos) << missing.err;
   const CliRun diff = Cli({"diff", store_, "1", "2"});
   EXPECT_NE(diff.out.find("- x\\n\\x1b[31mred"), std::string::npos) << diff.out;
   // JSON keeps the exact name (JSON escapes it), so scripts still get the real bytes.

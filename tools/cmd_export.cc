@@ -54,7 +54,7 @@ int Export(const std::vector<std::string>& argv, std::ostream& out, std::ostream
     return kExitOk;
   }
   out << "exported checkpoint " << info->id << " (step " << info->step << "): " << Plural(info->tensor_count, "tensor")
-      << ", " << HumanBytes(info->logical_bytes) << " to " << output << "\n";
+      << ", " << HumanBytes(info->logical_bytes) << " to " << Escaped(output) << "\n";
   return kExitOk;
 }
 

@@ -82,7 +82,7 @@ int ExportHf(const std::vector<std::string>& argv, std::ostream& out, std::ostre
   out << "exported checkpoint " << done->info.id << " (step " << done->info.step << "): "
       << Plural(done->tensor_count, "tensor")
       << (done->prefix.empty() ? "" : " named " + done->prefix + "* (prefix stripped)") << ", "
-      << HumanBytes(done->total_size) << " in " << Plural(done->files.size(), "file") << " to " << dir << "\n";
+      << HumanBytes(done->total_size) << " in " << Plural(done->files.size(), "file") << " to " << Escaped(dir) << "\n";
   return kExitOk;
 }
 

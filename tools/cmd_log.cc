@@ -15,23 +15,25 @@ namespace {
 
 std::string MetricsCell(const std::map<std::string, double>& metrics) {
   std::ostringstream s;
-  for (const auto& [k, v] : metrics) s << (s.tellp() ? " " : "") << Escaped(k) << "=" << v;
+  for (const auto& [k, v] : metrics) s << (s.tellp() ? " " : "") << k << "=" << v;
   return s.str();
 }
 
 std::string Join(const std::vector<std::string>& v) {
   std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ",") + Escaped(x);
+  for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
   return s;
 }
 
-// One graph row: "5 (head)  step 500  2026-11-23 04:00:00  8 B  tags: best  loss=0.25".
+// One graph row: "5 (head)  step 500  2026-11-23 04:00:00  8 B  tags: best  loss=0.25". Escaped
+// here, as Table escapes the table's cells (the cells themselves stay raw, so nothing is escaped
+// twice).
 std::string GraphText(const CheckpointInfo& c, bool is_head) {
   std::string s = std::to_string(c.id) + (is_head ? " (head)" : "") + "  step " + std::to_string(c.step) + "  " +
                   ShortTime(c.commit_time_ns) + "  " + HumanBytes(c.logical_bytes);
   if (!c.tags.empty()) s += "  tags: " + Join(c.tags);
   if (!c.metrics.empty()) s += "  " + MetricsCell(c.metrics);
-  return s;
+  return Escaped(s);
 }
 
 }  // namespace
@@ -75,21 +77,20 @@ int Log(const std::vector<std::string>& argv, std::ostream& out, std::ostream& e
     std::reverse(shown.begin(), shown.end());
     std::reverse(branch.begin(), branch.end());
   }
-  const std::vector<CheckpointInfo>* list = &shown;
 
   if (graph) {
-    // With -n the graph is drawn for the newest N only: lines to older parents end, as in git.
-    std::vector<CheckpointInfo> drawn(all->begin() + first, all->end());
+    // With -n the graph is drawn for the newest N only (`shown`, never reversed here): lines to
+    // older parents end, as in git.
     std::vector<std::string> text;
-    for (const CheckpointInfo& c : drawn) text.push_back(GraphText(c, is_head(c)));
-    out << RenderGraph(drawn, *head, text);
+    for (const CheckpointInfo& c : shown) text.push_back(GraphText(c, is_head(c)));
+    out << RenderGraph(shown, *head, text);
     return kExitOk;
   }
   if (cl.json()) {
     json::Writer w(/*pretty=*/true);
     w.BeginArray();
-    for (size_t i = 0; i < list->size(); ++i) {
-      const CheckpointInfo& c = (*list)[i];
+    for (size_t i = 0; i < shown.size(); ++i) {
+      const CheckpointInfo& c = shown[i];
       w.BeginObject();
       w.Key("id").Uint(c.id).Key("step").Int(c.step).Key("parent");
       c.parent ? w.Uint(*c.parent) : w.Null();
@@ -116,8 +117,8 @@ int Log(const std::vector<std::string>& argv, std::ostream& out, std::ostream& e
     right.insert(right.begin() + 3, false);
   }
   Table table(header, right);
-  for (size_t i = 0; i < list->size(); ++i) {
-    const CheckpointInfo& c = (*list)[i];
+  for (size_t i = 0; i < shown.size(); ++i) {
+    const CheckpointInfo& c = shown[i];
     std::vector<std::string> row = {std::to_string(c.id), std::to_string(c.step),
                                     c.parent ? std::to_string(*c.parent) : "-", ShortTime(c.commit_time_ns),
                                     std::to_string(c.tensor_count), HumanBytes(c.logical_bytes),

@@ -56,12 +56,12 @@ int Verify(const std::vector<std::string>& argv, std::ostream& out, std::ostream
   }
   for (const Damage& d : report->damage) {
     if (d.id == 0 && d.tensor.empty())  // the catalog's own files
-      err << "ckptdb: damaged: " << Escaped(d.problem) << "\n";
+      err << "ckptdb: damaged: " << EscapedControls(d.problem) << "\n";
     else if (d.tensor.empty())  // the manifest itself is unreadable
-      err << "ckptdb: damaged: checkpoint " << d.id << ": " << Escaped(d.problem) << "\n";
+      err << "ckptdb: damaged: checkpoint " << d.id << ": " << EscapedControls(d.problem) << "\n";
     else
       err << "ckptdb: damaged: checkpoint " << d.id << " (step " << d.step << "), tensor '" << Escaped(d.tensor)
-          << "', chunk " << d.chunk_index << " " << d.chunk.ToHex() << ": " << Escaped(d.problem) << "\n";
+          << "', chunk " << d.chunk_index << " " << d.chunk.ToHex() << ": " << EscapedControls(d.problem) << "\n";
   }
   return cl.Fail(err, damaged);
 }

@@ -66,7 +66,7 @@ int ReportError(std::ostream& err, const Status& status, int exit_code, bool jso
   for (char& c : msg)
     if (c == '\n' || c == '\r') c = ' ';
   // Messages quote names from files and the command line: no control code reaches the terminal.
-  err << "ckptdb: error: " << Escaped(msg) << "\n";
+  err << "ckptdb: error: " << EscapedControls(msg) << "\n";
   return exit_code;
 }
 

@@ -125,7 +125,9 @@ std::string ShortTime(int64_t unix_ns) {
   return buf;
 }
 
-std::string Escaped(std::string_view s) {
+namespace {
+
+std::string Escape(std::string_view s, bool backslash) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(s.size());
@@ -137,7 +139,7 @@ std::string Escaped(std::string_view s) {
     // C1 controls are U+0080..U+009F, in UTF-8 0xC2 followed by 0x80..0x9F; terminals obey some
     // (U+009B is CSI), so they are escaped like C0 ones.
     const bool c1 = valid && len == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0;
-    if (valid && !c1 && c >= 0x20 && c != 0x7F && c != '\\') {
+    if (valid && !c1 && c >= 0x20 && c != 0x7F && (c != '\\' || !backslash)) {
       out.append(s.substr(i, len));
       i += len;
       continue;
@@ -154,6 +156,11 @@ std::string Escaped(std::string_view s) {
   }
   return out;
 }
+
+}  // namespace
+
+std::string Escaped(std::string_view s) { return Escape(s, true); }
+std::string EscapedControls(std::string_view s) { return Escape(s, false); }
 
 std::string JoinIds(const std::vector<CheckpointInfo>& checkpoints) {
   std::string s;

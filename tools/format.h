@@ -42,6 +42,9 @@ using ckptdb::Plural;
 // read from a file cannot break a line, forge output, or send the terminal escape sequences, and
 // reading the escapes back gives the original bytes.
 std::string Escaped(std::string_view s);
+// As Escaped, but a backslash stays as it is: for messages, whose names the library has already
+// escaped (json::Printable), so that they are not escaped twice; control bytes still never pass.
+std::string EscapedControls(std::string_view s);
 // The checkpoints' ids in order, "4, 3, 1", for messages that name what a command changed.
 std::string JoinIds(const std::vector<CheckpointInfo>& checkpoints);
 

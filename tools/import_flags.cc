@@ -134,7 +134,7 @@ int FinishImport(const CommandLine& cl, Store& store, const SavedCheckpoint& inf
     out << w.str() << "\n";
     return kExitOk;
   }
-  if (created) out << "created store " << store.path() << " (chunk size " << HumanBytes(store.chunk_size()) << ")\n";
+  if (created) out << "created store " << Escaped(store.path()) << " (chunk size " << HumanBytes(store.chunk_size()) << ")\n";
   out << "saved checkpoint " << info.id << " (step " << info.step << "): " << Plural(info.tensor_count, "tensor")
       << what << ", " << HumanBytes(info.logical_bytes) << ", " << HumanBytes(info.new_bytes) << " new\n";
   if (!info.retired.empty()) out << "retention policy removed checkpoints: " << JoinIds(info.retired) << "\n";
