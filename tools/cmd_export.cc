@@ -27,8 +27,7 @@ int Export(const std::vector<std::string>& argv, std::ostream& out, std::ostream
   cl.Footer("Example:\n  ckptdb export runs/gpt --tag release-1 -o release-1.safetensors");
   if (auto rc = cl.Parse(argv, out, err)) return *rc;
   if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
-  auto which = cl.Which();
-  if (!which.ok()) return cl.UsageError(err, which.status().message());
+  const Selector& which = cl.which();
   if (output.empty()) return cl.UsageError(err, "give the output file with -o OUT.safetensors");
   const bool to_stdout = output == "-";
   if (to_stdout && cl.json()) return cl.UsageError(err, "-o - writes the file to standard output; --json cannot share it");
@@ -41,10 +40,10 @@ int Export(const std::vector<std::string>& argv, std::ostream& out, std::ostream
   ProgressLine progress(err, cl.ShowProgress(err), "export");
   ExportOptions options;
   options.progress = [&](const Progress& p) { progress.Update(p.done_bytes, p.total_bytes); };
-  auto info = to_stdout ? ExportSafetensors(**store, *which, out, options)
-                        : ExportSafetensors(**store, *which, output, options);
+  auto info = to_stdout ? ExportSafetensors(**store, which, out, options)
+                        : ExportSafetensors(**store, which, output, options);
   progress.Finish();
-  if (!info.ok()) return cl.Fail(err, WithSuggestion(**store, *which, info.status()));
+  if (!info.ok()) return cl.Fail(err, WithSuggestion(**store, which, info.status()));
   if (to_stdout) return kExitOk;  // standard output holds the file and nothing else
   if (cl.json()) {
     json::Writer w(/*pretty=*/true);

@@ -51,8 +51,7 @@ int ExportHf(const std::vector<std::string>& argv, std::ostream& out, std::ostre
   cl.Footer("Example:\n  ckptdb export-hf runs/gpt --best eval_loss:min ./best-model");
   if (auto rc = cl.Parse(argv, out, err)) return *rc;
   if (path.empty() || dir.empty()) return cl.UsageError(err, "give STORE, WHICH and one output DIR");
-  auto which = cl.Which();
-  if (!which.ok()) return cl.UsageError(err, which.status().message());
+  const Selector& which = cl.which();
   HfExportOptions options;
   if (cl.Given("--max-shard-size")) {
     auto n = ParseUint64("--max-shard-size", shard_text);
@@ -64,10 +63,10 @@ int ExportHf(const std::vector<std::string>& argv, std::ostream& out, std::ostre
 
   auto store = OpenForReading(path);
   if (!store.ok()) return cl.Fail(err, store.status());
-  auto done = ckptdb::ExportHf(**store, *which, dir, options);
+  auto done = ckptdb::ExportHf(**store, which, dir, options);
   // A non-empty DIR is the caller's mistake, as a bad flag is (ExportHf gives only it this code).
   if (!done.ok())
-    return cl.Fail(err, WithSuggestion(**store, *which, done.status()),
+    return cl.Fail(err, WithSuggestion(**store, which, done.status()),
                    done.status().code() == Code::kAlreadyExists ? kExitUsage : kExitFailure);
   if (cl.json()) {
     json::Writer w(/*pretty=*/true);

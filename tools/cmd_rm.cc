@@ -30,14 +30,13 @@ int Rm(const std::vector<std::string>& argv, std::ostream& out, std::ostream& er
   cl.Footer("Example:\n  ckptdb rm runs/gpt --step 1200 --dry-run");
   if (auto rc = cl.Parse(argv, out, err)) return *rc;
   if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
-  auto which = cl.Which();
-  if (!which.ok()) return cl.UsageError(err, which.status().message());
+  const Selector& which = cl.which();
 
   if (cl.dry_run()) {  // read-only: a dry run cannot change the store, even by accident
     auto store = OpenForReading(path);
     if (!store.ok()) return cl.Fail(err, store.status());
-    auto m = (*store)->Describe(*which);
-    if (!m.ok()) return cl.Fail(err, WithSuggestion(**store, *which, m.status()));
+    auto m = (*store)->Describe(which);
+    if (!m.ok()) return cl.Fail(err, WithSuggestion(**store, which, m.status()));
     auto space = (*store)->Space();
     if (!space.ok()) return cl.Fail(err, space.status());
     uint64_t reclaimable = 0;
@@ -54,8 +53,8 @@ int Rm(const std::vector<std::string>& argv, std::ostream& out, std::ostream& er
   }
   auto store = OpenExisting(path);
   if (!store.ok()) return cl.Fail(err, store.status());
-  auto removed = (*store)->Remove(*which);
-  if (!removed.ok()) return cl.Fail(err, WithSuggestion(**store, *which, removed.status()));
+  auto removed = (*store)->Remove(which);
+  if (!removed.ok()) return cl.Fail(err, WithSuggestion(**store, which, removed.status()));
   if (cl.json()) {
     WriteJson(*removed, false, std::nullopt, out);
   } else {

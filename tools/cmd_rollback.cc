@@ -86,12 +86,11 @@ int Rollback(const std::vector<std::string>& argv, std::ostream& out, std::ostre
   cl.Footer("Example:\n  ckptdb rollback runs/gpt --step 1200 --discard --dry-run");
   if (auto rc = cl.Parse(argv, out, err)) return *rc;
   if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
-  auto which = cl.Which();
-  if (!which.ok()) return cl.UsageError(err, which.status().message());
+  const Selector& which = cl.which();
   auto store = cl.dry_run() ? OpenForReading(path) : OpenExisting(path);
   if (!store.ok()) return cl.Fail(err, store.status());
-  auto report = cl.dry_run() ? Plan(**store, *which, discard) : (*store)->Rollback(*which, discard);
-  if (!report.ok()) return cl.Fail(err, WithSuggestion(**store, *which, report.status()));
+  auto report = cl.dry_run() ? Plan(**store, which, discard) : (*store)->Rollback(which, discard);
+  if (!report.ok()) return cl.Fail(err, WithSuggestion(**store, which, report.status()));
   if (cl.json())
     WriteJson(*report, cl.dry_run(), out);
   else

@@ -64,12 +64,11 @@ int Show(const std::vector<std::string>& argv, std::ostream& out, std::ostream& 
   cl.Footer("Example:\n  ckptdb show runs/gpt --at '2026-11-23 01:36:00' --json");
   if (auto rc = cl.Parse(argv, out, err)) return *rc;
   if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
-  auto which = cl.Which();
-  if (!which.ok()) return cl.UsageError(err, which.status().message());
+  const Selector& which = cl.which();
   auto store = OpenForReading(path);
   if (!store.ok()) return cl.Fail(err, store.status());
-  auto m = (*store)->Describe(*which);
-  if (!m.ok()) return cl.Fail(err, WithSuggestion(**store, *which, m.status()));
+  auto m = (*store)->Describe(which);
+  if (!m.ok()) return cl.Fail(err, WithSuggestion(**store, which, m.status()));
   cl.json() ? WriteJson(*m, out) : WriteText(*m, out);
   return kExitOk;
 }

@@ -28,12 +28,11 @@ int Tag(const std::vector<std::string>& argv, std::ostream& out, std::ostream& e
   cl.Json();
   cl.Footer("Example:\n  ckptdb tag runs/gpt --best eval_loss:min release-1");
   if (auto rc = cl.Parse(argv, out, err)) return *rc;
-  auto which = cl.Which();
-  if (!which.ok()) return cl.UsageError(err, which.status().message());
+  const Selector& which = cl.which();
   if (path.empty() || name.empty()) return cl.UsageError(err, "give STORE, a checkpoint and a non-empty NAME");
   auto store = OpenExisting(path);
   if (!store.ok()) return cl.Fail(err, store.status());
-  if (Status s = (*store)->Tag(*which, name); !s.ok()) return cl.Fail(err, WithSuggestion(**store, *which, s));
+  if (Status s = (*store)->Tag(which, name); !s.ok()) return cl.Fail(err, WithSuggestion(**store, which, s));
   auto m = (*store)->Describe(Selector::Tag(name));
   if (!m.ok()) return cl.Fail(err, m.status());
   if (cl.json()) {

@@ -188,6 +188,11 @@ std::optional<int> CommandLine::Parse(const std::vector<std::string>& argv, std:
       if (o->get_positional()) usage += " " + o->get_name();
     return UsageError(err, "unexpected argument '" + extra + "' (usage: ckptdb " + command_ + usage + " [flags])");
   }
+  if (has_selector_) {
+    auto which = ParseWhich();
+    if (!which.ok()) return UsageError(err, which.status().message());
+    which_ = *which;
+  }
   return std::nullopt;
 }
 
@@ -197,7 +202,7 @@ bool CommandLine::ShowProgress(const std::ostream& err) const {
 
 bool CommandLine::Given(const std::string& name) const { return app_.count(name) > 0; }
 
-Result<ckptdb::Selector> CommandLine::Which() const {
+Result<ckptdb::Selector> CommandLine::ParseWhich() const {
   int given = 0;
   for (const char* f : {"--step", "--id", "--latest", "--head", "--tag", "--at", "--best"}) given += Given(f);
   if (given != 1)

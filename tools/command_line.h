@@ -51,10 +51,11 @@ class CommandLine {
   // error on `err`.
   std::optional<int> Parse(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err);
 
-  // After Parse: whether a flag was given, and the checkpoint the selector flags pick
-  // (InvalidArgument unless exactly one was given, or when its value is malformed).
+  // After Parse: whether a flag was given, and (when Selector() was declared) the checkpoint the
+  // selector flags pick. Parse reports it as a usage error unless exactly one was given with a
+  // well-formed value, so which() is always set once Parse returned nullopt.
   bool Given(const std::string& name) const;
-  Result<ckptdb::Selector> Which() const;
+  const ckptdb::Selector& which() const { return *which_; }
   bool json() const { return json_; }
   bool quiet() const { return quiet_; }
   bool dry_run() const { return dry_run_; }
@@ -76,7 +77,10 @@ class CommandLine {
   bool json_ = false, quiet_ = false, dry_run_ = false;
   bool latest_ = false, head_ = false;
   std::string step_, id_, tag_, at_, best_;
+  Result<ckptdb::Selector> ParseWhich() const;
+
   bool has_selector_ = false;
+  std::optional<ckptdb::Selector> which_;
   std::vector<std::string> switch_names_;  // flags that take no value, as typed ("--json", "-q")
   bool json_on_line_ = false;  // --json appears in argv: errors are JSON even when parsing fails
 };
