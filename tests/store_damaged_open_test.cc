@@ -27,9 +27,8 @@ namespace {
 namespace fs = boost::filesystem;
 using namespace store_tests;
 using testing::ScratchDir;
+using testing::TreeBytes;  // every file under a directory with its bytes
 
-// Every file and directory under `dir` with its contents (tests/support/tree_bytes.h).
-std::map<std::string, std::string> Snapshot(const std::string& dir) { return testing::TreeBytes(dir); }
 
 // A real store at `path` with one checkpoint, closed.
 void MakeStore(const std::string& path) {
@@ -84,13 +83,13 @@ TEST(StoreDamagedOpen, AStoreMissingPartOfItsCatalogIsCorruptionNamingWhatIsMiss
                                  : damage.what;
     SCOPED_TRACE(what);
     damage.apply(path);
-    const auto before = Snapshot(dir.path());  // the store and what lies beside it
+    const auto before = TreeBytes(dir.path());  // the store and what lies beside it
     for (const auto& [how, status] : OpenEveryWay(path)) {
       SCOPED_TRACE(how);
       EXPECT_EQ(status.code(), Code::kCorruption) << status.ToString();
       EXPECT_EQ(status.message(), "store " + path + " is damaged: " + what) << status.ToString();
     }
-    EXPECT_EQ(Snapshot(dir.path()), before) << "opening a damaged store created or changed files";
+    EXPECT_EQ(TreeBytes(dir.path()), before) << "opening a damaged store created or changed files";
   }
 }
 
@@ -125,7 +124,7 @@ TEST(StoreDamagedOpen, ADirectoryThatNeverWasAStoreIsStillNoStore) {
     if (i == 1) fs::create_directories(path + "/packs");
     if (i == 2) fs::create_directories(path + "/db");
     layouts[i](path);
-    const auto before = Snapshot(path);
+    const auto before = TreeBytes(path);
     for (const auto& [how, status] : OpenEveryWay(path)) {
       SCOPED_TRACE(how);
       if (how == "Open(create_if_missing)" && i == 0) {
@@ -141,7 +140,7 @@ TEST(StoreDamagedOpen, ADirectoryThatNeverWasAStoreIsStillNoStore) {
       }
     }
     if (i != 0) {
-      EXPECT_EQ(Snapshot(path), before);
+      EXPECT_EQ(TreeBytes(path), before);
     }
   }
 }

@@ -10,28 +10,19 @@
 
 #include "ckptdb/ckptdb.h"
 #include "tests/support/store_fixtures.h"
+#include "tests/support/tree_bytes.h"
 
 namespace ckptdb {
 namespace {
 
 using namespace store_tests;
-namespace fs = std::filesystem;
 
-// Every regular file under `dir` (relative path -> bytes).
-std::map<std::string, std::string> Files(const std::string& dir) {
-  std::map<std::string, std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) out[fs::relative(e.path(), dir).string()] = testing::ReadFileOrDie(e.path().string());
-  return out;
-}
+// Every file and directory under `dir` with its bytes, and the paths two such trees differ in.
+using testing::ChangedPaths;
+using testing::TreeBytes;
 
 void ExpectSameFiles(const std::map<std::string, std::string>& got, const std::map<std::string, std::string>& want) {
-  for (const auto& [name, bytes] : want) {
-    auto it = got.find(name);
-    if (it == got.end()) ADD_FAILURE() << name << " is gone";
-    else EXPECT_TRUE(it->second == bytes) << name << " changed";
-  }
-  for (const auto& [name, bytes] : got) EXPECT_TRUE(want.count(name)) << name << " appeared";
+  EXPECT_TRUE(got == want) << "changed:" << ChangedPaths(want, got);
 }
 
 // RocksDB rewrites table files on its own: once the last snapshot older than their entries is
@@ -42,10 +33,10 @@ void ExpectSameFiles(const std::map<std::string, std::string>& got, const std::m
 std::map<std::string, std::string> Settled(Store& store) {
   auto v = store.Verify();
   EXPECT_TRUE(v.ok() && v->ok());
-  auto files = Files(store.path());
+  auto files = TreeBytes(store.path());
   for (int i = 0; i < 50; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    auto now = Files(store.path());
+    auto now = TreeBytes(store.path());
     if (now == files) return files;
     files = std::move(now);
   }
@@ -56,7 +47,7 @@ std::map<std::string, std::string> Settled(Store& store) {
 // The files once any background work the call before started has had time to run.
 std::map<std::string, std::string> FilesAfterAWhile(const std::string& dir) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  return Files(dir);
+  return TreeBytes(dir);
 }
 
 std::vector<CheckpointId> Ids(const std::vector<CheckpointInfo>& cks) {

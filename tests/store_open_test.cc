@@ -23,9 +23,8 @@ namespace {
 namespace fs = boost::filesystem;
 using namespace store_tests;
 using testing::ScratchDir;
+using testing::TreeBytes;  // every file under a directory with its bytes
 
-// Every file and directory under `dir` with its contents (tests/support/tree_bytes.h).
-std::map<std::string, std::string> Snapshot(const std::string& dir) { return testing::TreeBytes(dir); }
 
 TEST(StoreOpen, MissingStoreWithoutCreateIsNotFoundNamingThePath) {
   ScratchDir dir;
@@ -84,7 +83,7 @@ TEST(StoreOpen, NonEmptyDirectoryThatIsNotAStoreIsRefusedAndLeftUntouched) {
   testing::WriteFileOrDie(dir.Join("notes.txt"), "my thesis, final version");
   fs::create_directories(dir.Join("sub"));
   testing::WriteFileOrDie(dir.Join("sub/data.bin"), std::string(1000, '\x01'));
-  const auto before = Snapshot(dir.path());
+  const auto before = TreeBytes(dir.path());
   for (bool create : {true, false}) {
     SCOPED_TRACE("create_if_missing=" + std::to_string(create));
     StoreOptions o = SmallChunks();
@@ -92,7 +91,7 @@ TEST(StoreOpen, NonEmptyDirectoryThatIsNotAStoreIsRefusedAndLeftUntouched) {
     auto r = Store::Open(dir.path(), o);
     ASSERT_FALSE(r.ok());
     EXPECT_TRUE(Contains(r.status().message(), dir.path())) << r.status().ToString();
-    EXPECT_EQ(Snapshot(dir.path()), before) << "the directory was changed";
+    EXPECT_EQ(TreeBytes(dir.path()), before) << "the directory was changed";
   }
 }
 
@@ -204,12 +203,12 @@ TEST(StoreOpen, AnUnreadableDirectoryIsAnIOErrorAndNothingIsCreated) {
   fs::create_directory(sealed);
   ASSERT_EQ(::chmod(locked.c_str(), 0700), 0);
   ASSERT_EQ(::chmod(sealed.c_str(), 0), 0);
-  const auto before = Snapshot(dir.path());
+  const auto before = TreeBytes(dir.path());
   for (const std::string& path : {locked + "/store", sealed}) {
     const std::string got = OpenAsUnprivileged(path);
     EXPECT_TRUE(Contains(got, "IO error: cannot read store " + path + ": Permission denied")) << got;
   }
-  EXPECT_EQ(Snapshot(dir.path()), before);
+  EXPECT_EQ(TreeBytes(dir.path()), before);
   EXPECT_FALSE(fs::exists(locked + "/store"));
   EXPECT_TRUE(fs::is_empty(sealed));
 }
@@ -225,7 +224,7 @@ TEST(StoreOpen, AStoreWhoseCurrentFileIsMissingIsCorruptionNamingIt) {
     MustSave(*store, {MakeBytes("w", 100, 1)});
   }
   fs::remove(path + "/db/CURRENT");
-  const auto before = Snapshot(path);
+  const auto before = TreeBytes(path);
   for (bool create : {true, false}) {
     StoreOptions o = SmallChunks();
     o.create_if_missing = create;
@@ -235,7 +234,7 @@ TEST(StoreOpen, AStoreWhoseCurrentFileIsMissingIsCorruptionNamingIt) {
     EXPECT_TRUE(Contains(s.status().message(), path)) << s.status().ToString();
     EXPECT_TRUE(Contains(s.status().message(), "db/CURRENT is missing")) << s.status().ToString();
   }
-  EXPECT_EQ(Snapshot(path), before);
+  EXPECT_EQ(TreeBytes(path), before);
 }
 
 }  // namespace
