@@ -46,10 +46,9 @@ int Du(const std::vector<std::string>& argv, std::ostream& out, std::ostream& er
                  "store takes on disk, and what deleting each checkpoint alone would free. Human units; exact "
                  "bytes with --json.");
   std::string path;
-  cl.Positional("STORE", &path, "the store directory (read-only: works beside a running save)");
+  cl.StorePath(&path, "the store directory (read-only: works beside a running save)");
   cl.Json();
   if (auto rc = cl.Parse(argv, out, err)) return *rc;
-  if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
   auto store = OpenForReading(path);
   if (!store.ok()) return cl.Fail(err, store.status());
   auto report = (*store)->Space();

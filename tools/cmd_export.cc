@@ -18,7 +18,7 @@ int Export(const std::vector<std::string>& argv, std::ostream& out, std::ostream
                  "never half-written; every chunk is checked against its digest on the way.");
   std::string path, output;
   bool force = false;
-  cl.Positional("STORE", &path, "the store directory (read-only: works beside a running save)");
+  cl.StorePath(&path, "the store directory (read-only: works beside a running save)");
   cl.Selector();
   cl.Value("-o,--output", &output, "OUT", "the file to write (required); - writes to standard output");
   cl.Switch("-f,--force", &force, "replace OUT if it exists");
@@ -26,7 +26,6 @@ int Export(const std::vector<std::string>& argv, std::ostream& out, std::ostream
   cl.Json();
   cl.Footer("Example:\n  ckptdb export runs/gpt --tag release-1 -o release-1.safetensors");
   if (auto rc = cl.Parse(argv, out, err)) return *rc;
-  if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
   const Selector& which = cl.which();
   if (output.empty()) return cl.UsageError(err, "give the output file with -o OUT.safetensors");
   const bool to_stdout = output == "-";

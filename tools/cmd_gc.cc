@@ -13,12 +13,11 @@ int Gc(const std::vector<std::string>& argv, std::ostream& out, std::ostream& er
                  "of chunks no checkpoint references: delete emptied pack files and rewrite mostly-dead ones. "
                  "Safe beside readers; a killed gc leaves the store consistent.");
   std::string path;
-  cl.Positional("STORE", &path, "the store directory");
+  cl.StorePath(&path, "the store directory");
   cl.DryRun("print what gc would remove and reclaim; change nothing (opens the store read-only)");
   cl.Quiet();
   cl.Json();
   if (auto rc = cl.Parse(argv, out, err)) return *rc;
-  if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
   auto store = cl.dry_run() ? OpenForReading(path) : OpenExisting(path);
   if (!store.ok()) return cl.Fail(err, store.status());
   ProgressLine progress(err, cl.ShowProgress(err) && !cl.dry_run(), "gc");

@@ -45,14 +45,13 @@ int Log(const std::vector<std::string>& argv, std::ostream& out, std::ostream& e
                  "draws the branches.");
   std::string path, limit_text;
   bool graph = false, reverse = false;
-  cl.Positional("STORE", &path, "the store directory (read-only: works beside a running save)");
+  cl.StorePath(&path, "the store directory (read-only: works beside a running save)");
   cl.Value("-n,--max-count", &limit_text, "N", "only the N newest checkpoints");
   cl.Switch("--reverse", &reverse, "newest first");
   cl.Switch("--graph", &graph, "newest first, with the branches drawn as in git log --graph");
   cl.Json();
   cl.Footer("Example:\n  ckptdb log runs/gpt -n 5 --reverse");
   if (auto rc = cl.Parse(argv, out, err)) return *rc;
-  if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
   if (cl.json() && graph) return cl.UsageError(err, "give --json or --graph, not both");
   if (graph && reverse) return cl.UsageError(err, "--graph lists newest first already; drop --reverse");
   std::optional<uint64_t> limit;

@@ -153,7 +153,7 @@ int Policy(const std::vector<std::string>& argv, std::ostream& out, std::ostream
                  "checkpoints and the head are always kept. Without setting flags it only shows.");
   std::string path;
   Settings f;
-  cl.Positional("STORE", &path, "the store directory");
+  cl.StorePath(&path, "the store directory");
   cl.Value("--max-to-keep", &f.max_to_keep, "N|none", "keep the N most recent checkpoints (none: no limit)");
   cl.Value("--keep-every-steps", &f.keep_every_steps, "K|none",
            "also keep every checkpoint whose step is a multiple of K");
@@ -165,7 +165,6 @@ int Policy(const std::vector<std::string>& argv, std::ostream& out, std::ostream
   cl.Json();
   cl.Footer("Example:\n  ckptdb policy runs/gpt --max-to-keep 3 --keep-best eval_loss:min --dry-run");
   if (auto rc = cl.Parse(argv, out, err)) return *rc;
-  if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
   // Check the flags against a default policy first, so a bad value is a usage error even when the
   // store is missing, and nothing is opened for a command line that cannot work.
   RetentionPolicy scratch;

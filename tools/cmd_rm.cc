@@ -23,13 +23,12 @@ int Rm(const std::vector<std::string>& argv, std::ostream& out, std::ostream& er
                  "Delete one checkpoint, and its tags. The chunks no other checkpoint shares stay on disk "
                  "until 'ckptdb gc' reclaims them.");
   std::string path;
-  cl.Positional("STORE", &path, "the store directory");
+  cl.StorePath(&path, "the store directory");
   cl.Selector();
   cl.DryRun("print what would be removed, and how much gc would then reclaim; change nothing");
   cl.Json();
   cl.Footer("Example:\n  ckptdb rm runs/gpt --step 1200 --dry-run");
   if (auto rc = cl.Parse(argv, out, err)) return *rc;
-  if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
   const Selector& which = cl.which();
 
   if (cl.dry_run()) {  // read-only: a dry run cannot change the store, even by accident

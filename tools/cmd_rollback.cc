@@ -78,14 +78,13 @@ int Rollback(const std::vector<std::string>& argv, std::ostream& out, std::ostre
                  "forks history, and the checkpoints after it stay readable on their own branch (log --graph).");
   std::string path;
   bool discard = false;
-  cl.Positional("STORE", &path, "the store directory");
+  cl.StorePath(&path, "the store directory");
   cl.Selector();
   cl.Switch("--discard", &discard, "delete the abandoned checkpoints that carry no tag (gc reclaims their space)");
   cl.DryRun("print where the head would go and what would be abandoned or discarded; change nothing");
   cl.Json();
   cl.Footer("Example:\n  ckptdb rollback runs/gpt --step 1200 --discard --dry-run");
   if (auto rc = cl.Parse(argv, out, err)) return *rc;
-  if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
   const Selector& which = cl.which();
   auto store = cl.dry_run() ? OpenForReading(path) : OpenExisting(path);
   if (!store.ok()) return cl.Fail(err, store.status());

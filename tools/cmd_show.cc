@@ -58,12 +58,11 @@ void WriteText(const CheckpointManifest& m, std::ostream& out) {
 int Show(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err) {
   CommandLine cl("show", "One checkpoint: its step, parent, time, tags, metrics, metadata and tensors.");
   std::string path;
-  cl.Positional("STORE", &path, "the store directory (read-only: works beside a running save)");
+  cl.StorePath(&path, "the store directory (read-only: works beside a running save)");
   cl.Selector();
   cl.Json();
   cl.Footer("Example:\n  ckptdb show runs/gpt --at '2026-11-23 01:36:00' --json");
   if (auto rc = cl.Parse(argv, out, err)) return *rc;
-  if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
   const Selector& which = cl.which();
   auto store = OpenForReading(path);
   if (!store.ok()) return cl.Fail(err, store.status());

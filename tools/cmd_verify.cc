@@ -29,11 +29,10 @@ int Verify(const std::vector<std::string>& argv, std::ostream& out, std::ostream
                  "Re-read and re-hash every chunk every checkpoint references, and check the catalog's own "
                  "files. Exit 0 when all is sound, 1 naming each damaged checkpoint, tensor and chunk.");
   std::string path;
-  cl.Positional("STORE", &path, "the store directory (read-only: works beside a running save)");
+  cl.StorePath(&path, "the store directory (read-only: works beside a running save)");
   cl.Quiet();
   cl.Json();
   if (auto rc = cl.Parse(argv, out, err)) return *rc;
-  if (path.empty()) return cl.UsageError(err, "give exactly one STORE");
   auto store = OpenForReading(path);
   if (!store.ok()) return cl.Fail(err, store.status());
   ProgressLine progress(err, cl.ShowProgress(err), "verify");

@@ -81,6 +81,11 @@ void CommandLine::Positional(const std::string& name, std::string* value, const 
   app_.add_option(name, *value, help)->type_name("");
 }
 
+void CommandLine::StorePath(std::string* path, const std::string& help) {
+  Positional("STORE", path, help);
+  store_path_ = path;
+}
+
 void CommandLine::Positionals(const std::string& name, std::vector<std::string>* values, const std::string& help) {
   app_.add_option(name, *values, help)->type_name("");
 }
@@ -188,6 +193,7 @@ std::optional<int> CommandLine::Parse(const std::vector<std::string>& argv, std:
       if (o->get_positional()) usage += " " + o->get_name();
     return UsageError(err, "unexpected argument '" + extra + "' (usage: ckptdb " + command_ + usage + " [flags])");
   }
+  if (store_path_ && store_path_->empty()) return UsageError(err, "give exactly one STORE");
   if (has_selector_) {
     auto which = ParseWhich();
     if (!which.ok()) return UsageError(err, which.status().message());

@@ -30,6 +30,8 @@ class CommandLine {
   // A positional argument; `name` is how help and errors call it (STORE, DIR). Counts are checked
   // by the command (Need), which words the error for what is missing.
   void Positional(const std::string& name, std::string* value, const std::string& help);
+  // STORE as the only positional argument: Parse reports its absence ("give exactly one STORE").
+  void StorePath(std::string* path, const std::string& help);
   // The remaining positional arguments (import's FILE...).
   void Positionals(const std::string& name, std::vector<std::string>* values, const std::string& help);
   // A switch (--json), a flag with one value (--step N) and a repeatable one (--tag NAME...).
@@ -79,6 +81,7 @@ class CommandLine {
   std::string step_, id_, tag_, at_, best_;
   Result<ckptdb::Selector> ParseWhich() const;
 
+  const std::string* store_path_ = nullptr;  // set by StorePath(): Parse requires it
   bool has_selector_ = false;
   std::optional<ckptdb::Selector> which_;
   std::vector<std::string> switch_names_;  // flags that take no value, as typed ("--json", "-q")
