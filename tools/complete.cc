@@ -74,26 +74,33 @@ int Complete(size_t index, const std::vector<std::string>& words, std::ostream& 
   }
   // The store is the first argument after the command; the rest depends on the word before.
   if (index < 2 || words.size() < 2 || words[1].empty() || words[1][0] == '-') return kExitOk;
+  // What the word before (or the position, for untag's NAME and diff's A and B) asks for.
+  enum class Want { kNothing, kTags, kSteps, kIds, kBest, kSpec };
   const std::string& prev = words[index - 1];
-  const bool wants_store = prev == "--tag" || prev == "--step" || prev == "--id" || prev == "--best" ||
-                           (command == "untag" && index == 2) || (command == "diff" && (index == 2 || index == 3));
-  if (!wants_store) return kExitOk;  // a file or directory: the script falls back to the shell's own
+  Want want = prev == "--tag"    ? Want::kTags
+              : prev == "--step" ? Want::kSteps
+              : prev == "--id"   ? Want::kIds
+              : prev == "--best" ? Want::kBest
+                                 : Want::kNothing;
+  if (command == "untag" && index == 2) want = Want::kTags;
+  if (command == "diff" && (index == 2 || index == 3)) want = Want::kSpec;
+  if (want == Want::kNothing) return kExitOk;  // a file or directory: the script falls back to the shell's own
   const StoreWords w = ReadStore(words[1]);
-  if (prev == "--tag" || command == "untag") {  // untag's NAME (index 2) is a tag too
-    PrintMatching(w.tags, cur, out);
-  } else if (prev == "--step") {
-    PrintMatching(w.steps, cur, out);
-  } else if (prev == "--id") {
-    PrintMatching(w.ids, cur, out);
-  } else if (prev == "--best") {
-    PrintMatching(BestSpecs(w.metrics), cur, out);
-  } else if (command == "diff") {
-    std::vector<std::string> specs = {"latest", "head"};
-    for (const auto& v : {w.steps, Prefixed("tag:", w.tags), Prefixed("id:", w.ids),
-                          Prefixed("best:", BestSpecs(w.metrics))})
-      specs.insert(specs.end(), v.begin(), v.end());
-    PrintMatching(specs, cur, out);
+  std::vector<std::string> candidates;
+  switch (want) {
+    case Want::kTags: candidates = w.tags; break;
+    case Want::kSteps: candidates = w.steps; break;
+    case Want::kIds: candidates = w.ids; break;
+    case Want::kBest: candidates = BestSpecs(w.metrics); break;
+    case Want::kSpec:
+      candidates = {"latest", "head"};
+      for (const auto& v : {w.steps, Prefixed("tag:", w.tags), Prefixed("id:", w.ids),
+                            Prefixed("best:", BestSpecs(w.metrics))})
+        candidates.insert(candidates.end(), v.begin(), v.end());
+      break;
+    case Want::kNothing: break;
   }
+  PrintMatching(candidates, cur, out);
   return kExitOk;
 }
 
