@@ -55,6 +55,13 @@ Result<SavedCheckpoint> GuardedStore::SaveFrom(std::span<const TensorRef> tensor
                                                const MakeChunkSource& make) {
   return Call("saving", Edit::kSaved, [&] { return impl_->SaveFrom(tensors, options, make); });
 }
+Result<std::vector<bool>> GuardedStore::ChunksPresent(std::span<const Digest> digests) {
+  return Call("looking up chunks", Edit::kNone, [&] { return impl_->ChunksPresent(digests); });
+}
+Result<SaveHandle> GuardedStore::SaveAsyncFrom(std::span<const TensorRef> tensors, const SaveOptions& options,
+                                               const MakeChunkSource& capture) {
+  return Call("saving asynchronously", Edit::kSaved, [&] { return impl_->SaveAsyncFrom(tensors, options, capture); });
+}
 Result<SaveHandle> GuardedStore::SaveAsync(std::span<const TensorRef> tensors, const SaveOptions& options) {
   return Call("saving asynchronously", Edit::kSaved, [&] { return impl_->SaveAsync(tensors, options); });
 }
@@ -116,9 +123,10 @@ Status GuardedStore::WaitForBackgroundWork() {
 }
 
 Status GuardedStore::StreamCheckpoint(const Selector& which, uint64_t window_bytes, const ReadOptions& options,
-                                      const StreamBegin& begin, const StreamWrite& write) {
+                                      const StreamBegin& begin, const StreamWrite& write,
+                                      const StreamWindows* windows) {
   return Call("streaming a checkpoint", Edit::kNone,
-              [&] { return impl_->StreamCheckpoint(which, window_bytes, options, begin, write); });
+              [&] { return impl_->StreamCheckpoint(which, window_bytes, options, begin, write, windows); });
 }
 
 Status GuardedStore::Close() {

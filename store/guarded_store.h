@@ -55,9 +55,15 @@ class GuardedStore final : public Store {
   // SaveFromSource (store/save_from_source.h) through the same gate as Save.
   Result<SavedCheckpoint> SaveFrom(std::span<const TensorRef> tensors, const SaveOptions& options,
                                    const MakeChunkSource& make);
+  // ChunksPresent through the gate of every read.
+  Result<std::vector<bool>> ChunksPresent(std::span<const Digest> digests);
+  // SaveAsyncFromSource through the same gate as SaveAsync.
+  Result<SaveHandle> SaveAsyncFrom(std::span<const TensorRef> tensors, const SaveOptions& options,
+                                   const MakeChunkSource& capture);
   // StreamCheckpoint (store/stream_read.h) through the same gate as every read.
   Status StreamCheckpoint(const Selector& which, uint64_t window_bytes, const ReadOptions& options,
-                          const StreamBegin& begin, const StreamWrite& write);
+                          const StreamBegin& begin, const StreamWrite& write,
+                          const StreamWindows* windows = nullptr);
 
  private:
   // What an edit has not done when it reports a failed background collection instead.

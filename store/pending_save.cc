@@ -86,9 +86,10 @@ Status PendingSave::Add(std::span<const size_t> which, const ChunkSource& source
       return Fail(progress_->status());
     }
     const std::span<const size_t> group = which.subspan(b * batch, std::min(batch, which.size() - b * batch));
+    // Only tasks neither known nor already digested by the source's capture are hashed here.
     std::vector<ChunkView> views;
     for (size_t k : group)
-      if (!known(k)) views.push_back(source.View(k));
+      if (!known(k) && !source.Digested(k)) views.push_back(source.View(k));
     std::vector<Digest> digests(views.size());
     if (Status s = hasher.Hash(views, digests); !s.ok()) {
       failed = true;
@@ -101,6 +102,9 @@ Status PendingSave::Add(std::span<const size_t> which, const ChunkSource& source
       Status s;
       if (known(k)) {
         s = CheckKnown(k, d);
+      } else if (const Digest* given = source.Digested(k)) {
+        d = *given;
+        s = Place(k, d, source.View(k), source);
       } else {
         d = digests[h];
         s = Place(k, d, views[h], source);

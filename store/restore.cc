@@ -105,6 +105,10 @@ Status StoreImpl::RestoreInto(const Selector& which, std::span<const TensorBuffe
   std::vector<size_t> picked;
   std::vector<uint8_t*> dest;
   for (const TensorBuffer& b : buffers) {
+    if (b.cuda_device != kHostMemory)
+      return Status::InvalidArgument("buffer for tensor '" + b.name + "' is in the memory of CUDA device " +
+                                     std::to_string(b.cuda_device) +
+                                     ": Store::RestoreInto writes host memory only; use gpu::RestoreIntoDevice");
     auto it = by_name.find(b.name);
     if (it == by_name.end())
       return Status::NotFound(Where(m->info) + " has no tensor '" + b.name + "'");

@@ -41,7 +41,21 @@ Status StoreImpl::CheckSaveInput(std::span<const TensorRef> tensors, const SaveO
   return Status::OK();
 }
 
+namespace {
+// Save and SaveAsync read tensors in place; device memory needs the GPU path, which the store
+// cannot reach without CUDA.
+Status RefuseDeviceMemory(std::span<const TensorRef> tensors) {
+  for (const TensorRef& t : tensors)
+    if (t.cuda_device != kHostMemory)
+      return Status::InvalidArgument("tensor '" + t.name + "' is in the memory of CUDA device " +
+                                     std::to_string(t.cuda_device) +
+                                     ": Store::Save reads host memory only; save it with gpu::DeviceSaver");
+  return Status::OK();
+}
+}  // namespace
+
 Result<SavedCheckpoint> StoreImpl::Save(std::span<const TensorRef> tensors, const SaveOptions& options) {
+  if (Status s = RefuseDeviceMemory(tensors); !s.ok()) return s;
   // Capture is nothing here: the stages read the caller's tensors in place.
   return SaveFrom(tensors, options, [&](std::span<const ChunkTask> tasks) -> Result<std::unique_ptr<ChunkSource>> {
     return std::unique_ptr<ChunkSource>(std::make_unique<CallerChunks>(tensors, tasks));
@@ -69,14 +83,49 @@ Result<SavedCheckpoint> StoreImpl::SaveFrom(
   });
 }
 
+namespace {
+GuardedStore* Writer(Store& store) { return dynamic_cast<GuardedStore*>(&store); }
+const Status kNotOpened = Status::InvalidArgument("the GPU path needs a store opened for writing by Store::Open");
+}  // namespace
+
 Result<SavedCheckpoint> SaveFromSource(Store& store, std::span<const TensorRef> tensors, const SaveOptions& options,
                                        const MakeChunkSource& make) {
-  auto* guarded = dynamic_cast<GuardedStore*>(&store);
-  if (guarded == nullptr) return Status::InvalidArgument("a save from a chunk source needs a store from Store::Open");
-  return guarded->SaveFrom(tensors, options, make);
+  if (GuardedStore* guarded = Writer(store)) return guarded->SaveFrom(tensors, options, make);
+  return kNotOpened;
+}
+
+Result<SaveHandle> SaveAsyncFromSource(Store& store, std::span<const TensorRef> tensors, const SaveOptions& options,
+                                       const MakeChunkSource& capture) {
+  if (GuardedStore* guarded = Writer(store)) return guarded->SaveAsyncFrom(tensors, options, capture);
+  return kNotOpened;
+}
+
+Result<std::vector<bool>> ChunksPresent(Store& store, std::span<const Digest> digests) {
+  if (GuardedStore* guarded = Writer(store)) return guarded->ChunksPresent(digests);
+  return kNotOpened;
+}
+
+Result<std::vector<bool>> StoreImpl::ChunksPresent(std::span<const Digest> digests) {
+  std::vector<bool> present(digests.size());
+  for (size_t i = 0; i < digests.size(); ++i) {
+    auto has = db_->HasChunk(digests[i]);
+    if (!has.ok()) return has.status();
+    present[i] = *has;
+  }
+  return present;
+}
+
+Result<SaveHandle> StoreImpl::SaveAsyncFrom(std::span<const TensorRef> tensors, const SaveOptions& options,
+                                            const MakeChunkSource& capture) {
+  if (Status s = CheckWritable(); !s.ok()) return s;
+  if (!next_pack_error_.ok()) return next_pack_error_;
+  auto save = PendingSave::Begin(*this, tensors, options);
+  if (!save.ok()) return save.status();
+  return saves_->SubmitCaptured(std::move(save).value(), capture);
 }
 
 Result<SaveHandle> StoreImpl::SaveAsync(std::span<const TensorRef> tensors, const SaveOptions& options) {
+  if (Status s = RefuseDeviceMemory(tensors); !s.ok()) return s;
   if (Status s = CheckWritable(); !s.ok()) return s;
   if (!next_pack_error_.ok()) return next_pack_error_;
   auto save = PendingSave::Begin(*this, tensors, options);

@@ -99,6 +99,28 @@ Result<SavedCheckpoint> SaveQueue::RunInline(const std::function<Result<SavedChe
 }
 
 Result<SaveHandle> SaveQueue::Submit(std::unique_ptr<PendingSave> save, std::span<const TensorRef> tensors) {
+  return Enqueue(std::move(save), [&](Job& job) { return Capture(job, tensors); });
+}
+
+Result<SaveHandle> SaveQueue::SubmitCaptured(
+    std::unique_ptr<PendingSave> save,
+    const std::function<Result<std::unique_ptr<ChunkSource>>(std::span<const ChunkTask>)>& capture) {
+  return Enqueue(std::move(save), [&](Job& job) -> Status {
+    auto source = capture(job.save->tasks());
+    if (!source.ok())
+      return source.status().WithContext("store " + path_ + ", capturing step " + std::to_string(job.save->step()));
+    Piece all{std::vector<size_t>(job.save->tasks().size()), nullptr};
+    for (size_t k = 0; k < all.tasks.size(); ++k) all.tasks[k] = k;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      job.source = std::move(source).value();
+    }
+    Push(job, std::move(all));
+    return Status::OK();
+  });
+}
+
+Result<SaveHandle> SaveQueue::Enqueue(std::unique_ptr<PendingSave> save, const std::function<Status(Job&)>& capture) {
   auto job = std::make_shared<Job>();
   job->outcome = std::make_shared<SaveOutcome>(save->step());
   job->staged.resize(save->tasks().size());
@@ -120,7 +142,7 @@ Result<SaveHandle> SaveQueue::Submit(std::unique_ptr<PendingSave> save, std::spa
     ++async_;
   }
   cv_.notify_all();
-  Status s = Capture(*job, tensors);
+  Status s = capture(*job);
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!s.ok()) {
@@ -231,13 +253,14 @@ void SaveQueue::PersistLoop() {
     if (jobs_.empty()) return;
     const std::shared_ptr<Job> job = jobs_.front();
     PendingSave& save = *job->save;
-    const StagedChunks source(job->staged, save.tasks());
+    const StagedChunks staged(job->staged, save.tasks());
     for (;;) {
       cv_.wait(l, [&] { return job->captured || (job->started && !job->pieces.empty()); });
       if (job->pieces.empty()) break;  // captured, and every piece persisted
       Piece p = std::move(job->pieces.front());
       job->pieces.pop_front();
       if (!job->abandoned && save.status().ok()) {
+        const ChunkSource& source = job->source ? *job->source : static_cast<const ChunkSource&>(staged);
         l.unlock();
         save.Add(p.tasks, source).IgnoreError();  // sticky: Finish returns it
         l.lock();
@@ -252,6 +275,7 @@ void SaveQueue::PersistLoop() {
     if (!job->capture_error.ok()) r = job->capture_error;
     if (abandoned) save.Abandon();
     else r = save.Finish();
+    job->source.reset();  // a capture's memory goes back before the handle reports the end
     l.lock();
     if (!r.ok() && !abandoned && error_.ok()) error_ = r.status();
     jobs_.pop_front();

@@ -57,6 +57,13 @@ class SaveQueue {
   // unreported failure of an earlier persist (TakeError), AlreadyExists for a tag a pending save
   // carries, ResourceExhausted when staging memory cannot be allocated.
   Result<SaveHandle> Submit(std::unique_ptr<PendingSave> save, std::span<const TensorRef> tensors);
+  // Submit, with the capture done by `capture` instead of into the StagingPool: it runs on this
+  // thread when the save's turn to capture comes (after the back-pressure wait), and returns the
+  // source the persist reads every task from, which must no longer depend on the caller's tensors.
+  // The persist destroys the source, on its thread, once the save has ended. Errors: as Submit,
+  // and `capture`'s own (nothing is queued or committed then).
+  Result<SaveHandle> SubmitCaptured(std::unique_ptr<PendingSave> save,
+                                    const std::function<Result<std::unique_ptr<ChunkSource>>(std::span<const ChunkTask>)>& capture);
   // Waits until every save submitted before has ended, then returns `run()` run on this thread
   // (or, instead, the unreported failure of an earlier persist).
   Result<SavedCheckpoint> RunInline(const std::function<Result<SavedCheckpoint>()>& run);
@@ -77,12 +84,16 @@ class SaveQueue {
     std::shared_ptr<SaveOutcome> outcome;
     std::unique_ptr<PendingSave> save;  // null for a synchronous save's turn
     std::vector<const uint8_t*> staged;  // per task: where the capture copied it
+    std::unique_ptr<ChunkSource> source;  // SubmitCaptured's; null: the staged copies
     std::deque<Piece> pieces;
     bool started = false;   // the persist may take pieces before the capture ends
     bool captured = false;  // the capture has ended (all pieces queued, or it gave up)
     bool abandoned = false;
     Status capture_error;   // returned by Submit, so not a background failure
   };
+  // Queues the job of `save` (after the back-pressure wait), runs `capture` on it and returns its
+  // handle; the one place Submit and SubmitCaptured share.
+  Result<SaveHandle> Enqueue(std::unique_ptr<PendingSave> save, const std::function<Status(Job&)>& capture);
   Status Capture(Job& job, std::span<const TensorRef> tensors);
   void Push(Job& job, Piece piece);
   // A staging block for `job`'s capture, waiting for the persist to give one back when none is

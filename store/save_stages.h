@@ -65,6 +65,10 @@ class ChunkSource {
   }
   // The hasher for this source's views; null: the store's own (the CPU's).
   virtual const ChunkHasher* hasher() const { return nullptr; }
+  // The digest of task k's bytes when the source's capture has already computed it (a device
+  // capture hashes on the GPU before it decides what to copy): the pipeline then neither hashes
+  // the task nor reads its view except to write it. Null: hash View(k). The source vouches for it.
+  virtual const Digest* Digested(size_t /*task*/) const { return nullptr; }
 };
 
 // The caller's own memory: a synchronous save reads the tensors in place.

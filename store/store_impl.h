@@ -151,7 +151,12 @@ class StoreImpl final : public Store {
   Result<SavedCheckpoint> SaveFrom(std::span<const TensorRef> tensors, const SaveOptions& options,
                                    const std::function<Result<std::unique_ptr<ChunkSource>>(std::span<const ChunkTask>)>& make);
   Result<SaveHandle> SaveAsync(std::span<const TensorRef> tensors, const SaveOptions& options) override;
+  // SaveAsync with the capture `capture` makes (store/save_from_source.h); save.cc.
+  Result<SaveHandle> SaveAsyncFrom(std::span<const TensorRef> tensors, const SaveOptions& options,
+                                   const std::function<Result<std::unique_ptr<ChunkSource>>(std::span<const ChunkTask>)>& capture);
   Result<std::vector<int64_t>> AbandonPendingSaves() override { return saves_->AbandonAll(); }
+  // ChunksPresent (store/save_from_source.h); save.cc.
+  Result<std::vector<bool>> ChunksPresent(std::span<const Digest> digests);
   Result<std::vector<CheckpointInfo>> List() override;
   Result<CheckpointManifest> Describe(const Selector& which) override;
   Result<std::vector<Tensor>> Restore(const Selector& which, const ReadOptions& options) override;
@@ -182,7 +187,8 @@ class StoreImpl final : public Store {
   uint64_t chunk_size() const override { return meta_.chunk_size; }
   // The read behind the free function StreamCheckpoint (store/stream_read.h); stream_read.cc.
   Status StreamCheckpoint(const Selector& which, uint64_t window_bytes, const ReadOptions& options,
-                          const StreamBegin& begin, const StreamWrite& write);
+                          const StreamBegin& begin, const StreamWrite& write,
+                          const StreamWindows* windows = nullptr);
 
   // Set at open when next_pack does not decode: saves and collections fail with it.
   Status next_pack_error_;

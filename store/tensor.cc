@@ -109,6 +109,9 @@ Status ValidateTensorRef(const TensorRef& t) {
                                    (t.size_bytes == 1 ? " was given" : " were given"));
   if (t.size_bytes > 0 && t.data == nullptr && t.known_chunks.empty())
     return Status::InvalidArgument(who + ": data is null");
+  if (t.cuda_device < kHostMemory)
+    return Status::InvalidArgument(who + ": cuda_device " + std::to_string(t.cuda_device) +
+                                   " is neither a device (>= 0) nor kHostMemory (-1)");
   return Status::OK();
 }
 

@@ -27,6 +27,9 @@ std::optional<uint64_t> ExpectedBytes(DType dtype, const Shape& shape);
 // "[2, 3]"
 std::string ShapeToString(const Shape& shape);
 
+// TensorRef::cuda_device and TensorBuffer::cuda_device of memory the CPU reads directly.
+inline constexpr int kHostMemory = -1;
+
 // A read-only view of a tensor to be saved. The caller keeps `data` alive and unchanged until the
 // call that takes the view returns.
 struct TensorRef {
@@ -43,6 +46,10 @@ struct TensorRef {
   // It must hold ceil(size_bytes / chunk_size) digests (InvalidArgument otherwise). The caller
   // vouches for the bytes: a stale list saves the old bytes under this name. Empty: read and hash.
   std::span<const Digest> known_chunks = {};
+  // Where `data` points: kHostMemory, or N >= 0 for the memory of CUDA device N, which only the
+  // GPU path reads (gpu/device_saver.h, built with CUDA): Store::Save and Store::SaveAsync refuse
+  // such a tensor with InvalidArgument naming it, and never read its pointer.
+  int cuda_device = kHostMemory;
 };
 
 // A caller-owned destination for a restore. Its dtype, shape and size must match the stored tensor.
@@ -52,6 +59,9 @@ struct TensorBuffer {
   Shape shape;
   void* data = nullptr;
   uint64_t size_bytes = 0;
+  // As TensorRef::cuda_device: Store::RestoreInto refuses a device buffer (InvalidArgument naming
+  // it) and writes nothing; gpu::RestoreIntoDevice (gpu/device_restore.h) fills host and device ones.
+  int cuda_device = kHostMemory;
 };
 
 // Owned, uninitialised bytes, 64-byte aligned; 4 KiB (page) aligned from 1 MiB up, so that the
