@@ -1,15 +1,35 @@
 #include "gpu/device_chunk_hasher.h"
 
+#include <cuda_runtime.h>
+
 #include <vector>
 
+#include "gpu/cuda_status.h"
 #include "gpu/device_hasher.h"
 
 namespace ckptdb::gpu {
 
 Status DeviceChunkHasher::Hash(std::span<const ChunkView> chunks, std::span<Digest> digests) const {
-  std::vector<DeviceChunk> device(chunks.size());
-  for (size_t i = 0; i < chunks.size(); ++i) device[i] = {chunks[i].data, chunks[i].length};
-  return HashDeviceChunks(device, digests, stream_);
+  if (Status s = CudaStatus(cudaSetDevice(device_), "hashing chunks: cudaSetDevice"); !s.ok()) return s;
+  std::vector<DeviceChunk> device;
+  std::vector<size_t> where;  // digests index of each device chunk
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    cudaPointerAttributes a{};
+    if (Status s = CudaStatus(cudaPointerGetAttributes(&a, chunks[i].data), "hashing chunks: cudaPointerGetAttributes");
+        !s.ok())
+      return s;
+    if (a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged) {
+      device.push_back({chunks[i].data, chunks[i].length});
+      where.push_back(i);
+    } else {
+      digests[i] = HashBytes(chunks[i].data, chunks[i].length);
+    }
+  }
+  if (device.empty()) return Status::OK();
+  std::vector<Digest> out(device.size());
+  if (Status s = HashDeviceChunks(device, out, stream_); !s.ok()) return s;
+  for (size_t j = 0; j < where.size(); ++j) digests[where[j]] = out[j];
+  return Status::OK();
 }
 
 }  // namespace ckptdb::gpu

@@ -2,6 +2,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
@@ -11,53 +12,112 @@
 #include "store/stream_read.h"
 
 namespace ckptdb::gpu {
+namespace {
+
+constexpr size_t kWindows = 2;
+
+// The restore's pinned windows, stream and one event per window; freed once the stream is idle.
+struct Pipeline {
+  ~Pipeline() {
+    if (stream) cudaStreamSynchronize(stream);
+    for (cudaEvent_t e : events)
+      if (e) cudaEventDestroy(e);
+    if (stream) cudaStreamDestroy(stream);
+    for (uint8_t* w : windows) cudaFreeHost(w);
+  }
+  Status Make(uint64_t bytes) {
+    if (Status s = CudaStatus(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "device restore: a stream");
+        !s.ok())
+      return s;
+    for (size_t i = 0; i < kWindows; ++i) {
+      void* p = nullptr;
+      if (Status s = CudaStatus(cudaHostAlloc(&p, bytes, cudaHostAllocDefault), "device restore: pinning a window");
+          !s.ok())
+        return s;
+      windows.push_back(static_cast<uint8_t*>(p));
+      cudaEvent_t e = nullptr;
+      if (Status s = CudaStatus(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "device restore: an event"); !s.ok())
+        return s;
+      events.push_back(e);
+    }
+    return Status::OK();
+  }
+  cudaStream_t stream = nullptr;
+  std::vector<uint8_t*> windows;
+  std::vector<cudaEvent_t> events;
+};
+
+}  // namespace
 
 Status RestoreIntoDevice(Store& store, const Selector& which, std::span<const TensorBuffer> buffers,
                          const ReadOptions& options, uint64_t window_bytes) {
+  int device = kHostMemory;
+  for (const TensorBuffer& b : buffers) {
+    if (b.cuda_device == kHostMemory) continue;
+    if (device != kHostMemory && b.cuda_device != device)
+      return Status::InvalidArgument("buffer for tensor '" + b.name + "' is on CUDA device " +
+                                     std::to_string(b.cuda_device) + " but others are on device " +
+                                     std::to_string(device) + ": a device restore writes one device");
+    device = b.cuda_device;
+  }
+  if (device == kHostMemory) return store.RestoreInto(which, buffers, options);
   std::string why;
   if (!DeviceAvailable(&why)) return Status::FailedPrecondition(why);
-  // Where each tensor's bytes go, in manifest order (null: read and dropped).
+  if (Status s = CudaStatus(cudaSetDevice(device), "device restore: cudaSetDevice"); !s.ok()) return s;
+  Pipeline pipe;
+  const uint64_t window = std::max(window_bytes, store.chunk_size());
+  if (Status s = pipe.Make(window); !s.ok()) return s;
+
+  // Where each tensor's bytes go, in manifest order (null: read and dropped), and whether on the device.
   std::vector<uint8_t*> dest;
+  std::vector<bool> on_device;
   std::vector<uint64_t> sizes;
   auto begin = [&](const CheckpointManifest& m) -> Status {
     std::map<std::string, const TensorBuffer*> by_name;
     for (const TensorBuffer& b : buffers) by_name[b.name] = &b;
     for (const TensorInfo& t : m.tensors) {
       auto it = by_name.find(t.name);
-      if (it == by_name.end()) {
-        dest.push_back(nullptr);
-      } else {
-        const TensorBuffer& b = *it->second;
-        if (b.dtype != t.dtype || b.shape != t.shape || b.size_bytes != t.size_bytes)
-          return Status::InvalidArgument("tensor '" + t.name + "': the device buffer's dtype, shape or size differ from "
-                                         "what checkpoint " + std::to_string(m.info.id) + " saved");
-        dest.push_back(static_cast<uint8_t*>(b.data));
-        by_name.erase(it);
-      }
+      const TensorBuffer* b = it == by_name.end() ? nullptr : it->second;
+      if (b && (b->dtype != t.dtype || b->shape != t.shape || b->size_bytes != t.size_bytes))
+        return Status::InvalidArgument("tensor '" + t.name + "': the buffer's dtype, shape or size differ from what "
+                                       "checkpoint " + std::to_string(m.info.id) + " saved");
+      dest.push_back(b ? static_cast<uint8_t*>(b->data) : nullptr);
+      on_device.push_back(b && b->cuda_device != kHostMemory);
       sizes.push_back(t.size_bytes);
+      if (b) by_name.erase(it);
     }
     if (!by_name.empty())
       return Status::NotFound("checkpoint " + std::to_string(m.info.id) + " has no tensor '" + by_name.begin()->first + "'");
     return Status::OK();
   };
-  size_t tensor = 0;
+  size_t tensor = 0, piece_no = 0;
   uint64_t offset = 0;  // within `tensor`
   auto write = [&](std::span<const uint8_t> piece) -> Status {
+    const size_t w = piece_no++ % kWindows;
     while (!piece.empty()) {
       while (tensor < sizes.size() && offset == sizes[tensor]) ++tensor, offset = 0;
       if (tensor == sizes.size()) return Status::Internal("device restore: more bytes than the tensors hold");
       const uint64_t n = std::min<uint64_t>(piece.size(), sizes[tensor] - offset);
-      if (dest[tensor])
-        if (Status s = CudaStatus(cudaMemcpy(dest[tensor] + offset, piece.data(), n, cudaMemcpyHostToDevice),
+      if (dest[tensor] && on_device[tensor]) {
+        if (Status s = CudaStatus(cudaMemcpyAsync(dest[tensor] + offset, piece.data(), n, cudaMemcpyHostToDevice,
+                                                  pipe.stream),
                                   "device restore: copying to the device");
             !s.ok())
           return s;
+      } else if (dest[tensor]) {
+        std::memcpy(dest[tensor] + offset, piece.data(), n);
+      }
       offset += n;
       piece = piece.subspan(n);
     }
-    return Status::OK();
+    // The window is read into again only after this event: its copies have then finished.
+    return CudaStatus(cudaEventRecord(pipe.events[w], pipe.stream), "device restore: recording a copy");
   };
-  return StreamCheckpoint(store, which, window_bytes, options, begin, write);
+  StreamWindows windows{pipe.windows, window, [&](size_t i) {
+                          return CudaStatus(cudaEventSynchronize(pipe.events[i]), "device restore: copying to the device");
+                        }};
+  if (Status s = StreamCheckpoint(store, which, windows, options, begin, write); !s.ok()) return s;
+  return CudaStatus(cudaStreamSynchronize(pipe.stream), "device restore: copying to the device");
 }
 
 }  // namespace ckptdb::gpu
