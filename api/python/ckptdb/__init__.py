@@ -25,6 +25,7 @@ from ckptdb.errors import (  # noqa: F401 - re-exported
     ResourceExhaustedError,
 )
 from ckptdb.manager import CheckpointManager  # noqa: F401
+from ckptdb._ckptdb import has_gpu_path  # noqa: F401 - CUDA tensors go through the GPU path
 from ckptdb.checkpoint import Checkpoint, TensorSlice  # noqa: F401
 from ckptdb.store import CheckpointInfo, SaveFuture, Store, open  # noqa: F401,A004 - open is the entry point
 

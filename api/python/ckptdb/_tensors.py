@@ -1,6 +1,7 @@
 """Tensors to flat byte views and back: what crosses into the native module by DLPack.
 
-Only contiguous uint8 views cross, so every dtype torch has travels the same way (bfloat16 and
+CUDA tensors cross as device memory, which the native module's GPU path reads and fills (in a
+build with CUDA; ckptdb.has_gpu_path). Only contiguous uint8 views cross, so every dtype torch has travels the same way (bfloat16 and
 float8 included, which DLPack 0.6 and numpy cannot name) and nothing is copied: a contiguous tensor
 is read in place, a non-contiguous one is made contiguous once.
 """
@@ -47,8 +48,8 @@ def to_bytes_view(name, value):
     if torch is not None and isinstance(value, torch.Tensor):
         if value.dtype not in _TORCH:
             raise TypeError(f"tensor '{name}': ckptdb cannot store dtype {value.dtype}")
-        if value.device.type != "cpu":
-            raise ValueError(f"tensor '{name}' is on {value.device}: this version saves CPU tensors only")
+        if value.device.type not in ("cpu", "cuda"):
+            raise ValueError(f"tensor '{name}' is on {value.device}: ckptdb saves CPU and CUDA tensors only")
         t = value.detach()
         if not t.is_contiguous():
             t = t.contiguous()
@@ -119,3 +120,28 @@ def copy_back(target, flat_bytes):
         return
     with torch.no_grad():
         target.copy_(flat_bytes.view(target.dtype).reshape(target.shape))
+
+
+def cuda_stream(views):
+    """The current CUDA stream (as an integer handle) of the device of the first CUDA view, which
+    the GPU path waits on before it reads the tensors; 0 when every view is in host memory."""
+    if torch is None:
+        return 0
+    for v in views:
+        if isinstance(v, torch.Tensor) and v.is_cuda:
+            return torch.cuda.current_stream(v.device).cuda_stream
+    return 0
+
+
+def empty_like_saved(dtype, shape, device):
+    """An uninitialised torch tensor of a saved tensor's dtype name and shape, on `device`."""
+    return torch.empty(tuple(shape), dtype=_TORCH_BACK[dtype], device=device)
+
+
+def is_torch_tensor(value):
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def flat_bytes(tensor):
+    """The contiguous torch `tensor`'s bytes as a flat uint8 view of the same memory."""
+    return tensor.reshape(-1).view(torch.uint8)

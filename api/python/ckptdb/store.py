@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from ckptdb import _ckptdb, _tensors
 from ckptdb.checkpoint import Checkpoint
-from ckptdb.errors import FailedPreconditionError, InvalidArgumentError
+from ckptdb.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from ckptdb.info import CheckpointInfo
 from ckptdb.interchange import Interchange, _strings
 from ckptdb.save_future import SaveFuture
@@ -213,9 +213,10 @@ class Store(Interchange):
     def _save_with(self, leaves, known, args, blocking=True, prints=None, progress=None):
         """The native save of `leaves`: (CheckpointInfo, chunk lists), or the native handle."""
         names, dtypes, shapes, views = self._views(leaves, known, prints)
+        stream = _tensors.cuda_stream(views)
         if not blocking:
-            return self._s.save_async(names, dtypes, shapes, views, *args, known)
-        d = self._s.save(names, dtypes, shapes, views, *args, known, progress)
+            return self._s.save_async(names, dtypes, shapes, views, *args, known, stream=stream)
+        d = self._s.save(names, dtypes, shapes, views, *args, known, progress, stream=stream)
         return CheckpointInfo._from(d), d["chunks"]
 
     @staticmethod
@@ -248,8 +249,9 @@ class Store(Interchange):
         function) maps saved names to returned ones. A selected name the checkpoint lacks raises
         NotFoundError; with strict=False it returns (tensors, missing, unexpected) instead: the
         selected names it lacks, and the saved names not selected (not read).
-        Torch tensors on `device` (read into CPU memory first, then moved, until the GPU path
-        lands), or numpy arrays with as_numpy. verify re-hashes every chunk read (default).
+        Torch tensors on `device`, or numpy arrays with as_numpy. A CUDA device in a build with the
+        GPU path (ckptdb.has_gpu_path) is filled straight from pinned read windows, reads and copies
+        overlapped; otherwise tensors are read into CPU memory and moved. verify re-hashes every chunk read (default).
         progress: as save's, over the bytes of the tensors read (if it raises, nothing is returned
         and its exception is raised here).
         """
@@ -272,17 +274,42 @@ class Store(Interchange):
             if not strict:
                 chosen = set(names)
                 unexpected = [n for n in saved if n not in chosen]
-        tensors, manifest = self._s.restore(which, names, verify, progress)
+        if device is not None and device.type == "cuda" and _ckptdb.has_gpu_path:
+            tensors, manifest = self._restore_to_device(which, names, device, verify, progress)
+        else:
+            tensors, manifest = self._s.restore(which, names, verify, progress)
         out = {}
         for name, dtype, shape, exported in tensors:
             new = _renamed(rename, name)
             if new in out:
                 raise ValueError(f"rename maps two tensors to '{new}'")
+            if _tensors.is_torch_tensor(exported):  # already on the device
+                out[new] = exported
+                continue
             t = _tensors.from_restored(name, dtype, tuple(shape), exported, as_numpy)
             out[new] = t if device is None else t.to(device)
         if select is None and rename is None and manifest["structure"]:
             out = _ckptdb.decode_state_tree(manifest["structure"], out)
         return out if strict else (out, missing, unexpected)
+
+    def _restore_to_device(self, which, names, device, verify, progress):
+        """restore()'s read into new tensors on a CUDA device: [(name, dtype, shape, tensor)] and the
+        manifest, as the native restore gives them."""
+        m = self._s.describe(which)
+        pinned = ("id", m["id"])  # the checkpoint described is the one read
+        by_name = {t["name"]: t for t in m["tensor_list"]}
+        chosen = [t["name"] for t in m["tensor_list"]] if names is None else names
+        for n in chosen:
+            if n not in by_name:
+                raise NotFoundError(f"store {self.path}, checkpoint {m['id']} (step {m['step']}) has no tensor '{n}'")
+        out, views = [], []
+        for n in chosen:
+            t = by_name[n]
+            tensor = _tensors.empty_like_saved(t["dtype"], t["shape"], device)
+            out.append((n, t["dtype"], tuple(t["shape"]), tensor))
+            views.append(_tensors.flat_bytes(tensor))
+        self._s.restore_into(pinned, chosen, [t[1] for t in out], [list(t[2]) for t in out], views, verify, progress)
+        return out, m
 
     def restore_into(self, target, step=None, *, id=None, tag=None, at=None, best=None, strict=True,
                      rename=None, verify=True, progress=None):

@@ -75,8 +75,10 @@ ImportedBytes::ImportedBytes(const py::handle& obj, const std::string& what) {
   if (PyCapsule_SetName(capsule.ptr(), kUsedCapsule) != 0) throw py::error_already_set();
   managed_ = managed;  // ours from here on: the destructor runs its deleter
   const DLTensor& t = managed->dl_tensor;
-  if (t.device.device_type != kDLCPU)
-    throw py::value_error(what + ": only CPU memory can be saved in this version (device type " +
+  if (t.device.device_type == kDLCUDA)
+    cuda_device_ = t.device.device_id;
+  else if (t.device.device_type != kDLCPU && t.device.device_type != kDLCUDAHost)
+    throw py::value_error(what + ": only CPU and CUDA memory can be saved (DLPack device type " +
                           std::to_string(int(t.device.device_type)) + ")");
   if (t.ndim != 1 || t.dtype.code != kDLUInt || t.dtype.bits != 8 || t.dtype.lanes != 1)
     throw py::value_error(what + ": expected a flat uint8 view of the tensor's bytes");
@@ -87,7 +89,10 @@ ImportedBytes::ImportedBytes(const py::handle& obj, const std::string& what) {
 }
 
 ImportedBytes::ImportedBytes(ImportedBytes&& other) noexcept
-    : managed_(std::exchange(other.managed_, nullptr)), data_(other.data_), size_(other.size_) {}
+    : managed_(std::exchange(other.managed_, nullptr)),
+      data_(other.data_),
+      size_(other.size_),
+      cuda_device_(other.cuda_device_) {}
 
 ImportedBytes::~ImportedBytes() {
   auto* managed = static_cast<DLManagedTensor*>(managed_);

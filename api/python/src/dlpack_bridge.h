@@ -13,9 +13,10 @@
 
 namespace ckptdb::python {
 
-// The bytes of a 1-D, contiguous, CPU uint8 array offered by `obj.__dlpack__()`. Holds the
-// producer's DLManagedTensor until destroyed (its deleter runs then). Raises ValueError (naming
-// `what`) for anything else. REQUIRES: the GIL (construction and destruction).
+// The bytes of a 1-D, contiguous uint8 array offered by `obj.__dlpack__()`, in CPU memory (pinned
+// CUDA host memory included) or in CUDA device memory (cuda_device() then names the device).
+// Holds the producer's DLManagedTensor until destroyed (its deleter runs then). Raises ValueError
+// (naming `what`) for anything else. REQUIRES: the GIL (construction and destruction).
 class ImportedBytes {
  public:
   ImportedBytes(const pybind11::handle& obj, const std::string& what);
@@ -30,11 +31,14 @@ class ImportedBytes {
   // The same bytes for writing (restore_into): DLPack memory is the producer's own, writable.
   uint8_t* writable() const { return const_cast<uint8_t*>(data_); }
   uint64_t size() const { return size_; }
+  // kHostMemory, or the CUDA device the bytes are on.
+  int cuda_device() const { return cuda_device_; }
 
  private:
   void* managed_ = nullptr;  // DLManagedTensor*
   const uint8_t* data_ = nullptr;
   uint64_t size_ = 0;
+  int cuda_device_ = kHostMemory;
 };
 
 // A Python object with `__dlpack__` and `__dlpack_device__` that gives `bytes` to whoever imports

@@ -24,6 +24,7 @@
 
 #include "api/python/src/convert.h"
 #include "api/python/src/dlpack_bridge.h"
+#include "api/python/src/device_path.h"
 #include "api/python/src/progress.h"
 #include "api/python/src/state_tree.h"
 #include "api/python/src/store_reads.h"
@@ -130,6 +131,7 @@ struct SaveInput {
     if (known.size() != names.size()) throw py::value_error(call + ": names and known chunk lists differ in length");
     for (size_t i = 0; i < names.size(); ++i) {
       refs.push_back({names[i], types[i], shapes[i], bytes[i].data(), bytes[i].size()});
+      refs.back().cuda_device = bytes[i].cuda_device();
       if (known[i].is_none()) {
         if (views[i].is_none()) throw py::value_error("tensor '" + names[i] + "': neither bytes nor known chunks");
         continue;
@@ -202,15 +204,15 @@ class NativeStore {
                 const std::vector<Shape>& shapes, const py::list& views, int64_t step,
                 const std::map<std::string, double>& metrics, const std::vector<std::string>& tags,
                 const std::map<std::string, std::string>& metadata, const py::bytes& structure,
-                const py::list& known, const py::object& progress) {
-    Store& s = store();
+                const py::list& known, const py::object& progress, uintptr_t stream) {
+    store();
     const PyProgress pg(progress);
     SaveInput in("save", names, dtypes, shapes, views, step, metrics, tags, metadata, structure, known);
     in.options.progress = pg.fn();
     Result<SavedCheckpoint> saved = Status::Internal("unsaved");
     {
       py::gil_scoped_release nogil;
-      saved = s.Save(in.refs, in.options);
+      saved = device_->Save(in.refs, in.options, stream);
     }
     pg.RaiseIfRaised();
     return SavedDict(Check(std::move(saved)));
@@ -222,13 +224,13 @@ class NativeStore {
                              const std::vector<Shape>& shapes, const py::list& views, int64_t step,
                              const std::map<std::string, double>& metrics, const std::vector<std::string>& tags,
                              const std::map<std::string, std::string>& metadata, const py::bytes& structure,
-                             const py::list& known) {
-    Store& s = store();
+                             const py::list& known, uintptr_t stream) {
+    store();
     const SaveInput in("save_async", names, dtypes, shapes, views, step, metrics, tags, metadata, structure, known);
     Result<SaveHandle> handle = Status::Internal("unsubmitted");
     {
       py::gil_scoped_release nogil;
-      handle = s.SaveAsync(in.refs, in.options);
+      handle = device_->SaveAsync(in.refs, in.options, stream);
     }
     return NativeSaveHandle(Check(std::move(handle)));
   }
@@ -359,21 +361,21 @@ class NativeStore {
   void RestoreInto(const py::tuple& which, const std::vector<std::string>& names,
                    const std::vector<std::string>& dtypes, const std::vector<Shape>& shapes, const py::list& views,
                    bool verify, const py::object& progress) {
-    Store& s = store();
+    store();
     const Selector sel = ToSelector(which);
     const PyProgress pg(progress);
     std::vector<DType> types;
     const std::vector<ImportedBytes> bytes = ImportViews("restore_into", names, dtypes, shapes, views, types);
     std::vector<TensorBuffer> buffers;
     for (size_t i = 0; i < names.size(); ++i)
-      buffers.push_back({names[i], types[i], shapes[i], bytes[i].writable(), bytes[i].size()});
+      buffers.push_back({names[i], types[i], shapes[i], bytes[i].writable(), bytes[i].size(), bytes[i].cuda_device()});
     ReadOptions ro;
     ro.verify_chunks = verify;
     ro.progress = pg.fn();
     Status status;
     {
       py::gil_scoped_release nogil;
-      status = s.RestoreInto(sel, buffers, ro);
+      status = device_->RestoreInto(sel, buffers, ro);
     }
     pg.RaiseIfRaised();
     Check(status);
@@ -485,6 +487,7 @@ class NativeStore {
       py::gil_scoped_release nogil;
       s = store_->Close();
     }
+    device_.reset();  // it refers to the store
     store_.reset();
     Check(s);
   }
@@ -498,8 +501,11 @@ class NativeStore {
   }
 
  private:
-  explicit NativeStore(std::unique_ptr<Store> s) : store_(std::move(s)), path_(store_->path()),
-                                                   read_only_(store_->read_only()) {}
+  explicit NativeStore(std::unique_ptr<Store> s)
+      : store_(std::move(s)),
+        device_(std::make_unique<DevicePath>(*store_)),
+        path_(store_->path()),
+        read_only_(store_->read_only()) {}
   // Runs f(store) without the GIL and returns its value, raising its error: first the exception
   // the progress callable of `pg` raised, if it did (the store's error is then its Aborted).
   template <typename F>
@@ -529,6 +535,7 @@ class NativeStore {
   }
 
   std::unique_ptr<Store> store_;
+  std::unique_ptr<DevicePath> device_;  // after store_: destroyed before it
   std::string path_;
   bool read_only_;
 };
@@ -539,6 +546,8 @@ class NativeStore {
 PYBIND11_MODULE(_ckptdb, m) {
   using namespace ckptdb::python;
   m.doc() = "ckptdb's native half; use the ckptdb package";
+  // True when built with CUDA: CUDA tensors then save and restore through the GPU path.
+  m.attr("has_gpu_path") = HasGpuPath();
   BindDlpack(m);
   BindStateTree(m);
   py::class_<NativeSaveHandle>(m, "_SaveHandle")
@@ -551,8 +560,10 @@ PYBIND11_MODULE(_ckptdb, m) {
                   py::arg("max_pending_saves") = 1)
       .def("save", &NativeStore::Save, py::arg("names"), py::arg("dtypes"), py::arg("shapes"), py::arg("views"),
            py::arg("step"), py::arg("metrics"), py::arg("tags"), py::arg("metadata"), py::arg("structure"),
-           py::arg("known"), py::arg("progress") = py::none())
-      .def("save_async", &NativeStore::SaveAsync)
+           py::arg("known"), py::arg("progress") = py::none(), py::arg("stream") = 0)
+      .def("save_async", &NativeStore::SaveAsync, py::arg("names"), py::arg("dtypes"), py::arg("shapes"),
+           py::arg("views"), py::arg("step"), py::arg("metrics"), py::arg("tags"), py::arg("metadata"),
+           py::arg("structure"), py::arg("known"), py::arg("stream") = 0)
       .def("abandon_pending_saves", &NativeStore::AbandonPendingSaves)
       .def("restore", &NativeStore::Restore, py::arg("which"), py::arg("names"), py::arg("verify"),
            py::arg("progress") = py::none())
