@@ -48,7 +48,7 @@ case "${1:-}" in
     kit=$PWD/.devbundle/pykit
     (
       cd "$kit" && mkdir -p obj
-      flags="-O2 -std=c++20 -fPIC -DCKPTDB_PY_GPU $(python3 -m pybind11 --includes) -Iinclude"
+      flags="-O2 -std=c++20 -fPIC -fvisibility=hidden -DCKPTDB_PY_GPU $(python3 -m pybind11 --includes) -Iinclude"
       ls include/api/python/src/*.cc | xargs -P 16 -I{} sh -c "g++ $flags -c {} -o obj/\$(basename {} .cc).o"
       ext=$(python3 -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
       g++ -shared -o "python/ckptdb/_ckptdb$ext" obj/*.o lib/libckptdb_gpu.a lib/libckptdb.a \
@@ -65,6 +65,7 @@ case "${1:-}" in
     # 3. The Python CUDA tests, with the extension just built.
     PYTHONPATH=$kit/python timeout 150 python3 -m pytest -p no:cacheprovider -q -rs .devbundle/src/tests/test_cuda.py \
       .devbundle/src/tests/test_tensors.py 2>&1 | tee "$out/pytest_cuda.txt" | tail -5 || failed=1
+    if grep -q "skipped" "$out/pytest_cuda.txt"; then echo "device_check: CUDA tests skipped on the GPU machine"; failed=1; fi
     # 4. The benchmarks.
     timeout 30 .devbundle/bin/gpu_blake3_bench 2>&1 | tee "$out/gpu_blake3_bench.txt" | tail -8
     CKPTDB_GPU_BENCH_GB=${CKPTDB_GPU_BENCH_GB:-16} timeout 200 .devbundle/bin/gpu_save "$scratch/bench" 2>&1 | tee "$out/gpu_save.txt"
