@@ -27,7 +27,9 @@ Status DeviceChunkHasher::Hash(std::span<const ChunkView> chunks, std::span<Dige
   }
   if (device.empty()) return Status::OK();
   std::vector<Digest> out(device.size());
-  if (Status s = HashDeviceChunks(device, out, stream_); !s.ok()) return s;
+  // The persist's workers hash on their own per-thread streams unless told otherwise: the legacy
+  // default stream would serialize the hashing with training's kernels on it.
+  if (Status s = HashDeviceChunks(device, out, stream_ ? stream_ : cudaStreamPerThread); !s.ok()) return s;
   for (size_t j = 0; j < where.size(); ++j) digests[where[j]] = out[j];
   return Status::OK();
 }

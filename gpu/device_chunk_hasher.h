@@ -12,7 +12,7 @@ namespace ckptdb::gpu {
 class DeviceChunkHasher final : public ChunkHasher {
  public:
   // `device`: the CUDA device the views' device memory belongs to; `stream`: a cudaStream_t the
-  // hashing runs on (null: the default stream).
+  // hashing runs on (null: the calling thread's per-thread stream).
   explicit DeviceChunkHasher(int device = 0, void* stream = nullptr) : device_(device), stream_(stream) {}
   // Errors: as HashDeviceChunks; Internal naming cudaPointerGetAttributes if a view cannot be
   // classified.

@@ -63,11 +63,13 @@ __global__ void ReduceTrees(const Input* inputs, b3::Cv* a, b3::Cv* b, uint8_t* 
 
 Status Cuda(cudaError_t e, const char* what) { return CudaStatus(e, std::string("GPU BLAKE3: ") + what); }
 
-// Device memory released on every path out of HashDeviceChunks.
+// Device memory released on every path out of HashDeviceChunks. Stream-ordered (cudaMallocAsync):
+// cudaFree would wait for the whole device, training's kernels included, at every call.
 struct Scratch {
+  cudaStream_t stream;
   void* p = nullptr;
   ~Scratch() {
-    if (p) cudaFree(p);
+    if (p) cudaFreeAsync(p, stream);
   }
 };
 
@@ -99,8 +101,10 @@ Status HashDeviceChunks(std::span<const DeviceChunk> chunks, std::span<Digest> d
   // One allocation: the inputs, two value buffers, the digests.
   const uint64_t in_bytes = inputs.size() * sizeof(Input), cv_bytes = total * sizeof(b3::Cv);
   const uint64_t digest_bytes = 32ull * chunks.size();
-  Scratch s;
-  if (Status st = Cuda(cudaMalloc(&s.p, in_bytes + 2 * cv_bytes + digest_bytes), "cudaMalloc"); !st.ok()) return st;
+  Scratch s{stream};
+  if (Status st = Cuda(cudaMallocAsync(&s.p, in_bytes + 2 * cv_bytes + digest_bytes, stream), "cudaMallocAsync");
+      !st.ok())
+    return st;
   auto* base = static_cast<uint8_t*>(s.p);
   auto* d_inputs = reinterpret_cast<Input*>(base);
   auto* a = reinterpret_cast<b3::Cv*>(base + in_bytes);

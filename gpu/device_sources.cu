@@ -141,8 +141,10 @@ Result<std::unique_ptr<ChunkSource>> CaptureSnapshot(std::span<const TensorRef> 
     if (t.size_bytes > 0)
       if (Status st = CudaStatus(cudaMemcpyAsync(*region + at, t.data, t.size_bytes, cudaMemcpyDeviceToDevice, s),
                                  "device snapshot: copying tensor '" + t.name + "'");
-          !st.ok())
+          !st.ok()) {
+        cudaStreamSynchronize(s);  // copies queued before go on into the region, which goes back now
         return st;
+      }
     at += RoundUp(t.size_bytes, kDeviceAlign);
   }
   if (Status st = CudaStatus(cudaStreamSynchronize(s), "device snapshot: waiting for the copies"); !st.ok()) return st;
@@ -168,8 +170,12 @@ Result<std::unique_ptr<ChunkSource>> CaptureHashedCopy(Store& store, std::span<c
       chunks.push_back({static_cast<const uint8_t*>(tensors[tasks[k].tensor].data) + tasks[k].offset, tasks[k].length});
     }
   std::vector<Digest> digests(chunks.size());
-  if (!chunks.empty())
-    if (Status st = HashDeviceChunks(chunks, digests, stream); !st.ok()) return st;
+  constexpr size_t kBatch = 1024;  // 4 GiB of 4 MiB chunks per launch; bounds the hasher's scratch
+  for (size_t i = 0; i < chunks.size(); i += kBatch) {
+    const size_t n = std::min(kBatch, chunks.size() - i);
+    if (Status st = HashDeviceChunks(std::span(chunks).subspan(i, n), std::span(digests).subspan(i, n), stream); !st.ok())
+      return st;
+  }
   // 2. Which of them the store lacks now; each distinct one is copied once (tied weights).
   auto present = ChunksPresent(store, digests);
   if (!present.ok()) return present.status();
@@ -200,8 +206,10 @@ Result<std::unique_ptr<ChunkSource>> CaptureHashedCopy(Store& store, std::span<c
     if (Status st = CudaStatus(cudaMemcpyAsync(to, static_cast<const uint8_t*>(tensor.data) + t.offset, t.length,
                                                cudaMemcpyDeviceToHost, s),
                                "device capture: copying a chunk of tensor '" + tensor.name + "' to the host");
-        !st.ok())
+        !st.ok()) {
+      cudaStreamSynchronize(s);  // as in CaptureSnapshot
       return st;
+    }
     device_bytes += t.length;
     ++device_chunks;
   }

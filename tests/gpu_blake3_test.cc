@@ -84,6 +84,12 @@ TEST_F(GpuBlake3Test, TheDeviceChunkHasherAgreesWithTheCpuHasher) {
   ASSERT_TRUE(gpu::DeviceChunkHasher().Hash(device, on_device).ok());
   ASSERT_TRUE(CpuChunkHasher().Hash(host, on_host).ok());
   EXPECT_EQ(on_device, on_host);
+  // A batch mixing host and device views (a mixed state's): each is hashed where it lives.
+  std::vector<ChunkView> mixed;
+  for (size_t i = 0; i < inputs.size(); ++i) mixed.push_back(i % 2 ? host[i] : device[i]);
+  std::vector<Digest> both(inputs.size());
+  ASSERT_TRUE(gpu::DeviceChunkHasher().Hash(mixed, both).ok());
+  EXPECT_EQ(both, on_host);
 }
 
 // Checked before any device is touched, so it runs on CI too.
