@@ -71,26 +71,23 @@ def main():
           f"{total / 1e9:.2f} GB on cuda:0")
     results = {}
 
-    path = os.path.join(args.dir, "state.pt")
-    t_save, _ = timed(lambda: torch.save(s, path))
-    dropped = drop(path)
-    t, back = timed(lambda: torch.load(path, map_location="cuda", weights_only=True))
-    assert same(s, back)
-    del back
-    results["torch.load(map_location='cuda')"] = t
-    print(f"torch.save {t_save:.2f} s; page cache dropped: {dropped}")
-    os.remove(path)
-
     from safetensors.torch import load_file, save_file
-    path = os.path.join(args.dir, "state.safetensors")
-    t_save, _ = timed(lambda: save_file(s, path))
-    dropped = drop(path)
-    t, back = timed(lambda: load_file(path, device="cuda"))
-    assert same(s, back)
-    del back
-    results["safetensors load_file(device='cuda')"] = t
-    print(f"safetensors save_file {t_save:.2f} s; page cache dropped: {dropped}")
-    os.remove(path)
+    baselines = [
+        ("torch.load(map_location='cuda')", "state.pt", "torch.save", lambda p: torch.save(s, p),
+         lambda p: torch.load(p, map_location="cuda", weights_only=True)),
+        ("safetensors load_file(device='cuda')", "state.safetensors", "safetensors save_file",
+         lambda p: save_file(s, p), lambda p: load_file(p, device="cuda")),
+    ]
+    for name, file, saver, save, load in baselines:
+        path = os.path.join(args.dir, file)
+        t_save, _ = timed(lambda: save(path))
+        dropped = drop(path)
+        t, back = timed(lambda: load(path))
+        assert same(s, back)
+        del back
+        results[name] = t
+        print(f"{saver} {t_save:.2f} s; page cache dropped: {dropped}")
+        os.remove(path)
 
     try:
         import ckptdb

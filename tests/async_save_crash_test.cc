@@ -95,22 +95,9 @@ std::string Check(const std::string& path) {
     auto opened = Store::Open(path, ChildOptions());
     if (!opened.ok()) return "open: " + opened.status().ToString();
     Store& store = **opened;
-    auto v = store.Verify();
-    if (!v.ok()) return "verify: " + v.status().ToString();
-    if (!v->damage.empty()) return "damage in checkpoint " + std::to_string(v->damage[0].id);
+    if (std::string bad = CheckEveryCheckpoint(store, Content); !bad.empty()) return bad;
     auto all = store.List();
     if (!all.ok()) return "list: " + all.status().ToString();
-    for (const CheckpointInfo& c : *all) {
-      auto r = store.Restore(Selector::Id(c.id));
-      if (!r.ok()) return "restore: " + r.status().ToString();
-      const std::vector<Owned> want = Content(c.step);
-      if (r->size() != want.size()) return "checkpoint " + std::to_string(c.id) + " has the wrong tensors";
-      for (size_t i = 0; i < want.size(); ++i)
-        if ((*r)[i].name != want[i].name || (*r)[i].bytes.size() != want[i].bytes.size() ||
-            std::memcmp((*r)[i].bytes.data(), want[i].bytes.data(), want[i].bytes.size()) != 0)
-          return "checkpoint " + std::to_string(c.id) + " (step " + std::to_string(c.step) + "): tensor " +
-                 want[i].name + " differs";
-    }
     auto head = store.Head();
     if (!head.ok()) return "head: " + head.status().ToString();
     int64_t head_step = 0;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -147,6 +148,29 @@ inline Digest SaveTwoCheckpointsSharingAChunk(const std::string& path, const std
   MustSave(*store, ts, AtStep(100));
   MustSave(*store, {ts[0], MakeBytes("bystander", 2 * kChunk, 3)}, AtStep(200));
   return HashBytes(ts[0].bytes.data(), ts[0].bytes.size());
+}
+
+// For crash suites' checkers, which report in strings: verifies `store`, then restores every
+// checkpoint and compares its tensors (names, sizes, bytes) with content(its step). "" when all
+// hold, else one line naming the first thing that does not.
+inline std::string CheckEveryCheckpoint(Store& store, const std::function<std::vector<Owned>(int64_t)>& content) {
+  auto v = store.Verify();
+  if (!v.ok()) return "verify: " + v.status().ToString();
+  if (!v->damage.empty()) return "damage in checkpoint " + std::to_string(v->damage[0].id);
+  auto all = store.List();
+  if (!all.ok()) return "list: " + all.status().ToString();
+  for (const CheckpointInfo& c : *all) {
+    auto r = store.Restore(Selector::Id(c.id));
+    if (!r.ok()) return "restore: " + r.status().ToString();
+    const std::vector<Owned> want = content(c.step);
+    if (r->size() != want.size()) return "checkpoint " + std::to_string(c.id) + " has the wrong tensors";
+    for (size_t i = 0; i < want.size(); ++i)
+      if ((*r)[i].name != want[i].name || (*r)[i].bytes.size() != want[i].bytes.size() ||
+          std::memcmp((*r)[i].bytes.data(), want[i].bytes.data(), want[i].bytes.size()) != 0)
+        return "checkpoint " + std::to_string(c.id) + " (step " + std::to_string(c.step) + "): tensor " +
+               want[i].name + " differs";
+  }
+  return "";
 }
 
 }  // namespace ckptdb::store_tests
