@@ -47,10 +47,50 @@ struct Pipeline {
   std::vector<cudaEvent_t> events;
 };
 
+Status Mismatch(const std::string& store, const CheckpointManifest& m, size_t tensor, uint64_t chunk) {
+  return Status::Corruption("store " + store + ", checkpoint " + std::to_string(m.info.id) + " (step " + std::to_string(m.info.step) +
+                            "), tensor '" + m.tensors[tensor].name + "', chunk " + std::to_string(chunk) + ": chunk " +
+                            m.tensors[tensor].chunks[chunk].ToHex() + " does not match its digest");
+}
+
+// Checks the whole chunks in `bytes`, which start at `offset` of `tensor` (a chunk boundary: pieces
+// are whole chunks of one tensor at a time).
+Status CheckOnHost(const std::string& store, const CheckpointManifest& m, size_t tensor, uint64_t offset, std::span<const uint8_t> bytes) {
+  for (uint64_t at = 0; at < bytes.size(); at += m.chunk_size) {
+    const uint64_t chunk = (offset + at) / m.chunk_size, n = std::min<uint64_t>(m.chunk_size, bytes.size() - at);
+    if (HashBytes(bytes.data() + at, n) != m.tensors[tensor].chunks[chunk]) return Mismatch(store, m, tensor, chunk);
+  }
+  return Status::OK();
+}
+
+// Hashes every chunk of the tensors with a device destination there, in batches, and compares.
+Status CheckOnDevice(const std::string& store, const CheckpointManifest& m, const std::vector<const uint8_t*>& dest, cudaStream_t stream) {
+  std::vector<DeviceChunk> chunks;
+  std::vector<std::pair<size_t, uint64_t>> which;  // (tensor, chunk) of each
+  for (size_t t = 0; t < dest.size(); ++t)
+    if (dest[t])
+      for (uint64_t c = 0, at = 0; at < m.tensors[t].size_bytes; ++c, at += m.chunk_size) {
+        chunks.push_back({dest[t] + at, std::min<uint64_t>(m.chunk_size, m.tensors[t].size_bytes - at)});
+        which.push_back({t, c});
+      }
+  constexpr size_t kBatch = 1024;
+  std::vector<Digest> digests(kBatch);
+  for (size_t i = 0; i < chunks.size(); i += kBatch) {
+    const size_t n = std::min(kBatch, chunks.size() - i);
+    if (Status s = HashDeviceChunks(std::span(chunks).subspan(i, n), std::span(digests).first(n), stream); !s.ok())
+      return s;
+    for (size_t j = 0; j < n; ++j) {
+      const auto [t, c] = which[i + j];
+      if (digests[j] != m.tensors[t].chunks[c]) return Mismatch(store, m, t, c);
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Status RestoreIntoDevice(Store& store, const Selector& which, std::span<const TensorBuffer> buffers,
-                         const ReadOptions& options, uint64_t window_bytes) {
+                         const ReadOptions& options, const DeviceRestoreOptions& device_options) {
   int device = kHostMemory;
   for (const TensorBuffer& b : buffers) {
     if (b.cuda_device == kHostMemory) continue;
@@ -65,7 +105,12 @@ Status RestoreIntoDevice(Store& store, const Selector& which, std::span<const Te
   if (!DeviceAvailable(&why)) return Status::FailedPrecondition(why);
   if (Status s = CudaStatus(cudaSetDevice(device), "device restore: cudaSetDevice"); !s.ok()) return s;
   Pipeline pipe;
-  const uint64_t window = std::max(window_bytes, store.chunk_size());
+  const uint64_t window = std::max(device_options.window_bytes, store.chunk_size());
+  // On the device, the stream reads without checking; this restore checks every chunk itself.
+  const bool on_device_check = options.verify_chunks && device_options.verify_on_device;
+  ReadOptions read = options;
+  if (on_device_check) read.verify_chunks = false;
+  CheckpointManifest manifest;  // begin's copy: the digests to check against
   if (Status s = pipe.Make(window); !s.ok()) return s;
 
   // Where each tensor's bytes go, in manifest order (null: read and dropped), and whether on the device.
@@ -73,6 +118,7 @@ Status RestoreIntoDevice(Store& store, const Selector& which, std::span<const Te
   std::vector<bool> on_device;
   std::vector<uint64_t> sizes;
   auto begin = [&](const CheckpointManifest& m) -> Status {
+    if (on_device_check) manifest = m;
     std::map<std::string, const TensorBuffer*> by_name;
     for (const TensorBuffer& b : buffers) by_name[b.name] = &b;
     for (const TensorInfo& t : m.tensors) {
@@ -98,6 +144,8 @@ Status RestoreIntoDevice(Store& store, const Selector& which, std::span<const Te
       while (tensor < sizes.size() && offset == sizes[tensor]) ++tensor, offset = 0;
       if (tensor == sizes.size()) return Status::Internal("device restore: more bytes than the tensors hold");
       const uint64_t n = std::min<uint64_t>(piece.size(), sizes[tensor] - offset);
+      if (on_device_check && !(dest[tensor] && on_device[tensor]))
+        if (Status s = CheckOnHost(store.path(), manifest, tensor, offset, piece.first(n)); !s.ok()) return s;
       if (dest[tensor] && on_device[tensor]) {
         if (Status s = CudaStatus(cudaMemcpyAsync(dest[tensor] + offset, piece.data(), n, cudaMemcpyHostToDevice,
                                                   pipe.stream),
@@ -116,8 +164,14 @@ Status RestoreIntoDevice(Store& store, const Selector& which, std::span<const Te
   StreamWindows windows{pipe.windows, window, [&](size_t i) {
                           return CudaStatus(cudaEventSynchronize(pipe.events[i]), "device restore: copying to the device");
                         }};
-  if (Status s = StreamCheckpoint(store, which, windows, options, begin, write); !s.ok()) return s;
-  return CudaStatus(cudaStreamSynchronize(pipe.stream), "device restore: copying to the device");
+  if (Status s = StreamCheckpoint(store, which, windows, read, begin, write); !s.ok()) return s;
+  if (Status s = CudaStatus(cudaStreamSynchronize(pipe.stream), "device restore: copying to the device"); !s.ok())
+    return s;
+  if (!on_device_check) return Status::OK();
+  std::vector<const uint8_t*> device_dest(dest.size(), nullptr);
+  for (size_t i = 0; i < dest.size(); ++i)
+    if (on_device[i]) device_dest[i] = dest[i];
+  return CheckOnDevice(store.path(), manifest, device_dest, pipe.stream);
 }
 
 }  // namespace ckptdb::gpu

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 
 #include "gpu/device_buffer.h"
 #include "gpu/device_hasher.h"
@@ -212,7 +213,8 @@ TEST_F(GpuDeviceSaverTest, RestoreIntoDeviceOverlapsWindowsAndFillsHostBuffersTo
   ASSERT_TRUE(into.ok());
   std::vector<std::vector<uint8_t>> host(state.size());
   std::vector<TensorBuffer> buffers;
-  uint64_t off = 0;
+  std::vector<uint64_t> at(state.size(), ~0ull);  // device offset of each device buffer
+  uint64_t device_bytes = 0;
   for (size_t i = 0; i < state.size(); ++i) {
     const Owned& t = state[i];
     if (i % 3 == 0) {  // every third on the host
@@ -220,21 +222,44 @@ TEST_F(GpuDeviceSaverTest, RestoreIntoDeviceOverlapsWindowsAndFillsHostBuffersTo
       buffers.push_back({t.name, t.dtype, t.shape, host[i].data(), t.bytes.size()});
       continue;
     }
-    buffers.push_back({t.name, t.dtype, t.shape, static_cast<uint8_t*>(into.data()) + off, t.bytes.size(), 0});
-    off += t.bytes.size();
+    at[i] = device_bytes;
+    buffers.push_back({t.name, t.dtype, t.shape, static_cast<uint8_t*>(into.data()) + device_bytes, t.bytes.size(), 0});
+    device_bytes += t.bytes.size();
   }
-  // A one-chunk window: many pieces, so both windows are reused many times.
-  ASSERT_TRUE(gpu::RestoreIntoDevice(*store, Selector::Latest(), buffers, {}, kChunk).ok());
-  std::vector<uint8_t> got(off);
-  ASSERT_TRUE(into.CopyOut(0, got.data(), off).ok());
-  off = 0;
-  for (size_t i = 0; i < state.size(); ++i) {
-    if (i % 3 == 0) {
-      EXPECT_EQ(host[i], state[i].bytes) << state[i].name;
-      continue;
+  // A one-chunk window: many pieces, so both windows are reused many times. Digests checked on the
+  // host, then on the device.
+  for (bool on_device : {false, true}) {
+    SCOPED_TRACE(on_device ? "checked on the device" : "checked on the host");
+    for (auto& h : host) std::fill(h.begin(), h.end(), 0);
+    ASSERT_TRUE(into.Fill(0, device_bytes, 77).ok());
+    ASSERT_TRUE(gpu::RestoreIntoDevice(*store, Selector::Latest(), buffers, {}, {kChunk, on_device}).ok());
+    std::vector<uint8_t> got(device_bytes);
+    ASSERT_TRUE(into.CopyOut(0, got.data(), device_bytes).ok());
+    for (size_t i = 0; i < state.size(); ++i) {
+      if (at[i] == ~0ull) EXPECT_EQ(host[i], state[i].bytes) << state[i].name;
+      else EXPECT_EQ(0, std::memcmp(got.data() + at[i], state[i].bytes.data(), state[i].bytes.size())) << state[i].name;
     }
-    EXPECT_EQ(0, std::memcmp(got.data() + off, state[i].bytes.data(), state[i].bytes.size())) << state[i].name;
-    off += state[i].bytes.size();
+  }
+}
+
+TEST_F(GpuDeviceSaverTest, ADamagedChunkFailsADeviceRestoreWhereverItIsChecked) {
+  testing::ScratchDir dir;
+  auto store = Store::Open(dir.Join("s"), SmallChunks()).value();
+  const Owned w = MakeBytes("w", kChunk, 3);  // one chunk, at the start of the only pack
+  ASSERT_TRUE(store->Save(std::vector<TensorRef>{w.ref()}, {}).ok());
+  std::vector<std::filesystem::path> packs;
+  for (const auto& e : std::filesystem::directory_iterator(dir.Join("s/packs"))) packs.push_back(e.path());
+  ASSERT_EQ(packs.size(), 1u);
+  std::string pack = testing::ReadFileOrDie(packs[0].string());
+  pack[10] ^= 1;
+  testing::WriteFileOrDie(packs[0].string(), pack);
+  gpu::DeviceBuffer into(kChunk);
+  ASSERT_TRUE(into.ok());
+  std::vector<TensorBuffer> buffers = {{"w", DType::kU8, w.shape, into.data(), kChunk, 0}};
+  for (bool on_device : {false, true}) {
+    Status s = gpu::RestoreIntoDevice(*store, Selector::Latest(), buffers, {}, {64ull << 20, on_device});
+    EXPECT_EQ(s.code(), Code::kCorruption) << s.ToString();
+    EXPECT_NE(s.message().find("tensor 'w', chunk 0"), std::string::npos) << s.ToString();
   }
 }
 
