@@ -19,7 +19,7 @@ uint64_t RoundUp(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
 std::vector<std::vector<uint8_t>> CopyHostTensors(std::span<const TensorRef> tensors) {
   std::vector<std::vector<uint8_t>> copies(tensors.size());
   for (size_t i = 0; i < tensors.size(); ++i)
-    if (tensors[i].cuda_device == kHostMemory && tensors[i].size_bytes > 0) {
+    if (tensors[i].cuda_device == kHostMemory && tensors[i].size_bytes > 0 && tensors[i].known_chunks.empty()) {
       const auto* p = static_cast<const uint8_t*>(tensors[i].data);
       copies[i].assign(p, p + tensors[i].size_bytes);
     }
@@ -121,8 +121,9 @@ Result<std::unique_ptr<ChunkSource>> CaptureSnapshot(std::span<const TensorRef> 
                                                      std::shared_ptr<SaverMemory> memory, void* stream) {
   constexpr uint64_t kDeviceAlign = 256;
   uint64_t need = 0;
+  // Tensors given with known chunks (TensorRef::known_chunks) are never read: not copied either.
   for (const TensorRef& t : tensors)
-    if (t.cuda_device != kHostMemory) need += RoundUp(t.size_bytes, kDeviceAlign);
+    if (t.cuda_device != kHostMemory && t.known_chunks.empty()) need += RoundUp(t.size_bytes, kDeviceAlign);
   std::optional<uint8_t*> region = memory->snapshots.Take(need);
   if (!region) return std::unique_ptr<ChunkSource>();
   SaverMemory& m = *memory;
@@ -132,8 +133,8 @@ Result<std::unique_ptr<ChunkSource>> CaptureSnapshot(std::span<const TensorRef> 
   uint64_t at = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const TensorRef& t = tensors[i];
-    if (t.cuda_device == kHostMemory) {
-      source->Place(i, source->host_copy(i));
+    if (t.cuda_device == kHostMemory || !t.known_chunks.empty()) {
+      source->Place(i, source->host_copy(i));  // empty for a known tensor
       continue;
     }
     source->Place(i, *region + at);
@@ -164,8 +165,9 @@ Result<std::unique_ptr<ChunkSource>> CaptureHashedCopy(Store& store, std::span<c
   // 1. Hash every device chunk on the GPU.
   std::vector<size_t> device_tasks;
   std::vector<DeviceChunk> chunks;
+  const auto known = [&](size_t k) { return !tensors[tasks[k].tensor].known_chunks.empty(); };
   for (size_t k = 0; k < tasks.size(); ++k)
-    if (tensors[tasks[k].tensor].cuda_device != kHostMemory) {
+    if (tensors[tasks[k].tensor].cuda_device != kHostMemory && !known(k)) {
       device_tasks.push_back(k);
       chunks.push_back({static_cast<const uint8_t*>(tensors[tasks[k].tensor].data) + tasks[k].offset, tasks[k].length});
     }
@@ -186,7 +188,7 @@ Result<std::unique_ptr<ChunkSource>> CaptureHashedCopy(Store& store, std::span<c
     if (!(*present)[j] && first.emplace(digests[j], device_tasks[j]).second) copy.push_back(device_tasks[j]);
   }
   for (size_t k = 0; k < tasks.size(); ++k)
-    if (tensors[tasks[k].tensor].cuda_device == kHostMemory) copy.push_back(k);
+    if (tensors[tasks[k].tensor].cuda_device == kHostMemory && !known(k)) copy.push_back(k);
   uint64_t need = 0;
   for (size_t k : copy) need += RoundUp(tasks[k].length, kAlign);
   if (need > 0) {

@@ -183,6 +183,37 @@ TEST_F(GpuDeviceSaverTest, AnIncrementalAsynchronousSaveCopiesOnlyItsChangedChun
   }
 }
 
+TEST_F(GpuDeviceSaverTest, ADeviceTensorGivenWithKnownChunksIsNeitherCopiedNorRead) {
+  for (Capture mode : {Capture::kSnapshot, Capture::kHashedCopy}) {
+    SCOPED_TRACE(mode == Capture::kSnapshot ? "snapshot" : "hashed copy");
+    testing::ScratchDir dir;
+    auto store = Store::Open(dir.Join("s"), SmallChunks()).value();
+    std::vector<Owned> state = {MakeBytes("frozen", 8 * kChunk, 5), MakeBytes("live", 2 * kChunk, 6)};
+    DeviceState dev(state);
+    gpu::DeviceSaver saver(*store, {.capture = mode});
+    SaveOptions o;
+    o.step = 1;
+    auto first = saver.SaveAsync(dev.refs, o)->Wait();
+    ASSERT_TRUE(first.ok()) << first.status().ToString();
+    // The frozen tensor's device memory now holds junk; its known chunks say what it was.
+    dev.Overwrite(0, std::vector<uint8_t>(state[0].bytes.size(), 0xEE));
+    std::vector<TensorRef> refs = dev.refs;
+    refs[0].known_chunks = first->chunks[0];
+    state[1].bytes[0] ^= 1;
+    dev.Overwrite(1, state[1].bytes);
+    const gpu::DeviceSaveStats before = saver.stats();
+    o.step = 2;
+    auto second = saver.SaveAsync(refs, o)->Wait();
+    ASSERT_TRUE(second.ok()) << second.status().ToString();
+    const gpu::DeviceSaveStats after = saver.stats();
+    EXPECT_EQ(after.bytes_to_host - before.bytes_to_host, kChunk);  // the live tensor's changed chunk
+    if (mode == Capture::kSnapshot) {
+      EXPECT_EQ(after.snapshot_bytes - before.snapshot_bytes, state[1].bytes.size());
+    }
+    ExpectRestores(*store, Selector::Step(2), state);
+  }
+}
+
 TEST_F(GpuDeviceSaverTest, WithoutMemoryForACaptureItSavesSynchronouslyOrSaysSo) {
   testing::ScratchDir dir;
   auto store = Store::Open(dir.Join("s"), SmallChunks()).value();
