@@ -14,6 +14,7 @@
 
 #include "ckptdb/ckptdb.h"
 #include "ckptdb/safetensors.h"
+#include "tests/support/fresh_process.h"
 #include "tests/support/store_fixtures.h"
 
 namespace ckptdb {
@@ -111,7 +112,7 @@ TEST_F(ExportStream, AClosedDescriptorAndAFailedStreamAreIoErrors) {
 
 TEST_F(ExportStream, ToStandardOutputTheErrorNamesIt) {
   // The descriptor is named as the CLI's users know it; 1 is replaced by /dev/full for the test.
-  const std::string got = testing::InChild([&] {
+  const std::string got = testing::InFreshProcess([&] {
     const int full = ::open("/dev/full", O_WRONLY);
     if (full < 0 || ::dup2(full, 1) != 1) return std::string("cannot redirect stdout");
     return ExportSafetensorsToFd(*store_, Selector::Latest(), 1).status().ToString();
@@ -123,7 +124,7 @@ TEST_F(ExportStream, ToStandardOutputTheErrorNamesIt) {
 TEST_F(ExportStream, APipeWhoseReaderHasGoneIsAnIoErrorNotTheEndOfTheProcess) {
   // In a child, with SIGPIPE at its default action (which ends a process): the export must
   // survive, return Broken pipe, and leave the thread's signal mask and pending set as they were.
-  const std::string got = testing::InChild([&] {
+  const std::string got = testing::InFreshProcess([&] {
     signal(SIGPIPE, SIG_DFL);
     int p[2];
     if (::pipe(p) != 0) return std::string("no pipe");

@@ -45,7 +45,8 @@ int RunProcess(const std::vector<std::string>& argv, std::string* output = nullp
 // " [child failed, wait status N]" if the child died (a signal, an escaped exception) before
 // handing it back. For tests that change process-wide state (resource limits, user ids) or that
 // must survive the code under test terminating. Fork before opening stores: only the calling
-// thread exists in the child.
+// thread exists in the child, and a lock another thread held stays held there (once a store has
+// been opened, use InFreshProcess, tests/support/fresh_process.h).
 std::string InChild(const std::function<std::string()>& body);
 
 // Whether CKPTDB_LONG_TESTS=1 asks the crash suites for their long runs (50+ trials each).
