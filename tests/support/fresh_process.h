@@ -13,7 +13,6 @@
 #pragma once
 
 #include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -21,6 +20,8 @@
 #include <cstdlib>
 #include <functional>
 #include <string>
+
+#include "tests/support/test_support.h"
 
 namespace ckptdb::testing {
 
@@ -52,15 +53,7 @@ inline std::string InFreshProcess(const std::function<std::string()>& body) {
     ::_exit(127);
   }
   ::close(fds[1]);
-  std::string out;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, size_t(n));
-  ::close(fds[0]);
-  int wstatus = 0;
-  ::waitpid(pid, &wstatus, 0);
-  if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)
-    out += " [child failed, wait status " + std::to_string(wstatus) + "]";
-  return out;
+  return ChildResult(pid, fds[0]);
 }
 
 }  // namespace ckptdb::testing

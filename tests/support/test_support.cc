@@ -118,10 +118,14 @@ std::string InChild(const std::function<std::string()>& body) {
     ::_exit(done == out.size() ? 0 : 1);  // no atexit handlers, no gtest teardown in the child
   }
   ::close(fds[1]);
+  return ChildResult(pid, fds[0]);
+}
+
+std::string ChildResult(int pid, int fd) {
   std::string out;
   char buf[4096];
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, size_t(n));
-  ::close(fds[0]);
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, size_t(n));
+  ::close(fd);
   int wstatus = 0;
   ::waitpid(pid, &wstatus, 0);
   if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0)

@@ -48,6 +48,9 @@ int RunProcess(const std::vector<std::string>& argv, std::string* output = nullp
 // thread exists in the child, and a lock another thread held stays held there (once a store has
 // been opened, use InFreshProcess, tests/support/fresh_process.h).
 std::string InChild(const std::function<std::string()>& body);
+// What child process `pid` writes to `fd` (read to its end, then closed), once it has exited, with
+// " [child failed, wait status N]" appended unless it exited 0. InChild's and InFreshProcess's end.
+std::string ChildResult(int pid, int fd);
 
 // Whether CKPTDB_LONG_TESTS=1 asks the crash suites for their long runs (50+ trials each).
 bool LongTests();
