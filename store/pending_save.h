@@ -65,8 +65,7 @@ class PendingSave {
   PendingSave(StoreImpl& store, std::string where) : store_(store), where_(std::move(where)) {}
   void Lock();
   void Fail(Status s);  // keeps the first error, with where_ put first
-  // The look-up and write stages of one new chunk: digest `d`, bytes `view`.
-  // Writes task k's chunk (digest `d`, bytes at `view` through `source`) unless the store or this
+  // The look-up and write stages of one new chunk: writes task k's chunk (digest `d`, bytes at `view` through `source`) unless the store or this
   // save already has it.
   Status Place(size_t k, const Digest& d, const ChunkView& view, const ChunkSource& source);
   // Writes a new chunk's host bytes: inline in the index when small, else to this save's pack.

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <numeric>
 #include <cstring>
 #include <set>
 #include <unordered_set>
@@ -64,10 +65,8 @@ Result<SavedCheckpoint> StoreImpl::Save(std::span<const TensorRef> tensors, cons
 
 Result<SavedCheckpoint> StoreImpl::SaveFrom(
     std::span<const TensorRef> tensors, const SaveOptions& options,
-    const std::function<Result<std::unique_ptr<ChunkSource>>(std::span<const ChunkTask>)>& make) {
-  if (Status s = CheckWritable(); !s.ok()) return s;
-  if (!next_pack_error_.ok()) return next_pack_error_;
-  auto save = PendingSave::Begin(*this, tensors, options);
+    const MakeChunkSource& make) {
+  auto save = BeginSave(tensors, options);
   if (!save.ok()) return save.status();
   return saves_->RunInline([&]() -> Result<SavedCheckpoint> {
     PendingSave& p = **save;
@@ -77,7 +76,7 @@ Result<SavedCheckpoint> StoreImpl::SaveFrom(
       return source.status();
     }
     std::vector<size_t> all(p.tasks().size());
-    for (size_t k = 0; k < all.size(); ++k) all[k] = k;
+    std::iota(all.begin(), all.end(), size_t{0});
     p.Add(all, **source).IgnoreError();  // sticky: Finish returns it
     return p.Finish();
   });
@@ -117,20 +116,23 @@ Result<std::vector<bool>> StoreImpl::ChunksPresent(std::span<const Digest> diges
 
 Result<SaveHandle> StoreImpl::SaveAsyncFrom(std::span<const TensorRef> tensors, const SaveOptions& options,
                                             const MakeChunkSource& capture) {
-  if (Status s = CheckWritable(); !s.ok()) return s;
-  if (!next_pack_error_.ok()) return next_pack_error_;
-  auto save = PendingSave::Begin(*this, tensors, options);
+  auto save = BeginSave(tensors, options);
   if (!save.ok()) return save.status();
   return saves_->SubmitCaptured(std::move(save).value(), capture);
 }
 
 Result<SaveHandle> StoreImpl::SaveAsync(std::span<const TensorRef> tensors, const SaveOptions& options) {
   if (Status s = RefuseDeviceMemory(tensors); !s.ok()) return s;
-  if (Status s = CheckWritable(); !s.ok()) return s;
-  if (!next_pack_error_.ok()) return next_pack_error_;
-  auto save = PendingSave::Begin(*this, tensors, options);
+  auto save = BeginSave(tensors, options);
   if (!save.ok()) return save.status();
   return saves_->Submit(std::move(save).value(), tensors);
+}
+
+Result<std::unique_ptr<PendingSave>> StoreImpl::BeginSave(std::span<const TensorRef> tensors,
+                                                          const SaveOptions& options) {
+  if (Status s = CheckWritable(); !s.ok()) return s;
+  if (!next_pack_error_.ok()) return next_pack_error_;
+  return PendingSave::Begin(*this, tensors, options);
 }
 
 Status StoreImpl::Close() {

@@ -15,9 +15,6 @@ namespace ckptdb {
 
 struct ChunkTask;
 
-// Builds the source once the save has cut the tensors into `tasks` (store/pending_save.h).
-using MakeChunkSource = std::function<Result<std::unique_ptr<ChunkSource>>(std::span<const ChunkTask> tasks)>;
-
 // Store::Save(tensors, options), with every chunk hashed by the source's hasher() and written from
 // its WithHostBytes (only the chunks the store lacks). The tensors' data pointers are passed to the
 // source untouched; the store never reads them. Same guarantees and errors as Save, plus those of

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <numeric>
 
 #include "store/pending_save.h"
 
@@ -104,13 +105,13 @@ Result<SaveHandle> SaveQueue::Submit(std::unique_ptr<PendingSave> save, std::spa
 
 Result<SaveHandle> SaveQueue::SubmitCaptured(
     std::unique_ptr<PendingSave> save,
-    const std::function<Result<std::unique_ptr<ChunkSource>>(std::span<const ChunkTask>)>& capture) {
+    const MakeChunkSource& capture) {
   return Enqueue(std::move(save), [&](Job& job) -> Status {
     auto source = capture(job.save->tasks());
     if (!source.ok())
       return source.status().WithContext("store " + path_ + ", capturing step " + std::to_string(job.save->step()));
     Piece all{std::vector<size_t>(job.save->tasks().size()), nullptr};
-    for (size_t k = 0; k < all.tasks.size(); ++k) all.tasks[k] = k;
+    std::iota(all.tasks.begin(), all.tasks.end(), size_t{0});
     {
       std::lock_guard<std::mutex> l(mu_);
       job.source = std::move(source).value();

@@ -63,7 +63,7 @@ class SaveQueue {
   // The persist destroys the source, on its thread, once the save has ended. Errors: as Submit,
   // and `capture`'s own (nothing is queued or committed then).
   Result<SaveHandle> SubmitCaptured(std::unique_ptr<PendingSave> save,
-                                    const std::function<Result<std::unique_ptr<ChunkSource>>(std::span<const ChunkTask>)>& capture);
+                                    const MakeChunkSource& capture);
   // Waits until every save submitted before has ended, then returns `run()` run on this thread
   // (or, instead, the unreported failure of an earlier persist).
   Result<SavedCheckpoint> RunInline(const std::function<Result<SavedCheckpoint>()>& run);

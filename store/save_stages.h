@@ -71,6 +71,9 @@ class ChunkSource {
   virtual const Digest* Digested(size_t /*task*/) const { return nullptr; }
 };
 
+// Builds the source of a save once it has cut the tensors into `tasks` (store/pending_save.h).
+using MakeChunkSource = std::function<Result<std::unique_ptr<ChunkSource>>(std::span<const ChunkTask> tasks)>;
+
 // The caller's own memory: a synchronous save reads the tensors in place.
 class CallerChunks final : public ChunkSource {
  public:

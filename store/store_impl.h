@@ -36,6 +36,8 @@
 
 namespace ckptdb {
 
+class PendingSave;
+
 // One chunk of one tensor: bytes [offset, offset + length) of tensor `tensor`.
 struct ChunkTask {
   size_t tensor;
@@ -149,11 +151,14 @@ class StoreImpl final : public Store {
   Result<SavedCheckpoint> Save(std::span<const TensorRef> tensors, const SaveOptions& options) override;
   // Save with the bytes from the source `make` builds (store/save_from_source.h); save.cc.
   Result<SavedCheckpoint> SaveFrom(std::span<const TensorRef> tensors, const SaveOptions& options,
-                                   const std::function<Result<std::unique_ptr<ChunkSource>>(std::span<const ChunkTask>)>& make);
+                                   const MakeChunkSource& make);
   Result<SaveHandle> SaveAsync(std::span<const TensorRef> tensors, const SaveOptions& options) override;
+  // What every save starts with: the store is writable and its next pack id decoded, and the
+  // plan stage (PendingSave::Begin) accepts the input.
+  Result<std::unique_ptr<PendingSave>> BeginSave(std::span<const TensorRef> tensors, const SaveOptions& options);
   // SaveAsync with the capture `capture` makes (store/save_from_source.h); save.cc.
   Result<SaveHandle> SaveAsyncFrom(std::span<const TensorRef> tensors, const SaveOptions& options,
-                                   const std::function<Result<std::unique_ptr<ChunkSource>>(std::span<const ChunkTask>)>& capture);
+                                   const MakeChunkSource& capture);
   Result<std::vector<int64_t>> AbandonPendingSaves() override { return saves_->AbandonAll(); }
   // ChunksPresent (store/save_from_source.h); save.cc.
   Result<std::vector<bool>> ChunksPresent(std::span<const Digest> digests);

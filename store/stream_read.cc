@@ -10,19 +10,22 @@
 
 namespace ckptdb {
 
+namespace {
+const Status kNotOpened =
+    Status::InvalidArgument("streaming a checkpoint needs a store opened with Store::Open or Store::OpenReadOnly");
+}  // namespace
+
 Status StreamCheckpoint(Store& store, const Selector& which, uint64_t window_bytes, const ReadOptions& options,
                         const StreamBegin& begin, const StreamWrite& write) {
   auto* guarded = dynamic_cast<GuardedStore*>(&store);
-  if (guarded == nullptr)
-    return Status::InvalidArgument("streaming a checkpoint needs a store opened with Store::Open or Store::OpenReadOnly");
+  if (guarded == nullptr) return kNotOpened;
   return guarded->StreamCheckpoint(which, window_bytes, options, begin, write);
 }
 
 Status StreamCheckpoint(Store& store, const Selector& which, const StreamWindows& windows, const ReadOptions& options,
                         const StreamBegin& begin, const StreamWrite& write) {
   auto* guarded = dynamic_cast<GuardedStore*>(&store);
-  if (guarded == nullptr)
-    return Status::InvalidArgument("streaming a checkpoint needs a store opened with Store::Open or Store::OpenReadOnly");
+  if (guarded == nullptr) return kNotOpened;
   if (windows.buffers.empty() || windows.bytes < store.chunk_size())
     return Status::InvalidArgument("streaming a checkpoint needs at least one window of at least the chunk size (" +
                                    std::to_string(store.chunk_size()) + " bytes)");

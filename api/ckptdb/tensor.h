@@ -97,7 +97,8 @@ struct Tensor {
 };
 
 // Checks that `t` is well formed: non-empty valid UTF-8 name, known dtype, non-negative shape,
-// size_bytes equal to what dtype and shape need, data non-null when size_bytes > 0.
+// size_bytes equal to what dtype and shape need, data non-null when size_bytes > 0 (unless
+// known_chunks is given), cuda_device kHostMemory or a device number.
 // Returns InvalidArgument naming the tensor otherwise.
 Status ValidateTensorRef(const TensorRef& t);
 // True if `s` is well-formed UTF-8.
