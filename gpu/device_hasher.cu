@@ -86,12 +86,10 @@ bool DeviceAvailable(std::string* why) {
   return true;
 }
 
-Status HashDeviceChunks(std::span<const DeviceChunk> chunks, std::span<Digest> digests, void* stream_ptr) {
-  if (chunks.size() != digests.size()) return Status::InvalidArgument("GPU BLAKE3: chunks and digests differ in count");
-  if (chunks.empty()) return Status::OK();
-  std::string why;
-  if (!DeviceAvailable(&why)) return Status::FailedPrecondition(why);
-  auto stream = static_cast<cudaStream_t>(stream_ptr);
+namespace {
+
+// One launch pair over `chunks`, as HashDeviceChunks describes. REQUIRES: a usable device.
+Status HashBatch(std::span<const DeviceChunk> chunks, std::span<Digest> digests, cudaStream_t stream) {
   std::vector<Input> inputs(chunks.size());
   uint64_t total = 0;
   for (size_t i = 0; i < chunks.size(); ++i) {
@@ -127,6 +125,24 @@ Status HashDeviceChunks(std::span<const DeviceChunk> chunks, std::span<Digest> d
     return st;
   if (Status st = Cuda(cudaStreamSynchronize(stream), "kernels"); !st.ok()) return st;
   for (size_t i = 0; i < digests.size(); ++i) std::memcpy(digests[i].bytes.data(), host.data() + 32 * i, 32);
+  return Status::OK();
+}
+
+}  // namespace
+
+Status HashDeviceChunks(std::span<const DeviceChunk> chunks, std::span<Digest> digests, void* stream) {
+  if (chunks.size() != digests.size()) return Status::InvalidArgument("GPU BLAKE3: chunks and digests differ in count");
+  if (chunks.empty()) return Status::OK();
+  std::string why;
+  if (!DeviceAvailable(&why)) return Status::FailedPrecondition(why);
+  // Launches of at most kBatch chunks: 4 GiB of 4 MiB chunks, enough to fill the device, with
+  // scratch (~64 bytes per KiB) that stays near 256 MiB however large the call.
+  constexpr size_t kBatch = 1024;
+  for (size_t i = 0; i < chunks.size(); i += kBatch) {
+    const size_t n = std::min(kBatch, chunks.size() - i);
+    if (Status s = HashBatch(chunks.subspan(i, n), digests.subspan(i, n), static_cast<cudaStream_t>(stream)); !s.ok())
+      return s;
+  }
   return Status::OK();
 }
 

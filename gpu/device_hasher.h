@@ -27,9 +27,10 @@ struct DeviceChunk {
 bool DeviceAvailable(std::string* why = nullptr);
 
 // Writes the digest of chunks[i] to digests[i]: hashed on the current device, on `stream` (a
-// cudaStream_t; null: the default stream), and waited for before returning. Scratch memory, about
-// 64 bytes per KiB hashed, is stream-ordered (cudaMallocAsync), so a call never waits for work on
-// other streams; callers hash large states in batches (DeviceSaver: 1024 chunks per call).
+// cudaStream_t; null: the default stream), and waited for before returning. Any number of chunks:
+// they are hashed in launches of at most 1024, so scratch memory (about 64 bytes per KiB of a
+// launch) stays bounded; it is stream-ordered (cudaMallocAsync), so a call never waits for work on
+// other streams.
 // REQUIRES: equal spans; every data pointer is device memory readable for its length (null only
 // for length 0).
 // Errors: FailedPrecondition when no device is usable; Internal naming the CUDA call and its error

@@ -9,6 +9,7 @@
 
 #include "gpu/cuda_status.h"
 #include "gpu/device_hasher.h"
+#include "gpu/one_device.h"
 #include "store/stream_read.h"
 
 namespace ckptdb::gpu {
@@ -63,7 +64,7 @@ Status CheckOnHost(const std::string& store, const CheckpointManifest& m, size_t
   return Status::OK();
 }
 
-// Hashes every chunk of the tensors with a device destination there, in batches, and compares.
+// Hashes every chunk of the tensors with a device destination there and compares.
 Status CheckOnDevice(const std::string& store, const CheckpointManifest& m, const std::vector<const uint8_t*>& dest, cudaStream_t stream) {
   std::vector<DeviceChunk> chunks;
   std::vector<std::pair<size_t, uint64_t>> which;  // (tensor, chunk) of each
@@ -73,16 +74,11 @@ Status CheckOnDevice(const std::string& store, const CheckpointManifest& m, cons
         chunks.push_back({dest[t] + at, std::min<uint64_t>(m.chunk_size, m.tensors[t].size_bytes - at)});
         which.push_back({t, c});
       }
-  constexpr size_t kBatch = 1024;
-  std::vector<Digest> digests(kBatch);
-  for (size_t i = 0; i < chunks.size(); i += kBatch) {
-    const size_t n = std::min(kBatch, chunks.size() - i);
-    if (Status s = HashDeviceChunks(std::span(chunks).subspan(i, n), std::span(digests).first(n), stream); !s.ok())
-      return s;
-    for (size_t j = 0; j < n; ++j) {
-      const auto [t, c] = which[i + j];
-      if (digests[j] != m.tensors[t].chunks[c]) return Mismatch(store, m, t, c);
-    }
+  std::vector<Digest> digests(chunks.size());
+  if (Status s = HashDeviceChunks(chunks, digests, stream); !s.ok()) return s;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const auto [t, c] = which[i];
+    if (digests[i] != m.tensors[t].chunks[c]) return Mismatch(store, m, t, c);
   }
   return Status::OK();
 }
@@ -91,15 +87,9 @@ Status CheckOnDevice(const std::string& store, const CheckpointManifest& m, cons
 
 Status RestoreIntoDevice(Store& store, const Selector& which, std::span<const TensorBuffer> buffers,
                          const ReadOptions& options, const DeviceRestoreOptions& device_options) {
-  int device = kHostMemory;
-  for (const TensorBuffer& b : buffers) {
-    if (b.cuda_device == kHostMemory) continue;
-    if (device != kHostMemory && b.cuda_device != device)
-      return Status::InvalidArgument("buffer for tensor '" + b.name + "' is on CUDA device " +
-                                     std::to_string(b.cuda_device) + " but others are on device " +
-                                     std::to_string(device) + ": a device restore writes one device");
-    device = b.cuda_device;
-  }
+  auto one = OneDevice(buffers, "buffer for tensor", "a device restore writes one device");
+  if (!one.ok()) return one.status();
+  const int device = *one;
   if (device == kHostMemory) return store.RestoreInto(which, buffers, options);
   std::string why;
   if (!DeviceAvailable(&why)) return Status::FailedPrecondition(why);

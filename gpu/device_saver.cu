@@ -10,6 +10,7 @@
 #include "gpu/cuda_status.h"
 #include "gpu/device_hasher.h"
 #include "gpu/device_sources.h"
+#include "gpu/one_device.h"
 #include "store/save_from_source.h"
 #include "store/save_queue.h"
 
@@ -22,24 +23,6 @@ struct DeviceSaver::Shared {
   std::shared_ptr<SaverMemory> memory;  // made for the first device a save uses
   std::atomic<uint64_t> snapshots{0}, hashed_copies{0}, synchronous{0};
 };
-
-namespace {
-
-// The one device the state's device tensors are on: kHostMemory when there are none.
-Result<int> DeviceOf(std::span<const TensorRef> tensors) {
-  int device = kHostMemory;
-  for (const TensorRef& t : tensors) {
-    if (t.cuda_device == kHostMemory) continue;
-    if (device != kHostMemory && t.cuda_device != device)
-      return Status::InvalidArgument("tensor '" + t.name + "' is on CUDA device " + std::to_string(t.cuda_device) +
-                                     " but others are on device " + std::to_string(device) +
-                                     ": a device save reads one device");
-    device = t.cuda_device;
-  }
-  return device;
-}
-
-}  // namespace
 
 DeviceSaver::DeviceSaver(Store& store, DeviceSaverOptions options)
     : store_(store), shared_(std::make_shared<Shared>(options)) {}
@@ -68,17 +51,27 @@ Result<std::shared_ptr<SaverMemory>> MemoryFor(DeviceSaver::Shared& shared, cons
   if (!shared.memory) {
     const DeviceSaverOptions& o = shared.options;
     const size_t buffers = o.staging_buffers > 0 ? o.staging_buffers : std::max(1u, std::thread::hardware_concurrency());
-    shared.memory = std::make_shared<SaverMemory>(device, store.chunk_size(), buffers,
-                                                  o.snapshot_bytes == DeviceSaverOptions::kAuto ? RegionPool::kAutoBudget
-                                                                                                : o.snapshot_bytes,
-                                                  o.pinned_capture_bytes == DeviceSaverOptions::kAuto
-                                                      ? RegionPool::kAutoBudget
-                                                      : o.pinned_capture_bytes);
+    static_assert(DeviceSaverOptions::kAuto == RegionPool::kAutoBudget, "the budgets pass through as they are");
+    shared.memory =
+        std::make_shared<SaverMemory>(device, store.chunk_size(), buffers, o.snapshot_bytes, o.pinned_capture_bytes);
   }
   if (shared.memory->device != device)
     return Status::InvalidArgument("this DeviceSaver saves from CUDA device " + std::to_string(shared.memory->device) +
                                    ", not device " + std::to_string(device) + ": use one saver per device");
   return shared.memory;
+}
+
+// What Save and SaveAsync start with: the saver's memory for the tensors' one device, or null when
+// every tensor is in host memory (the store's own path then serves them). FailedPrecondition when
+// device tensors meet no usable GPU.
+Result<std::shared_ptr<SaverMemory>> ForTensors(DeviceSaver::Shared& shared, const Store& store,
+                                                std::span<const TensorRef> tensors) {
+  auto device = OneDevice(tensors, "tensor", "a device save reads one device");
+  if (!device.ok()) return device.status();
+  if (*device == kHostMemory) return std::shared_ptr<SaverMemory>();
+  std::string why;
+  if (!DeviceAvailable(&why)) return Status::FailedPrecondition(why);
+  return MemoryFor(shared, store, *device);
 }
 
 }  // namespace
@@ -100,14 +93,10 @@ Status DeviceSaver::Reserve(int device, uint64_t snapshot_bytes, uint64_t pinned
 }
 
 Result<SavedCheckpoint> DeviceSaver::Save(std::span<const TensorRef> tensors, const SaveOptions& options, void* stream) {
-  auto device = DeviceOf(tensors);
-  if (!device.ok()) return device.status();
-  if (*device == kHostMemory) return store_.Save(tensors, options);
-  std::string why;
-  if (!DeviceAvailable(&why)) return Status::FailedPrecondition(why);
-  auto memory = MemoryFor(*shared_, store_, *device);
+  auto memory = ForTensors(*shared_, store_, tensors);
   if (!memory.ok()) return memory.status();
-  if (Status s = CudaStatus(cudaSetDevice(*device), "device save: cudaSetDevice"); !s.ok()) return s;
+  if (!*memory) return store_.Save(tensors, options);
+  if (Status s = CudaStatus(cudaSetDevice((*memory)->device), "device save: cudaSetDevice"); !s.ok()) return s;
   if (Status s = CudaStatus(cudaStreamSynchronize(static_cast<cudaStream_t>(stream)),
                             "device save: waiting for the tensors' stream");
       !s.ok())
@@ -118,13 +107,9 @@ Result<SavedCheckpoint> DeviceSaver::Save(std::span<const TensorRef> tensors, co
 }
 
 Result<SaveHandle> DeviceSaver::SaveAsync(std::span<const TensorRef> tensors, const SaveOptions& options, void* stream) {
-  auto device = DeviceOf(tensors);
-  if (!device.ok()) return device.status();
-  if (*device == kHostMemory) return store_.SaveAsync(tensors, options);
-  std::string why;
-  if (!DeviceAvailable(&why)) return Status::FailedPrecondition(why);
-  auto memory = MemoryFor(*shared_, store_, *device);
+  auto memory = ForTensors(*shared_, store_, tensors);
   if (!memory.ok()) return memory.status();
+  if (!*memory) return store_.SaveAsync(tensors, options);
   using Capture = DeviceSaverOptions::Capture;
   const Capture mode = shared_->options.capture;
   bool no_memory = false;  // neither capture could have its memory: save synchronously instead

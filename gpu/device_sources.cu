@@ -172,12 +172,7 @@ Result<std::unique_ptr<ChunkSource>> CaptureHashedCopy(Store& store, std::span<c
       chunks.push_back({static_cast<const uint8_t*>(tensors[tasks[k].tensor].data) + tasks[k].offset, tasks[k].length});
     }
   std::vector<Digest> digests(chunks.size());
-  constexpr size_t kBatch = 1024;  // 4 GiB of 4 MiB chunks per launch; bounds the hasher's scratch
-  for (size_t i = 0; i < chunks.size(); i += kBatch) {
-    const size_t n = std::min(kBatch, chunks.size() - i);
-    if (Status st = HashDeviceChunks(std::span(chunks).subspan(i, n), std::span(digests).subspan(i, n), stream); !st.ok())
-      return st;
-  }
+  if (Status st = HashDeviceChunks(chunks, digests, stream); !st.ok()) return st;
   // 2. Which of them the store lacks now; each distinct one is copied once (tied weights).
   auto present = ChunksPresent(store, digests);
   if (!present.ok()) return present.status();
