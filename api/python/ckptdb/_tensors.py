@@ -1,9 +1,10 @@
 """Tensors to flat byte views and back: what crosses into the native module by DLPack.
 
 CUDA tensors cross as device memory, which the native module's GPU path reads and fills (in a
-build with CUDA; ckptdb.has_gpu_path). Only contiguous uint8 views cross, so every dtype torch has travels the same way (bfloat16 and
-float8 included, which DLPack 0.6 and numpy cannot name) and nothing is copied: a contiguous tensor
-is read in place, a non-contiguous one is made contiguous once.
+build with CUDA; ckptdb.has_gpu_path). Only contiguous uint8 views cross, so every dtype torch has
+travels the same way (bfloat16 and float8 included, which DLPack 0.6 and numpy cannot name) and
+nothing is copied: a contiguous tensor is read in place, a non-contiguous one is made contiguous
+once.
 """
 
 import numpy as np

@@ -251,7 +251,8 @@ class Store(Interchange):
         selected names it lacks, and the saved names not selected (not read).
         Torch tensors on `device`, or numpy arrays with as_numpy. A CUDA device in a build with the
         GPU path (ckptdb.has_gpu_path) is filled straight from pinned read windows, reads and copies
-        overlapped; otherwise tensors are read into CPU memory and moved. verify re-hashes every chunk read (default).
+        overlapped; otherwise tensors are read into CPU memory and moved. verify re-hashes every
+        chunk read (default).
         progress: as save's, over the bytes of the tensors read (if it raises, nothing is returned
         and its exception is raised here).
         """

@@ -205,7 +205,7 @@ class NativeStore {
                 const std::map<std::string, double>& metrics, const std::vector<std::string>& tags,
                 const std::map<std::string, std::string>& metadata, const py::bytes& structure,
                 const py::list& known, const py::object& progress, uintptr_t stream) {
-    store();
+    store();  // raises FailedPreconditionError once closed (device_ is gone then)
     const PyProgress pg(progress);
     SaveInput in("save", names, dtypes, shapes, views, step, metrics, tags, metadata, structure, known);
     in.options.progress = pg.fn();
@@ -225,7 +225,7 @@ class NativeStore {
                              const std::map<std::string, double>& metrics, const std::vector<std::string>& tags,
                              const std::map<std::string, std::string>& metadata, const py::bytes& structure,
                              const py::list& known, uintptr_t stream) {
-    store();
+    store();  // raises FailedPreconditionError once closed (device_ is gone then)
     const SaveInput in("save_async", names, dtypes, shapes, views, step, metrics, tags, metadata, structure, known);
     Result<SaveHandle> handle = Status::Internal("unsubmitted");
     {
@@ -361,7 +361,7 @@ class NativeStore {
   void RestoreInto(const py::tuple& which, const std::vector<std::string>& names,
                    const std::vector<std::string>& dtypes, const std::vector<Shape>& shapes, const py::list& views,
                    bool verify, const py::object& progress) {
-    store();
+    store();  // raises FailedPreconditionError once closed (device_ is gone then)
     const Selector sel = ToSelector(which);
     const PyProgress pg(progress);
     std::vector<DType> types;
