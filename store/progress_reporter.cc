@@ -18,7 +18,9 @@ int64_t ProgressReporter::NowNs() const {
 
 void ProgressReporter::Add(uint64_t bytes) {
   const uint64_t done = done_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
-  if (!fn_ || failed()) return;
+  // All done is left to Finish: the contract's one call with done == total is the last, and comes
+  // only once the operation succeeded.
+  if (!fn_ || failed() || done >= total_) return;
   const int64_t now = NowNs();
   int64_t last = last_ns_.load(std::memory_order_relaxed);
   if (now - last < std::chrono::nanoseconds(kInterval).count()) return;
@@ -26,7 +28,8 @@ void ProgressReporter::Add(uint64_t bytes) {
   std::unique_lock<std::mutex> l(call_mu_, std::try_to_lock);
   if (!l.owns_lock() || !last_ns_.compare_exchange_strong(last, now)) return;
   // Read again under the lock: a value read before another report ran could be below its value.
-  Report(std::max(done, done_.load(std::memory_order_relaxed)));
+  const uint64_t now_done = std::max(done, done_.load(std::memory_order_relaxed));
+  if (now_done < total_) Report(now_done);
 }
 
 Status ProgressReporter::Finish() {

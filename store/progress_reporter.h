@@ -22,8 +22,8 @@ class ProgressReporter {
   ProgressReporter(const ProgressReporter&) = delete;
   ProgressReporter& operator=(const ProgressReporter&) = delete;
 
-  // Counts `bytes` more as done and reports if ~100 ms passed since the last report and no other
-  // report is running.
+  // Counts `bytes` more as done and reports if ~100 ms passed since the last report, no other
+  // report is running and some work is left: done == total is reported by Finish alone.
   void Add(uint64_t bytes);
   // The final report, (total, total), unless the callback threw before; returns status() as it
   // was before that report: the work is done, so a throw from the final call changes no result.
