@@ -53,8 +53,6 @@ std::set<uint64_t> PacksToRewrite(const std::map<uint64_t, PackUse>& packs, doub
   return out;
 }
 
-uint64_t Padded(uint64_t n) { return (n + kPackAlign - 1) / kPackAlign * kPackAlign; }
-
 // Pack files on disk: id -> allocated bytes. A name of 20 digits that does not fit 64 bits (a stray
 // file) is no pack of ours: it is neither counted nor deleted.
 std::map<uint64_t, uint64_t> PacksOnDisk(io::FileSystem& fs, const std::string& dir) {
@@ -97,7 +95,7 @@ void PredictSweep(const std::map<uint64_t, PackUse>& packs, const std::set<uint6
   for (const auto& [id, allocated] : on_disk)
     if ((!packs.count(id) || rewrite.count(id)) && !in_flight(id)) ++report.packs_deleted, freed += allocated;
   for (uint64_t id : rewrite)
-    for (const auto& [d, ref] : packs.at(id).live_chunks) added += Padded(ref.length);
+    for (const auto& [d, ref] : packs.at(id).live_chunks) added += PackPadded(ref.length);
   report.reclaimed_bytes = freed > added ? freed - added : 0;
 }
 
@@ -177,7 +175,7 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget, const GcOptions& opti
     if (!is_live) dead.push_back({d, ref->length, entry_bytes});
     if (ref->is_inline || !is_live) continue;
     PackUse& use = packs[ref->pack];
-    use.live += Padded(ref->length);
+    use.live += PackPadded(ref->length);
     use.live_chunks.emplace_back(d, *ref);
   }
   // Garbage is what a pack occupies beyond its live chunks: that also counts the chunks an earlier
@@ -217,7 +215,7 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget, const GcOptions& opti
       }
       for (const auto& [d, ref] : use.live_chunks) {
         if (progress.failed()) return progress.status();
-        uint8_t* buf = ThreadScratch(Padded(ref.length));
+        uint8_t* buf = ThreadScratch(PackPadded(ref.length));
         if (!buf) return Status::IOError("out of memory for a copy buffer");
         if (Status s = packs_.Read(ref.pack, ref.offset, ref.length, buf); !s.ok()) return s;
         // Never copy damage into a fresh pack where it would look like a sound chunk.

@@ -8,8 +8,6 @@
 namespace ckptdb {
 namespace {
 
-uint64_t RoundUp(uint64_t v) { return (v + kPackAlign - 1) / kPackAlign * kPackAlign; }
-
 bool Aligned(const void* p, uint64_t len) {
   return reinterpret_cast<uintptr_t>(p) % kPackAlign == 0 && len % kPackAlign == 0;
 }
@@ -34,7 +32,7 @@ uint8_t* ThreadScratch(uint64_t size) {
   thread_local Scratch s;
   if (s.size < size) {
     if (s.data) ::munmap(s.data, s.size);
-    s.size = RoundUp(size);
+    s.size = PackPadded(size);
     // MAP_POPULATE: pre-faulting in the kernel is ~20x faster here than touching page by page.
     void* p = ::mmap(nullptr, s.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (p == MAP_FAILED) {
@@ -58,10 +56,10 @@ Result<std::unique_ptr<PackWriter>> PackWriter::Create(io::FileSystem& fs, const
 PackWriter::PackWriter(io::FileSystem& fs, std::string dir, std::unique_ptr<io::WritableFile> file)
     : fs_(fs), dir_(std::move(dir)), file_(std::move(file)) {}
 
-uint64_t PackWriter::Reserve(uint64_t len) { return end_.fetch_add(RoundUp(len)); }
+uint64_t PackWriter::Reserve(uint64_t len) { return end_.fetch_add(PackPadded(len)); }
 
 Status PackWriter::Write(uint64_t offset, const void* data, uint64_t len) {
-  const uint64_t padded = RoundUp(len);
+  const uint64_t padded = PackPadded(len);
   const void* src = data;
   if (!Aligned(data, padded) || padded != len) {
     // O_DIRECT needs aligned memory and lengths; copy (cheap next to the disk) into scratch.
@@ -113,7 +111,7 @@ Result<std::shared_ptr<io::ReadableFile>> PackReader::File(uint64_t pack_id) {
 Status PackReader::Read(uint64_t pack_id, uint64_t offset, uint64_t len, uint8_t* dest) {
   auto file = File(pack_id);
   if (!file.ok()) return file.status();
-  const uint64_t padded = RoundUp(len);
+  const uint64_t padded = PackPadded(len);
   // Straight into the caller's memory when O_DIRECT allows it; otherwise through scratch.
   const bool direct_into_dest = !(*file)->direct() || (Aligned(dest, padded) && padded == len);
   uint8_t* buf = direct_into_dest ? dest : ThreadScratch(padded);

@@ -23,6 +23,8 @@
 namespace ckptdb {
 
 inline constexpr uint64_t kPackAlign = 4096;
+// `n` rounded up to kPackAlign: what a chunk of n bytes takes in a pack.
+inline constexpr uint64_t PackPadded(uint64_t n) { return (n + kPackAlign - 1) / kPackAlign * kPackAlign; }
 
 // "DIR/00000000000000000042.pack"
 std::string PackPath(const std::string& dir, uint64_t pack_id);

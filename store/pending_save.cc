@@ -8,6 +8,7 @@
 
 #include "store/human_text.h"
 #include "store/keys.h"
+#include "store/pack_run.h"
 
 namespace ckptdb {
 Result<std::unique_ptr<PendingSave>> PendingSave::Begin(StoreImpl& store, std::span<const TensorRef> tensors,
@@ -69,13 +70,42 @@ void PendingSave::Fail(Status s) {
   if (status_.ok()) status_ = s.WithContext(where_);
 }
 
+namespace {
+
+// Cuts `which` into consecutive groups, each of at least `batch` tasks (one hasher call) and, while
+// tasks last, of at least kPackRunBytes, so that a group's new chunks fill one large write. A save
+// too small to give each of the pool's `threads` two such groups gets smaller ones instead: all
+// workers take part, and one slow progress callback holds up only its own worker's group.
+std::vector<std::span<const size_t>> TaskGroups(std::span<const size_t> which, std::span<const ChunkTask> tasks,
+                                                size_t batch, int threads) {
+  uint64_t total = 0;
+  for (size_t k : which) total += PackPadded(tasks[k].length);
+  const uint64_t target = std::clamp<uint64_t>(total / (2 * uint64_t(threads)), 1, kPackRunBytes);
+  std::vector<std::span<const size_t>> groups;
+  size_t start = 0;
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < which.size(); ++i) {
+    bytes += PackPadded(tasks[which[i]].length);
+    if (i + 1 - start >= batch && bytes >= target) {
+      groups.push_back(which.subspan(start, i + 1 - start));
+      start = i + 1;
+      bytes = 0;
+    }
+  }
+  if (start < which.size()) groups.push_back(which.subspan(start));
+  return groups;
+}
+
+}  // namespace
+
 Status PendingSave::Add(std::span<const size_t> which, const ChunkSource& source) {
   Lock();
   if (!status_.ok()) return status_;
   std::atomic<bool> failed{false};
   const ChunkHasher& hasher = source.hasher() ? *source.hasher() : *store_.hasher_;
-  const size_t batch = std::max<size_t>(1, hasher.batch_chunks());
-  store_.write_pool_.ParallelFor((which.size() + batch - 1) / batch, [&](size_t b) {
+  const auto groups = TaskGroups(which, tasks_, std::max<size_t>(1, hasher.batch_chunks()), store_.write_pool_.size());
+  PackQueue queue(store_.write_buffers_);
+  store_.write_pool_.ParallelFor(groups.size(), [&](size_t g) {
     if (failed.load(std::memory_order_relaxed)) return;
     if (stop_.load(std::memory_order_relaxed)) {
       failed = true;
@@ -85,7 +115,7 @@ Status PendingSave::Add(std::span<const size_t> which, const ChunkSource& source
       failed = true;
       return Fail(progress_->status());
     }
-    const std::span<const size_t> group = which.subspan(b * batch, std::min(batch, which.size() - b * batch));
+    const std::span<const size_t> group = groups[g];
     // Only tasks neither known nor already digested by the source's capture are hashed here.
     std::vector<ChunkView> views;
     for (size_t k : group)
@@ -95,6 +125,10 @@ Status PendingSave::Add(std::span<const size_t> which, const ChunkSource& source
       failed = true;
       return Fail(std::move(s));
     }
+    // Progress counts a chunk once it is hashed and handed on (at most PackQueue::kMaxQueued
+    // runs ahead of the disk), on this worker: a slow callback must not stall the one writer.
+    PackRun run(queue, [this] { return Writer(); },
+                [this](const Digest& d, uint64_t offset, uint64_t length) { Placed(d, offset, length); });
     size_t h = 0;
     for (size_t k : group) {
       const ChunkTask& t = tasks_[k];
@@ -104,10 +138,10 @@ Status PendingSave::Add(std::span<const size_t> which, const ChunkSource& source
         s = CheckKnown(k, d);
       } else if (const Digest* given = source.Digested(k)) {
         d = *given;
-        s = Place(k, d, source.View(k), source);
+        s = Place(k, d, source.View(k), source, run);
       } else {
         d = digests[h];
-        s = Place(k, d, views[h], source);
+        s = Place(k, d, views[h], source, run);
         ++h;
       }
       if (!s.ok()) {
@@ -116,7 +150,13 @@ Status PendingSave::Add(std::span<const size_t> which, const ChunkSource& source
       }
       progress_->Add(t.length);
     }
+    if (Status s = run.Flush(); !s.ok()) {
+      failed = true;
+      return Fail(std::move(s));
+    }
   });
+  // Every write queued is done (or dropped after the first that failed) before Finish commits.
+  if (Status s = queue.Drain(); !s.ok()) Fail(std::move(s));
   // A throw in the last report of the loop is caught here, before Finish commits.
   if (progress_->failed()) Fail(progress_->status());
   return status_;
@@ -137,7 +177,8 @@ Status PendingSave::CheckKnown(size_t k, const Digest& d) {
       "; save it without the hint");
 }
 
-Status PendingSave::Place(size_t k, const Digest& d, const ChunkView& device_or_host, const ChunkSource& source) {
+Status PendingSave::Place(size_t k, const Digest& d, const ChunkView& device_or_host, const ChunkSource& source,
+                          PackRun& run) {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!claimed_.insert(d).second) return Status::OK();  // tied weights: another task has it
@@ -145,33 +186,37 @@ Status PendingSave::Place(size_t k, const Digest& d, const ChunkView& device_or_
   auto present = store_.db_->HasChunk(d);
   if (!present.ok()) return present.status();
   if (*present) return Status::OK();
-  return source.WithHostBytes(k, device_or_host, [&](const ChunkView& view) { return Write(d, view); });
+  return source.WithHostBytes(k, device_or_host, [&](const ChunkView& host) {
+    if (host.length < keys::kInlineChunkMax) return WriteInline(d, host);
+    // A host source passes its own view, which lives as long as the source; a device source's
+    // host copy may be reused as soon as this returns.
+    return run.Add(d, host, host.data == device_or_host.data);
+  });
 }
 
-Status PendingSave::Write(const Digest& d, const ChunkView& view) {
-  std::string ref;
-  if (view.length < keys::kInlineChunkMax) {
-    ref = keys::EncodeInlineChunk(view.data, view.length);
-  } else {
-    PackWriter* writer;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      if (!pack_) {
-        pack_id_ = store_.pack_ids_.Allocate();
-        auto created = PackWriter::Create(*store_.fs_, store_.packs_dir_, *pack_id_, store_.direct_io_);
-        if (!created.ok()) return created.status();
-        pack_ = std::move(created).value();
-      }
-      writer = pack_.get();
-    }
-    const uint64_t offset = writer->Reserve(view.length);
-    if (Status s = writer->Write(offset, view.data, view.length); !s.ok()) return s;
-    ref = keys::EncodePackedChunk(*pack_id_, offset, view.length);
-  }
+Status PendingSave::WriteInline(const Digest& d, const ChunkView& view) {
+  std::string ref = keys::EncodeInlineChunk(view.data, view.length);
   new_bytes_.fetch_add(view.length);
   std::lock_guard<std::mutex> l(mu_);
   index_puts_.emplace_back(keys::ChunkIndexKey(d), std::move(ref));
   return Status::OK();
+}
+
+Result<PackWriter*> PendingSave::Writer() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!pack_) {
+    pack_id_ = store_.pack_ids_.Allocate();
+    auto created = PackWriter::Create(*store_.fs_, store_.packs_dir_, *pack_id_, store_.direct_io_);
+    if (!created.ok()) return created.status();
+    pack_ = std::move(created).value();
+  }
+  return pack_.get();
+}
+
+void PendingSave::Placed(const Digest& d, uint64_t offset, uint64_t length) {
+  new_bytes_.fetch_add(length);
+  std::lock_guard<std::mutex> l(mu_);
+  index_puts_.emplace_back(keys::ChunkIndexKey(d), keys::EncodePackedChunk(*pack_id_, offset, length));
 }
 
 Result<SavedCheckpoint> PendingSave::Finish() {

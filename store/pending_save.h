@@ -9,7 +9,9 @@
 //   hash     Add: the ChunkHasher digests the pieces' chunks, in batches, on the save pool.
 //   look up  Add: a known digest (TensorRef::known_chunks) is checked present with its length;
 //            a new one is deduplicated within the save and against the chunk index.
-//   write    Add: chunks the store lacks go into this save's pack file (O_DIRECT).
+//   write    Add: chunks the store lacks go into this save's pack file (O_DIRECT), a task group's
+//            new chunks in one large write (store/pack_run.h), written by the save's one writer
+//            thread while the workers hash on (store/pack_queue.h).
 //   commit   Finish: syncs the pack, applies retention, and commits index entries, manifest and
 //            retirements in one synced batch.
 //
@@ -31,6 +33,8 @@
 #include "store/store_impl.h"
 
 namespace ckptdb {
+
+class PackRun;
 
 class PendingSave {
  public:
@@ -65,11 +69,13 @@ class PendingSave {
   PendingSave(StoreImpl& store, std::string where) : store_(store), where_(std::move(where)) {}
   void Lock();
   void Fail(Status s);  // keeps the first error, with where_ put first
-  // The look-up and write stages of one new chunk: writes task k's chunk (digest `d`, bytes at `view` through `source`) unless the store or this
-  // save already has it.
-  Status Place(size_t k, const Digest& d, const ChunkView& view, const ChunkSource& source);
-  // Writes a new chunk's host bytes: inline in the index when small, else to this save's pack.
-  Status Write(const Digest& d, const ChunkView& view);
+  // The look-up and write stages of one new chunk: task k's chunk (digest `d`, bytes at `view`
+  // through `source`) goes inline into the index when small, else into `run`, unless the store or
+  // this save already has it.
+  Status Place(size_t k, const Digest& d, const ChunkView& view, const ChunkSource& source, PackRun& run);
+  Status WriteInline(const Digest& d, const ChunkView& view);
+  Result<PackWriter*> Writer();  // this save's pack, created at the first call
+  void Placed(const Digest& d, uint64_t offset, uint64_t length);  // a run wrote chunk d there
   Status CheckKnown(size_t k, const Digest& d);
   // AlreadyExists naming the first of `tags` that a committed checkpoint carries.
   Status CheckTagsFree(const std::vector<std::string>& tags) const;

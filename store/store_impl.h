@@ -24,6 +24,7 @@
 #include "store/no_throw.h"
 #include "store/io/file_system.h"
 #include "store/pack_file.h"
+#include "store/pack_queue.h"
 #include "store/progress_reporter.h"
 #include "store/read_views.h"
 #include "store/reader_holds.h"
@@ -268,6 +269,9 @@ class StoreImpl final : public Store {
   // restores and verification, read_pool_.
   ThreadPool write_pool_;
   ThreadPool read_pool_;
+  // The gather buffers of saves' pack writes: one per save worker being filled and one per write
+  // a PackQueue holds, so a worker waits for one only while the disk is behind.
+  WriteBuffers write_buffers_;
   // One save or edit at a time: dedup checks, tag checks, ids and commits must not interleave. A
   // collection takes it only to commit.
   std::mutex save_mu_;

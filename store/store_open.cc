@@ -12,6 +12,7 @@
 #include "store/keys.h"
 #include "store/no_throw.h"
 #include "store/open_internal.h"
+#include "store/pack_run.h"
 #include "store/reader_holds.h"
 #include "store/store_impl.h"
 #include "store/store_presence.h"
@@ -236,6 +237,7 @@ StoreImpl::StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta
       packs_(fs_, packs_dir_, options.use_direct_reads),
       write_pool_(hold ? 1 : options.threads),  // a read-only store (it has a hold) never saves
       read_pool_(options.threads),
+      write_buffers_(std::max(kPackRunBytes, meta_.chunk_size), write_pool_.size() + PackQueue::kMaxQueued),
       views_(epoch),
       pack_ids_(next_pack),
       hold_(std::move(hold)),
