@@ -33,6 +33,11 @@ void WriteBuffers::Give(uint8_t* buffer) {
   freed_.notify_one();
 }
 
+size_t WriteBuffers::allocated() {
+  std::lock_guard<std::mutex> l(mu_);
+  return all_.size();
+}
+
 PackQueue::PackQueue(WriteBuffers& buffers) : buffers_(buffers), thread_([this] { Loop(); }) {}
 
 PackQueue::~PackQueue() {
@@ -62,9 +67,10 @@ void PackQueue::Loop() {
     // Leave the write in the queue's count until it is done, so at most kMaxQueued are pending.
     Status s = write ? w.writer->Write(w.offset, w.src, w.len) : Status::OK();
     if (s.ok() && write) w.written();
-    if (w.buffer) buffers_.Give(w.buffer);
     l.lock();
     if (status_.ok()) status_ = s;
+    // The failure is recorded before the buffer goes back, so a submit that waited for it sees it.
+    if (w.buffer) buffers_.Give(w.buffer);
     queue_.pop_front();
     changed_.notify_all();
   }

@@ -37,6 +37,7 @@ class WriteBuffers {
   Result<uint8_t*> Take();
   void Give(uint8_t* buffer);
   uint64_t bytes() const { return bytes_; }
+  size_t allocated();  // buffers made so far (they are kept until this is destroyed)
 
  private:
   const uint64_t bytes_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <utility>
 
 namespace ckptdb {
@@ -33,6 +34,9 @@ Status PackRun::TakeBuffer() {
 Status PackRun::Add(const Digest& d, const ChunkView& host, bool stable) {
   const uint64_t padded = PackPadded(host.length);
   // A buffer holds kPackRunBytes or one chunk of the store's largest, whichever is more.
+  if (padded > queue_.buffers().bytes())
+    return Status::InvalidArgument("a " + std::to_string(host.length) + "-byte chunk is larger than the " +
+                                   std::to_string(queue_.buffers().bytes()) + "-byte write buffers");
   if (bytes_ > 0 && bytes_ + padded > queue_.buffers().bytes())
     if (Status s = Flush(); !s.ok()) return s;
   Entry e{d, host.data, host.length, bytes_};

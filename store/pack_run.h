@@ -38,7 +38,8 @@ class PackRun {
   // Adds a chunk. `stable`: `host` stays readable until the queue is drained (the caller's or
   // staging memory); otherwise (a device source's temporary host copy) its bytes are copied before
   // this returns. May queue the run so far first. Errors: the pack's creation, a queued write's
-  // (any earlier one of the save's), no memory for a buffer.
+  // (any earlier one of the save's), no memory for a buffer; InvalidArgument for a chunk larger
+  // than the queue's buffers.
   Status Add(const Digest& d, const ChunkView& host, bool stable);
   // Queues what was added since the last Flush; its chunks are reported to `placed` once written.
   Status Flush();
