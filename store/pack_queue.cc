@@ -1,44 +1,8 @@
 #include "store/pack_queue.h"
 
-#include <sys/mman.h>
-
-#include <string>
-
 namespace ckptdb {
 
-WriteBuffers::~WriteBuffers() {
-  for (uint8_t* b : all_) ::munmap(b, bytes_);
-}
-
-Result<uint8_t*> WriteBuffers::Take() {
-  std::unique_lock<std::mutex> l(mu_);
-  freed_.wait(l, [&] { return !free_.empty() || all_.size() < max_; });
-  if (!free_.empty()) {
-    uint8_t* b = free_.back();
-    free_.pop_back();
-    return b;
-  }
-  // MAP_POPULATE: pre-faulting in the kernel is ~20x faster here than touching page by page.
-  void* p = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  if (p == MAP_FAILED) return Status::IOError("out of memory for a " + std::to_string(bytes_) + "-byte write buffer");
-  all_.push_back(static_cast<uint8_t*>(p));
-  return all_.back();
-}
-
-void WriteBuffers::Give(uint8_t* buffer) {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    free_.push_back(buffer);
-  }
-  freed_.notify_one();
-}
-
-size_t WriteBuffers::allocated() {
-  std::lock_guard<std::mutex> l(mu_);
-  return all_.size();
-}
-
-PackQueue::PackQueue(WriteBuffers& buffers) : buffers_(buffers), thread_([this] { Loop(); }) {}
+PackQueue::PackQueue(StagingPool& buffers) : buffers_(buffers), thread_([this] { Loop(); }) {}
 
 PackQueue::~PackQueue() {
   // A caller that returns early has its failure already; what is queued must still end here.

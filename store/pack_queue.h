@@ -8,7 +8,8 @@
 // write in flight is what this disk writes fastest (16 MiB pieces at ~2 GB/s), and hashing (two
 // cores, ~4.8 GB/s) overlaps it almost for free.
 //
-// Thread safety: every method may be called from any thread. Drain (or the destructor) once, last.
+// Thread safety: every method may be called from any thread. No Submit after Drain; Drain again
+// (the destructor does) only returns the status.
 #pragma once
 
 #include <condition_variable>
@@ -17,46 +18,23 @@
 #include <functional>
 #include <mutex>
 #include <thread>
-#include <vector>
 
 #include "ckptdb/status.h"
 #include "store/pack_file.h"
+#include "store/staging_pool.h"
 
 namespace ckptdb {
 
-// A store's write buffers: page-aligned, pre-faulted once, reused by every save (the first touch
-// of fresh pages runs near 1 GB/s here, as slow as the disk). At most `count` of `bytes` each.
-class WriteBuffers {
- public:
-  WriteBuffers(uint64_t bytes, size_t count) : bytes_(PackPadded(bytes)), max_(count) {}
-  ~WriteBuffers();  // REQUIRES: every buffer given back
-  WriteBuffers(const WriteBuffers&) = delete;
-  WriteBuffers& operator=(const WriteBuffers&) = delete;
-
-  // A free buffer, waiting while all `count` are in use; IOError if memory for one runs out.
-  Result<uint8_t*> Take();
-  void Give(uint8_t* buffer);
-  uint64_t bytes() const { return bytes_; }
-  size_t allocated();  // buffers made so far (they are kept until this is destroyed)
-
- private:
-  const uint64_t bytes_;
-  const size_t max_;
-  std::mutex mu_;
-  std::condition_variable freed_;
-  std::vector<uint8_t*> all_;
-  std::vector<uint8_t*> free_;
-};
-
 class PackQueue {
  public:
-  // Starts the writer thread. `buffers` must outlive this.
-  explicit PackQueue(WriteBuffers& buffers);
+  // Starts the writer thread. `buffers` (the store's write buffers: pre-faulted once and reused
+  // by every save, as the first touch of fresh pages runs near 1 GB/s here) must outlive this.
+  explicit PackQueue(StagingPool& buffers);
   ~PackQueue();  // Drain(), ignoring its status
   PackQueue(const PackQueue&) = delete;
   PackQueue& operator=(const PackQueue&) = delete;
 
-  WriteBuffers& buffers() { return buffers_; }
+  StagingPool& buffers() { return buffers_; }
 
   // Queues a write of `len` bytes (a multiple of kPackAlign) from `src` at `offset` of `writer`,
   // waiting while kMaxQueued writes are queued. Once it is written, `written` runs on the writer
@@ -82,7 +60,7 @@ class PackQueue {
   };
   void Loop();
 
-  WriteBuffers& buffers_;
+  StagingPool& buffers_;
   std::mutex mu_;
   std::condition_variable changed_;  // a write was queued or finished, or draining began
   std::deque<Write> queue_;

@@ -33,11 +33,11 @@ Status PackRun::TakeBuffer() {
 
 Status PackRun::Add(const Digest& d, const ChunkView& host, bool stable) {
   const uint64_t padded = PackPadded(host.length);
-  // A buffer holds kPackRunBytes or one chunk of the store's largest, whichever is more.
-  if (padded > queue_.buffers().bytes())
+  // A buffer holds a run or one of the store's largest chunks (PackRunBufferBytes).
+  if (padded > queue_.buffers().block_bytes())
     return Status::InvalidArgument("a " + std::to_string(host.length) + "-byte chunk is larger than the " +
-                                   std::to_string(queue_.buffers().bytes()) + "-byte write buffers");
-  if (bytes_ > 0 && bytes_ + padded > queue_.buffers().bytes())
+                                   std::to_string(queue_.buffers().block_bytes()) + "-byte write buffers");
+  if (bytes_ > 0 && bytes_ + padded > queue_.buffers().block_bytes())
     if (Status s = Flush(); !s.ok()) return s;
   Entry e{d, host.data, host.length, bytes_};
   if (!stable) {

@@ -1,7 +1,7 @@
 // PackRun: gathers the new chunks one save thread found into few large pack writes.
 //
 // Why: the development VM's virtual disk writes 16 MiB O_DIRECT pieces at 1.6-2x the rate of
-// 4 MiB ones (scratch/wpat-style runs: 2.0 against 1.2 GB/s at one write in flight, and two
+// 4 MiB ones (2.0 against 1.2 GB/s at one write in flight, measured with 1 GiB of writes; two
 // 4 MiB writers in parallel do no better than one), so writing each 4 MiB chunk on its own held
 // a save to about 60% of the disk. A run reserves one extent of the pack for all its chunks and
 // hands it to the save's PackQueue as one write: straight from the caller's memory when the
@@ -24,6 +24,10 @@ namespace ckptdb {
 
 // Bytes (chunks padded to kPackAlign) one run writes at most, unless a single chunk is larger.
 inline constexpr uint64_t kPackRunBytes = 16 << 20;
+// What one write buffer holds in a store of `chunk_size`: a run, or one chunk if that is larger.
+inline constexpr uint64_t PackRunBufferBytes(uint64_t chunk_size) {
+  return PackPadded(chunk_size > kPackRunBytes ? chunk_size : kPackRunBytes);
+}
 
 class PackRun {
  public:
@@ -38,8 +42,8 @@ class PackRun {
   // Adds a chunk. `stable`: `host` stays readable until the queue is drained (the caller's or
   // staging memory); otherwise (a device source's temporary host copy) its bytes are copied before
   // this returns. May queue the run so far first. Errors: the pack's creation, a queued write's
-  // (any earlier one of the save's), no memory for a buffer; InvalidArgument for a chunk larger
-  // than the queue's buffers.
+  // (any earlier one of the save's); ResourceExhausted when memory for a buffer runs out;
+  // InvalidArgument for a chunk larger than the queue's buffers.
   Status Add(const Digest& d, const ChunkView& host, bool stable);
   // Queues what was added since the last Flush; its chunks are reported to `placed` once written.
   Status Flush();
@@ -47,7 +51,7 @@ class PackRun {
  private:
   struct Entry {
     Digest digest;
-    const uint8_t* data;  // stable bytes, or null once copied into scratch_
+    const uint8_t* data;  // stable bytes, or null once copied into buffer_
     uint64_t length;
     uint64_t at;  // offset within the run
   };

@@ -215,7 +215,7 @@ Result<PackWriter*> PendingSave::Writer() {
 
 void PendingSave::Placed(const Digest& d, uint64_t offset, uint64_t length) {
   new_bytes_.fetch_add(length);
-  std::lock_guard<std::mutex> l(mu_);
+  std::lock_guard<std::mutex> l(mu_);  // also guards pack_id_, set by Writer()
   index_puts_.emplace_back(keys::ChunkIndexKey(d), keys::EncodePackedChunk(*pack_id_, offset, length));
 }
 

@@ -36,9 +36,22 @@ Result<std::optional<uint8_t*>> StagingPool::TryTake() {
   return std::optional<uint8_t*>(*b);
 }
 
+Result<uint8_t*> StagingPool::Take() {
+  for (;;) {
+    Result<std::optional<uint8_t*>> b = TryTake();
+    if (!b.ok()) return b.status();
+    if (*b) return **b;
+    std::unique_lock<std::mutex> l(mu_);
+    given_.wait(l, [&] { return !free_.empty() || reserved_ < max_blocks_; });
+  }
+}
+
 void StagingPool::Give(uint8_t* block) {
-  std::lock_guard<std::mutex> l(mu_);
-  free_.push_back(block);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    free_.push_back(block);
+  }
+  given_.notify_one();
 }
 
 uint64_t StagingPool::allocated_bytes() const {

@@ -6,6 +6,7 @@
 // Thread safety: every method may be called from any thread.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,8 @@ class StagingPool {
   // A free block, or a new one while the cap allows (allocated and touched outside the pool's
   // lock); nullopt when every block is in use. ResourceExhausted if allocation fails.
   Result<std::optional<uint8_t*>> TryTake();
+  // As TryTake, but waits for a block to be given back while every block is in use.
+  Result<uint8_t*> Take();
   void Give(uint8_t* block);
 
   uint64_t block_bytes() const { return block_bytes_; }
@@ -39,6 +42,7 @@ class StagingPool {
   const uint64_t block_bytes_;
   const uint64_t max_blocks_;
   mutable std::mutex mu_;
+  std::condition_variable given_;  // Give put a block back
   std::vector<uint8_t*> all_;   // every block allocated
   std::vector<uint8_t*> free_;  // those not in use
   uint64_t reserved_ = 0;       // blocks allocated or being allocated

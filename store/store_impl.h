@@ -271,7 +271,7 @@ class StoreImpl final : public Store {
   ThreadPool read_pool_;
   // The gather buffers of saves' pack writes: one per save worker being filled and one per write
   // a PackQueue holds, so a worker waits for one only while the disk is behind.
-  WriteBuffers write_buffers_;
+  StagingPool write_buffers_;
   // One save or edit at a time: dedup checks, tag checks, ids and commits must not interleave. A
   // collection takes it only to commit.
   std::mutex save_mu_;

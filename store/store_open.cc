@@ -237,7 +237,8 @@ StoreImpl::StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta
       packs_(fs_, packs_dir_, options.use_direct_reads),
       write_pool_(hold ? 1 : options.threads),  // a read-only store (it has a hold) never saves
       read_pool_(options.threads),
-      write_buffers_(std::max(kPackRunBytes, meta_.chunk_size), write_pool_.size() + PackQueue::kMaxQueued),
+      write_buffers_(std::make_unique<HostStagingAllocator>(), PackRunBufferBytes(meta_.chunk_size),
+                     PackRunBufferBytes(meta_.chunk_size) * (write_pool_.size() + PackQueue::kMaxQueued)),
       views_(epoch),
       pack_ids_(next_pack),
       hold_(std::move(hold)),

@@ -1,5 +1,6 @@
 // Specifies the save's write stage: PackRun gathers chunks into large pack writes, PackQueue writes
-// them on its own thread in order, and WriteBuffers bounds the memory they are gathered in.
+// them on its own thread in order, and the store's StagingPool of write buffers bounds the memory
+// they are gathered in.
 #include "store/pack_queue.h"
 
 #include <gtest/gtest.h>
@@ -26,6 +27,12 @@ using testing::ScratchDir;
 using namespace std::chrono_literals;
 
 constexpr uint64_t kPiece = 64 << 10;
+
+// `count` write buffers of `bytes` each, made as a store makes them.
+struct WriteBuffers : StagingPool {
+  WriteBuffers(uint64_t bytes, size_t count)
+      : StagingPool(std::make_unique<HostStagingAllocator>(), bytes, bytes * count) {}
+};
 
 class PackQueueTest : public ::testing::Test {
  protected:
@@ -86,7 +93,9 @@ TEST_F(PackQueueTest, AfterAFailedWriteNothingMoreIsWrittenOrReportedAndEveryBuf
     Status s = SubmitPiece(q, 10 + i, [&] { ++reported; });
     // The writer fails the first piece while this thread fills the next; by the time it waits
     // for room behind kMaxQueued pieces, that failure is known.
-    if (i > int(PackQueue::kMaxQueued)) EXPECT_EQ(s.code(), Code::kIOError) << "submit " << i;
+    if (i > int(PackQueue::kMaxQueued)) {
+      EXPECT_EQ(s.code(), Code::kIOError) << "submit " << i;
+    }
   }
   const Status drained = q.Drain();
   EXPECT_EQ(drained.code(), Code::kIOError) << drained.ToString();
@@ -132,8 +141,9 @@ TEST_F(PackQueueTest, SubmitWaitsWhileTheQueueIsFull) {
 }
 
 TEST(WriteBuffersTest, HandsOutAtMostCountAndTakeWaitsForOneToComeBack) {
-  WriteBuffers buffers(5000, 2);
-  EXPECT_EQ(buffers.bytes(), 8192u) << "whole pages, as O_DIRECT needs";
+  EXPECT_EQ(PackRunBufferBytes(kPackRunBytes + 5000), kPackRunBytes + 8192) << "whole pages, as O_DIRECT needs";
+  EXPECT_EQ(PackRunBufferBytes(64 << 10), kPackRunBytes) << "at least one run";
+  WriteBuffers buffers(8192, 2);
   auto a = buffers.Take();
   auto b = buffers.Take();
   ASSERT_TRUE(a.ok() && b.ok());
@@ -157,7 +167,7 @@ class PackRunTest : public PackQueueTest {
     uint64_t offset, length;
   };
   // Adds `chunks` (digests numbered 0, 1, ...) to one run over `buffers` and writes it.
-  std::vector<Placed> Run(WriteBuffers& buffers, const std::vector<ChunkView>& chunks, bool stable) {
+  std::vector<Placed> Run(StagingPool& buffers, const std::vector<ChunkView>& chunks, bool stable) {
     std::vector<Placed> placed;
     PackQueue q(buffers);
     PackRun run(
@@ -195,7 +205,7 @@ TEST_F(PackRunTest, GathersUnalignedChunksIntoOneWriteWithZeroedPadding) {
           << "padding is zeroed, never stale buffer bytes";
     }
   }
-  EXPECT_EQ(big_.allocated(), 1u) << "both runs used the same buffer";
+  EXPECT_EQ(big_.allocated_bytes(), kPackRunBytes) << "both runs used the same buffer";
 }
 
 TEST_F(PackRunTest, WritesBackToBackAlignedChunksStraightFromTheirMemoryInRunsOfOneBuffer) {
@@ -210,7 +220,7 @@ TEST_F(PackRunTest, WritesBackToBackAlignedChunksStraightFromTheirMemoryInRunsOf
   const auto placed = Run(none_taken, chunks, /*stable=*/true);
   ASSERT_EQ(placed.size(), 4u);
   EXPECT_EQ(Pack(), std::string(reinterpret_cast<const char*>(mem), n));
-  EXPECT_EQ(none_taken.allocated(), 0u) << "written from the caller's memory, not a buffer";
+  EXPECT_EQ(none_taken.allocated_bytes(), 0u) << "written from the caller's memory, not a buffer";
   std::free(mem);
 }
 
