@@ -56,15 +56,22 @@ std::vector<CheckpointId> Ids(const std::vector<CheckpointInfo>& cks) {
   return out;
 }
 
-// The figures a dry run predicts exactly when nothing runs beside it.
+// The figures a dry run predicts exactly when nothing runs beside it. reclaimed_bytes is exact
+// between dry runs; a real collection's may be lower by the blocks the filesystem allocates for the
+// new pack's own metadata (options.h: at most 4 KiB per MiB copied, and 4 KiB for a small pack),
+// never higher. Seen here: a 384 KiB copy given 388 KiB on ext4 (an extent block).
 void ExpectSamePlan(const GcReport& got, const GcReport& want) {
+  if (got.reclaimed_bytes != want.reclaimed_bytes) {
+    const uint64_t slack = 4096 * (1 + want.bytes_copied / (1 << 20));
+    EXPECT_LE(got.reclaimed_bytes, want.reclaimed_bytes) << "the collection freed more than the dry run said";
+    EXPECT_GE(got.reclaimed_bytes + slack, want.reclaimed_bytes) << "more than the new pack's metadata apart";
+  }
   EXPECT_EQ(Ids(got.checkpoints_removed), Ids(want.checkpoints_removed));
   EXPECT_EQ(got.chunks_deleted, want.chunks_deleted);
   EXPECT_EQ(got.packs_deleted, want.packs_deleted);
   EXPECT_EQ(got.packs_rewritten, want.packs_rewritten);
   EXPECT_EQ(got.bytes_copied, want.bytes_copied);
   EXPECT_EQ(got.live_bytes, want.live_bytes);
-  EXPECT_EQ(got.reclaimed_bytes, want.reclaimed_bytes);
   EXPECT_EQ(got.packs_deferred, 0u);
 }
 
@@ -112,7 +119,9 @@ TEST_F(GcDryRun, PredictsRetentionDeletionsAndRewritesAndChangesNothing) {
   EXPECT_GT(plan.reclaimed_bytes, 0u);
 
   // A second dry run sees the same store and says the same.
-  ExpectSamePlan(Collect(true), plan);
+  const GcReport again = Collect(true);
+  ExpectSamePlan(again, plan);
+  EXPECT_EQ(again.reclaimed_bytes, plan.reclaimed_bytes);
   ExpectSameFiles(FilesAfterAWhile(path_), before);
 
   const GcReport real = Collect(/*dry_run=*/false);

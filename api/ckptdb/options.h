@@ -129,7 +129,11 @@ struct GcOptions {
   // in memory only, no chunk is copied, no index entry, pack file or catalog record is written or
   // deleted. Returns the report the collection would return if run now with no read in progress
   // (packs_deferred 0). Allowed on a read-only store, which cannot see a save still writing:
-  // such a save's pack counts as deletable there. Default: false.
+  // such a save's pack counts as deletable there. Its reclaimed_bytes counts the pack the copies
+  // would go to at their padded size; the real collection measures that pack's allocated size,
+  // which the filesystem's own blocks for the file (an ext4 extent block: at most 4 KiB per MiB
+  // copied, and 4 KiB for a small pack) can make larger, so it may report that much less.
+  // Default: false.
   bool dry_run = false;
 };
 
