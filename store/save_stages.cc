@@ -1,9 +1,8 @@
 #include "store/save_stages.h"
 
-#include <sys/mman.h>
-
 #include <string>
 
+#include "store/host_memory.h"
 #include "store/store_impl.h"
 
 namespace ckptdb {
@@ -21,12 +20,12 @@ ChunkView CallerChunks::View(size_t task) const {
 ChunkView StagedChunks::View(size_t task) const { return {at_[task], tasks_[task].length}; }
 
 Result<uint8_t*> HostStagingAllocator::Allocate(uint64_t bytes) {
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-  if (p == MAP_FAILED)
+  uint8_t* p = MapHostMemory(bytes);
+  if (p == nullptr)
     return Status::ResourceExhausted("cannot allocate " + std::to_string(bytes) + " bytes of staging memory");
-  return static_cast<uint8_t*>(p);
+  return p;
 }
 
-void HostStagingAllocator::Free(uint8_t* p, uint64_t bytes) { ::munmap(p, bytes); }
+void HostStagingAllocator::Free(uint8_t* p, uint64_t bytes) { UnmapHostMemory(p, bytes); }
 
 }  // namespace ckptdb

@@ -1,10 +1,9 @@
 #include "ckptdb/tensor.h"
 
-#include <sys/mman.h>
-
 #include <cstdlib>
 #include <new>
 
+#include "store/host_memory.h"
 #include "store/human_text.h"
 
 namespace ckptdb {
@@ -40,14 +39,12 @@ std::string ShapeToString(const Shape& shape) {
 
 Buffer Buffer::Allocate(uint64_t size) {
   Buffer b;
-  if (size > UINT64_MAX - 4095) throw std::bad_alloc();
   if (size >= kMapThreshold) {
-    // MAP_POPULATE faults the pages in inside the kernel: on VMs touching fresh pages one by one
-    // runs at a few hundred MB/s, far below the disk, so a restore would wait on page faults.
-    const uint64_t mapped = (size + 4095) / 4096 * 4096;
-    void* p = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (p == MAP_FAILED) throw std::bad_alloc();
-    b.data_ = std::unique_ptr<uint8_t, Free>(static_cast<uint8_t*>(p), Free{mapped});
+    // Pre-faulted, in huge pages where the kernel allows: a restore writes every byte at once, and
+    // faulting fresh 4 KiB pages one by one on VMs runs below the disk's speed.
+    uint8_t* p = MapHostMemory(size);
+    if (p == nullptr) throw std::bad_alloc();
+    b.data_ = std::unique_ptr<uint8_t, Free>(p, Free{size});
     b.size_ = size;
     return b;
   }
@@ -62,7 +59,7 @@ Buffer Buffer::Allocate(uint64_t size) {
 }
 
 void Buffer::Free::operator()(uint8_t* p) const {
-  if (mapped) ::munmap(p, mapped);
+  if (mapped) UnmapHostMemory(p, mapped);
   else std::free(p);
 }
 

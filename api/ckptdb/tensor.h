@@ -79,7 +79,7 @@ class Buffer {
   struct Free {
     Free() noexcept : mapped(0) {}
     explicit Free(uint64_t m) noexcept : mapped(m) {}
-    uint64_t mapped;  // bytes mmap'd, or 0 for heap memory
+    uint64_t mapped;  // bytes asked of MapHostMemory, or 0 for heap memory
     void operator()(uint8_t* p) const;
   };
   std::unique_ptr<uint8_t, Free> data_;
