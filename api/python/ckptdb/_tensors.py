@@ -134,9 +134,17 @@ def cuda_stream(views):
     return 0
 
 
-def empty_like_saved(dtype, shape, device):
-    """An uninitialised torch tensor of a saved tensor's dtype name and shape, on `device`."""
-    return torch.empty(tuple(shape), dtype=_TORCH_BACK[dtype], device=device)
+def empty_like_saved(name, dtype, shape, device, as_numpy):
+    """An uninitialised torch tensor (numpy array with as_numpy) of saved tensor `name`'s dtype name
+    and shape, on `device` (None: host memory)."""
+    shape = tuple(shape)
+    if as_numpy:
+        if dtype not in _NUMPY_BACK:
+            raise TypeError(f"tensor '{name}' is {dtype}, which numpy has no dtype for; restore it as a torch tensor")
+        return np.empty(shape, dtype=_NUMPY_BACK[dtype])
+    if torch is None:
+        raise ImportError("restoring torch tensors needs torch; pass as_numpy=True for numpy arrays")
+    return torch.empty(shape, dtype=_TORCH_BACK[dtype], device=device)
 
 
 def is_torch_tensor(value):
@@ -144,5 +152,7 @@ def is_torch_tensor(value):
 
 
 def flat_bytes(tensor):
-    """The contiguous torch `tensor`'s bytes as a flat uint8 view of the same memory."""
+    """The contiguous torch tensor's (numpy array's) bytes as a flat uint8 view of the same memory."""
+    if isinstance(tensor, np.ndarray):
+        return tensor.reshape(-1).view(np.uint8)
     return tensor.reshape(-1).view(torch.uint8)

@@ -275,27 +275,29 @@ class Store(Interchange):
             if not strict:
                 chosen = set(names)
                 unexpected = [n for n in saved if n not in chosen]
-        if device is not None and device.type == "cuda" and _ckptdb.has_gpu_path:
-            tensors, manifest = self._restore_to_device(which, names, device, verify, progress)
-        else:
-            tensors, manifest = self._s.restore(which, names, verify, progress)
+        # Read straight into the gpu when the build can, else into host memory, then moved.
+        direct = device is not None and device.type == "cuda" and _ckptdb.has_gpu_path
+        tensors, manifest = self._restore_allocated(which, names, device if direct else None, as_numpy, verify,
+                                                    progress)
         out = {}
-        for name, dtype, shape, exported in tensors:
+        for name, t in tensors:
             new = _renamed(rename, name)
             if new in out:
                 raise ValueError(f"rename maps two tensors to '{new}'")
-            if _tensors.is_torch_tensor(exported):  # already on the device
-                out[new] = exported
-                continue
-            t = _tensors.from_restored(name, dtype, tuple(shape), exported, as_numpy)
-            out[new] = t if device is None else t.to(device)
+            out[new] = t if device is None or direct else t.to(device)
         if select is None and rename is None and manifest["structure"]:
             out = _ckptdb.decode_state_tree(manifest["structure"], out)
         return out if strict else (out, missing, unexpected)
 
-    def _restore_to_device(self, which, names, device, verify, progress):
-        """restore()'s read into new tensors on a CUDA device: [(name, dtype, shape, tensor)] and the
-        manifest, as the native restore gives them."""
+    def _restore_allocated(self, which, names, device, as_numpy, verify, progress):
+        """restore()'s read: new tensors (numpy arrays with as_numpy) allocated by their own library
+        on `device` (None: host memory), filled in place by one native restore_into of the checkpoint
+        described; ([(name, tensor)], the manifest).
+
+        Host tensors come from torch's (numpy's) allocator, as torch.load's do, rather than from
+        store-mapped memory: the allocator reuses what the process freed, where a fresh mapping
+        takes every page fault again (on the development VM that doubled a repeated 2 GiB restore),
+        and the tensors are ordinary ones (resizable, no foreign deleter)."""
         m = self._s.describe(which)
         pinned = ("id", m["id"])  # the checkpoint described is the one read
         by_name = {t["name"]: t for t in m["tensor_list"]}
@@ -303,13 +305,15 @@ class Store(Interchange):
         for n in chosen:
             if n not in by_name:
                 raise NotFoundError(f"store {self.path}, checkpoint {m['id']} (step {m['step']}) has no tensor '{n}'")
-        out, views = [], []
+        out, dtypes, shapes, views = [], [], [], []
         for n in chosen:
             t = by_name[n]
-            tensor = _tensors.empty_like_saved(t["dtype"], t["shape"], device)
-            out.append((n, t["dtype"], tuple(t["shape"]), tensor))
+            tensor = _tensors.empty_like_saved(n, t["dtype"], t["shape"], device, as_numpy)
+            out.append((n, tensor))
+            dtypes.append(t["dtype"])
+            shapes.append(list(t["shape"]))
             views.append(_tensors.flat_bytes(tensor))
-        self._s.restore_into(pinned, chosen, [t[1] for t in out], [list(t[2]) for t in out], views, verify, progress)
+        self._s.restore_into(pinned, chosen, dtypes, shapes, views, verify, progress)
         return out, m
 
     def restore_into(self, target, step=None, *, id=None, tag=None, at=None, best=None, strict=True,

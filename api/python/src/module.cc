@@ -294,66 +294,6 @@ class NativeStore {
     return d;
   }
 
-  // The tensors of the checkpoint `which` selects (only `names`, in that order, when given) as
-  // (name, dtype, shape, bytes) with bytes a _RestoredBytes, plus the manifest's dict.
-  py::tuple Restore(const py::tuple& which, const std::optional<std::vector<std::string>>& names, bool verify,
-                    const py::object& progress) {
-    Store& s = store();
-    const Selector sel = ToSelector(which);
-    const PyProgress pg(progress);
-    ReadOptions ro;
-    ro.verify_chunks = verify;
-    ro.progress = pg.fn();
-    std::vector<Tensor> out;
-    Result<CheckpointManifest> m = Status::Internal("undescribed");
-    Status status;
-    {
-      py::gil_scoped_release nogil;
-      m = s.Describe(sel);
-      if (m.ok()) {
-        // Pin the checkpoint by id: a save between Describe and the read must not change it.
-        const Selector pinned = Selector::Id(m->info.id);
-        std::vector<const TensorInfo*> picked;
-        if (names) {
-          std::map<std::string_view, const TensorInfo*> by_name;
-          for (const auto& t : m->tensors) by_name[t.name] = &t;
-          for (const auto& name : *names) {
-            auto it = by_name.find(name);
-            if (it == by_name.end()) {
-              status = Status::NotFound("checkpoint " + std::to_string(m->info.id) + " (step " +
-                                        std::to_string(m->info.step) + ") has no tensor '" + name + "'");
-              break;
-            }
-            picked.push_back(it->second);
-          }
-        } else {
-          for (const auto& t : m->tensors) picked.push_back(&t);
-        }
-        if (status.ok()) {
-          std::vector<TensorBuffer> buffers;
-          for (const TensorInfo* t : picked) {
-            Tensor r;
-            r.name = t->name;
-            r.dtype = t->dtype;
-            r.shape = t->shape;
-            r.bytes = Buffer::Allocate(t->size_bytes);
-            out.push_back(std::move(r));
-          }
-          for (Tensor& r : out) buffers.push_back({r.name, r.dtype, r.shape, r.bytes.data(), r.bytes.size()});
-          status = s.RestoreInto(pinned, buffers, ro);
-        }
-      }
-    }
-    pg.RaiseIfRaised();
-    const CheckpointManifest manifest = Check(std::move(m));
-    Check(status);
-    py::list tensors;
-    for (Tensor& t : out)
-      tensors.append(py::make_tuple(t.name, std::string(DTypeName(t.dtype)), py::tuple(py::cast(t.shape)),
-                                    ExportBytes(std::move(t.bytes))));
-    return py::make_tuple(tensors, ManifestDict(manifest));
-  }
-
   // Reads the tensors `names` of the checkpoint `which` straight into the memory of `views`
   // (writable flat uint8 views of tensors of `dtypes` and `shapes`). A dtype, shape or size that
   // differs from the saved one raises InvalidArgumentError naming the tensor before anything is
@@ -565,8 +505,6 @@ PYBIND11_MODULE(_ckptdb, m) {
            py::arg("views"), py::arg("step"), py::arg("metrics"), py::arg("tags"), py::arg("metadata"),
            py::arg("structure"), py::arg("known"), py::arg("stream") = 0)
       .def("abandon_pending_saves", &NativeStore::AbandonPendingSaves)
-      .def("restore", &NativeStore::Restore, py::arg("which"), py::arg("names"), py::arg("verify"),
-           py::arg("progress") = py::none())
       .def("restore_into", &NativeStore::RestoreInto, py::arg("which"), py::arg("names"), py::arg("dtypes"),
            py::arg("shapes"), py::arg("views"), py::arg("verify"), py::arg("progress") = py::none())
       .def("read_range",

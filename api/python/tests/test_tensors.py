@@ -90,6 +90,18 @@ def test_restored_tensors_own_their_memory(store):
     assert torch.equal(b, t)
 
 
+def test_restored_tensors_are_ordinary_torch_tensors(store):
+    # Allocated by torch (as torch.load's are), not wrapped around store memory: storage that torch
+    # owns can be resized, which a tensor over foreign (DLPack) memory refuses.
+    store.save({"big": torch.arange(1 << 19, dtype=torch.float32), "small": torch.ones(3)}, step=1)
+    back = store.restore()
+    for name, t in back.items():
+        t.resize_(t.numel() + 1000)  # raises "Trying to resize storage that is not resizable" otherwise
+        assert t.numel() > 1000, name
+    arrays = store.restore(as_numpy=True)
+    assert all(a.flags.owndata for a in arrays.values()), "numpy arrays own their memory"
+
+
 def test_a_grad_tensor_and_a_parameter_save_their_data(store):
     p = torch.nn.Parameter(torch.randn(3, 3))
     store.save({"p": p, "g": p * 2}, step=1)
