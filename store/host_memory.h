@@ -8,17 +8,17 @@ namespace ckptdb {
 //
 // Every large buffer the store allocates (restored tensors, staging memory for asynchronous saves,
 // the write stage's buffers, read scratch) is written in full right after it is allocated, so the
-// cost of its page faults is paid either way; paying it in the kernel, in 2 MiB pages where the
-// kernel allows them, is far cheaper than faulting 4 KiB pages one by one. Measured on the
-// development VM (2 GiB, memory the guest had touched before): a memset of fresh 4 KiB pages
-// 2.0 s, MAP_POPULATE 1.0 s, 2 MiB-aligned MADV_HUGEPAGE + MADV_POPULATE_WRITE 0.23-0.29 s.
+// cost of its page faults is paid either way; paying it in the kernel is cheaper than faulting
+// 4 KiB pages one by one (development VM, 2 GiB: memset of fresh pages 2.0 s, pre-faulted 1.0 s).
+// Not in huge pages: on that VM, whose host reclaims memory the guest frees, MADV_HUGEPAGE was
+// 4-9x faster on memory just freed but slower (0.3-0.6 GB/s against 0.4-3 GB/s) on memory the
+// host had taken back, which is what a first save or a restore meets.
 //
 // Thread safety: both functions are safe to call from any thread.
 
-// `bytes` of zero-filled memory, page aligned, every page faulted in. A mapping of at least 2 MiB
-// starts on a 2 MiB boundary and asks for transparent huge pages (honoured when the system's
-// transparent_hugepage setting is "madvise" or "always"). Returns nullptr when the memory cannot be
-// had: the mapping or one of its pages was refused (out of memory, a memory limit).
+// `bytes` of zero-filled memory, page aligned, every page faulted in. Returns nullptr when the
+// memory cannot be had: the mapping or one of its pages was refused (out of memory, a memory limit;
+// on kernels before 5.14, which lack MADV_POPULATE_WRITE, only a refused mapping is seen).
 uint8_t* MapHostMemory(uint64_t bytes);
 
 // Gives back what MapHostMemory returned, with the same `bytes`. A nullptr is ignored.

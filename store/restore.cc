@@ -86,7 +86,7 @@ Result<std::vector<Tensor>> StoreImpl::Restore(const Selector& which, const Read
     out[i].shape = t.shape;
     all[i] = i;
   }
-  // Faulting fresh pages in costs about as much as reading them on the development VM (MAP_POPULATE:
+  // Faulting fresh pages in costs about as much as reading them on the development VM (pre-faulted:
   // ~0.8 GB/s on one core, ~1.9 GB/s on two), so every read thread allocates buffers at once. An
   // allocation failure (bad_alloc) is rethrown on this thread, as from a serial loop.
   read_pool_.ParallelFor(out.size(), [&](size_t i) { out[i].bytes = Buffer::Allocate(m->tensors[i].size_bytes); });

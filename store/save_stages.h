@@ -112,7 +112,7 @@ class StagingAllocator {
   virtual void Free(uint8_t* p, uint64_t bytes) = 0;
 };
 
-// Anonymous host memory from MapHostMemory: faulted in by the kernel, in huge pages where allowed.
+// Anonymous host memory from MapHostMemory: faulted in by the kernel rather than page by page.
 class HostStagingAllocator final : public StagingAllocator {
  public:
   Result<uint8_t*> Allocate(uint64_t bytes) override;

@@ -147,10 +147,6 @@ def empty_like_saved(name, dtype, shape, device, as_numpy):
     return torch.empty(shape, dtype=_TORCH_BACK[dtype], device=device)
 
 
-def is_torch_tensor(value):
-    return torch is not None and isinstance(value, torch.Tensor)
-
-
 def flat_bytes(tensor):
     """The contiguous torch tensor's (numpy array's) bytes as a flat uint8 view of the same memory."""
     if isinstance(tensor, np.ndarray):
