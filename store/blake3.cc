@@ -137,6 +137,7 @@ Output ChunkOutput(const uint8_t* p, size_t len, uint64_t counter) {
 // but the top few fills whole SIMD registers, small enough that its chaining values (8 KiB) stay in
 // L1 and on the stack.
 constexpr size_t kGroupChunks = 256;
+static_assert(kGroupChunks * kChunkLen == kFillBytes, "HashFilled hands out one group at a time");
 
 // The subtree over `len` bytes at `p`, 0 < len <= kGroupChunks * kChunkLen, whose first chunk has
 // index `counter`. Its chunks are one aligned run of the BLAKE3 tree, so pairing neighbours level
@@ -167,8 +168,13 @@ void Join(const uint8_t left[32], const uint8_t right[32], uint8_t block[64]) {
   std::memcpy(block + 32, right, 32);
 }
 
-void HashCascade(const Cascade& c, const uint8_t* p, size_t len, uint8_t out[kOutLen]) {
+// `fill`, when given, is called for each group's bytes just before they are hashed (see HashFilled);
+// it returning false stops the hash there.
+bool HashCascade(const Cascade& c, const uint8_t* p, size_t len, uint8_t out[kOutLen],
+                 const FillFn* fill = nullptr) {
   constexpr size_t kGroupBytes = kGroupChunks * kChunkLen;
+  const uint8_t* const start = p;
+  auto filled = [&](size_t n) { return fill == nullptr || n == 0 || (*fill)(p - start, n); };
   // Chaining values of complete subtrees still waiting for their right sibling, left to right and
   // of strictly decreasing size: bit k of `groups` says whether one of 2^k groups is waiting.
   uint8_t stack[64][32];
@@ -177,6 +183,7 @@ void HashCascade(const Cascade& c, const uint8_t* p, size_t len, uint8_t out[kOu
   uint8_t cv[32], pair[64];
   // Merged eagerly only while more input follows, so none of these merges can be the root.
   while (len > kGroupBytes) {
+    if (!filled(kGroupBytes)) return false;
     SubtreeOutput(c, p, kGroupBytes, groups * kGroupChunks).ChainingValue(cv);
     ++groups;
     for (uint64_t g = groups; g % 2 == 0; g /= 2) {
@@ -188,8 +195,12 @@ void HashCascade(const Cascade& c, const uint8_t* p, size_t len, uint8_t out[kOu
     len -= kGroupBytes;
   }
   // The last group (maybe partial or empty) is the rightmost subtree: merge it up the right edge.
+  if (!filled(len)) return false;
   Output last = SubtreeOutput(c, p, len, groups * kGroupChunks);
-  if (depth == 0) return last.Root(out);
+  if (depth == 0) {
+    last.Root(out);
+    return true;
+  }
   last.ChainingValue(cv);
   while (depth > 1) {
     Join(stack[--depth], cv, pair);
@@ -197,6 +208,7 @@ void HashCascade(const Cascade& c, const uint8_t* p, size_t len, uint8_t out[kOu
   }
   Join(stack[0], cv, pair);
   ParentOutput(pair).Root(out);
+  return true;
 }
 
 struct Features {
@@ -274,6 +286,11 @@ const char* BackendName(Backend b) {
 void Hash(const void* data, size_t len, uint8_t out[kOutLen]) {
   internal::HashCascade(internal::CascadeFor(BestBackend()), static_cast<const uint8_t*>(data), len,
                         out);
+}
+
+bool HashFilled(const void* data, size_t len, const FillFn& fill, uint8_t out[kOutLen]) {
+  return internal::HashCascade(internal::CascadeFor(BestBackend()), static_cast<const uint8_t*>(data), len, out,
+                               &fill);
 }
 
 void HashWith(Backend b, const void* data, size_t len, uint8_t out[kOutLen]) {

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace ckptdb::blake3 {
@@ -25,6 +26,17 @@ const char* BackendName(Backend b);
 // `data` needs no alignment and may be null when `len` is 0. Thread-safe; no heap allocation (about
 // 16 KiB of stack).
 void Hash(const void* data, size_t len, uint8_t out[kOutLen]);
+// Brings bytes [offset, offset + n) of the input into place; false stops the hash.
+using FillFn = std::function<bool(size_t offset, size_t n)>;
+// Bytes HashFilled hands to `fill` at a time: a group small enough to stay in L2 between being
+// written and being hashed.
+constexpr size_t kFillBytes = 256 * 1024;
+// As Hash, but the input need not be in memory yet: `fill` is called in order for consecutive
+// pieces of kFillBytes (the last one shorter; none for len 0) covering [0, len), each just before
+// it is hashed, so that bytes read into `data` are hashed while they are still in cache instead of
+// being read back from memory (a restore's read-and-verify ran ~10% faster so). Returns false, with
+// `out` untouched, as soon as `fill` does. Thread-safe.
+bool HashFilled(const void* data, size_t len, const FillFn& fill, uint8_t out[kOutLen]);
 // As Hash, with a chosen backend. REQUIRES: `b` is in SupportedBackends() (aborts otherwise, rather
 // than dying later of an illegal instruction).
 void HashWith(Backend b, const void* data, size_t len, uint8_t out[kOutLen]);

@@ -217,9 +217,10 @@ Result<GcReport> StoreImpl::Collect(double garbage_budget, const GcOptions& opti
         if (progress.failed()) return progress.status();
         uint8_t* buf = ThreadScratch(PackPadded(ref.length));
         if (!buf) return Status::IOError("out of memory for a copy buffer");
-        if (Status s = packs_.Read(ref.pack, ref.offset, ref.length, buf); !s.ok()) return s;
+        auto read = packs_.ReadHashed(ref.pack, ref.offset, ref.length, buf);
+        if (!read.ok()) return read.status();
         // Never copy damage into a fresh pack where it would look like a sound chunk.
-        if (HashBytes(buf, ref.length) != d)
+        if (*read != d)
           return Status::Corruption("live chunk " + d.ToHex() + " in pack " + std::to_string(id) +
                                     " does not match its digest; nothing was moved (run verify)");
         const uint64_t offset = writer->Reserve(ref.length);

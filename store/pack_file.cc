@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "store/blake3.h"
 #include "store/host_memory.h"
 
 namespace ckptdb {
@@ -105,20 +106,45 @@ Result<std::shared_ptr<io::ReadableFile>> PackReader::File(uint64_t pack_id) {
   return file;
 }
 
+Status PackReader::ShortRead(uint64_t pack_id, uint64_t end) const {
+  return Status::Corruption("pack file " + PackPath(dir_, pack_id) + " ends before offset " + std::to_string(end));
+}
+
+Result<Digest> PackReader::ReadHashed(uint64_t pack_id, uint64_t offset, uint64_t len, uint8_t* dest) {
+  auto file = File(pack_id);
+  if (!file.ok()) return file.status();
+  if ((*file)->direct()) {
+    if (Status s = Read(**file, pack_id, offset, len, dest); !s.ok()) return s;
+    return HashBytes(dest, len);
+  }
+  Status failed;
+  Digest d;
+  const bool read = blake3::HashFilled(dest, len, [&](size_t at, size_t n) {
+    auto got = (*file)->ReadAt(offset + at, n, dest + at);
+    if (!got.ok()) failed = got.status();
+    else if (*got < n) failed = ShortRead(pack_id, offset + len);
+    return failed.ok();
+  }, d.bytes.data());
+  if (!read) return failed;
+  return d;
+}
+
 Status PackReader::Read(uint64_t pack_id, uint64_t offset, uint64_t len, uint8_t* dest) {
   auto file = File(pack_id);
   if (!file.ok()) return file.status();
+  return Read(**file, pack_id, offset, len, dest);
+}
+
+Status PackReader::Read(io::ReadableFile& file, uint64_t pack_id, uint64_t offset, uint64_t len, uint8_t* dest) {
   const uint64_t padded = PackPadded(len);
   // Straight into the caller's memory when O_DIRECT allows it; otherwise through scratch.
-  const bool direct_into_dest = !(*file)->direct() || (Aligned(dest, padded) && padded == len);
+  const bool direct_into_dest = !file.direct() || (Aligned(dest, padded) && padded == len);
   uint8_t* buf = direct_into_dest ? dest : ThreadScratch(padded);
   if (!buf) return Status::IOError("out of memory for a " + std::to_string(padded) + "-byte read buffer");
   const uint64_t want = direct_into_dest ? len : padded;
-  auto got = (*file)->ReadAt(offset, want, buf);
+  auto got = file.ReadAt(offset, want, buf);
   if (!got.ok()) return got.status();
-  if (*got < len)
-    return Status::Corruption("pack file " + PackPath(dir_, pack_id) + " ends before offset " +
-                              std::to_string(offset + len));
+  if (*got < len) return ShortRead(pack_id, offset + len);
   if (!direct_into_dest) std::memcpy(dest, buf, len);
   return Status::OK();
 }

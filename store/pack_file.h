@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 
+#include "ckptdb/digest.h"
 #include "ckptdb/status.h"
 #include "store/io/file_system.h"
 
@@ -63,12 +64,18 @@ class PackReader {
   // Reads `len` bytes at `offset` of pack `pack_id` into `dest`. Corruption if the pack is missing
   // or too short.
   Status Read(uint64_t pack_id, uint64_t offset, uint64_t len, uint8_t* dest);
+  // As Read, and returns the BLAKE3 digest of the bytes read. Buffered reads land and are hashed
+  // piece by piece (blake3::HashFilled), each piece while still in cache; O_DIRECT reads, which
+  // want the whole length in one request, are read first and hashed after.
+  Result<Digest> ReadHashed(uint64_t pack_id, uint64_t offset, uint64_t len, uint8_t* dest);
 
   // Closes the cached descriptor of a pack about to be deleted, so its space really returns.
   void Evict(uint64_t pack_id);
 
  private:
   Result<std::shared_ptr<io::ReadableFile>> File(uint64_t pack_id);
+  Status Read(io::ReadableFile& file, uint64_t pack_id, uint64_t offset, uint64_t len, uint8_t* dest);
+  Status ShortRead(uint64_t pack_id, uint64_t end) const;
   struct Cached {
     std::shared_ptr<io::ReadableFile> file;
     std::list<uint64_t>::iterator lru;  // its place in lru_
