@@ -319,7 +319,11 @@ class Store(Interchange):
     def restore_into(self, target, step=None, *, id=None, tag=None, at=None, best=None, strict=True,
                      rename=None, verify=True, progress=None):
         """Reads a checkpoint straight into existing tensors: `target` is an nn.Module (its
-        parameters and buffers, as in its state_dict) or a mapping of names to torch tensors.
+        parameters and buffers, as in its state_dict), a mapping of names to tensors, or any
+        nesting of dicts, lists and tuples that save() takes (a whole training state, say) whose
+        tensor leaves are named as save() names them (keys and indices joined by '.'). Only tensor
+        leaves are filled: the other leaves (ints, strings, ...) cannot change in place and are left
+        as they are; restore() returns the saved ones.
 
         Contiguous targets are filled in place, with no intermediate copy. Every target's dtype and
         shape must match what was saved (InvalidArgumentError naming the tensor otherwise, before
@@ -330,9 +334,15 @@ class Store(Interchange):
         progress: as save's, over the bytes of the tensors filled (if it raises, the targets may be
         partly filled and its exception is raised here).
         """
-        tensors = target.state_dict() if hasattr(target, "state_dict") and not isinstance(target, Mapping) else target
-        if not isinstance(tensors, Mapping):
-            raise TypeError(f"restore_into needs an nn.Module or a mapping of tensors, not {type(target).__name__}")
+        if hasattr(target, "state_dict") and not isinstance(target, Mapping):
+            tensors = target.state_dict()
+        elif isinstance(target, (Mapping, list, tuple)):
+            # save()'s own flattening, so that a target nested like the saved state names its
+            # tensors as the save did.
+            tensors = dict(_ckptdb.encode_state_tree(target, _tensors.is_tensor)[1])
+        else:
+            raise TypeError(f"restore_into needs an nn.Module, a mapping or a nesting of tensors, "
+                            f"not {type(target).__name__}")
         m = self._s.describe(self._which(step, id, tag, at, best))
         pinned = ("id", m["id"])  # the checkpoint described is the one read, whatever is saved meanwhile
         saved = {}
@@ -343,7 +353,8 @@ class Store(Interchange):
         if strict and (missing or unexpected):
             raise InvalidArgumentError(
                 f"store {self.path}, checkpoint {m['id']} (step {m['step']}): the target does not match; "
-                f"missing {missing}, unexpected {unexpected} (nothing was restored; strict=False fills the rest)")
+                f"missing {_few(missing)}, unexpected {_few(unexpected)} (nothing was restored; strict=False "
+                f"fills the rest)")
         names, dtypes, shapes, views, copies = [], [], [], [], []
         for name, t in tensors.items():
             if name not in saved:
@@ -500,6 +511,13 @@ def _device(device, as_numpy):
         raise ValueError(f"as_numpy restores into host memory; device={device!r} cannot apply")
     import torch
     return torch.device(device)
+
+
+def _few(names, limit=8):
+    """`names` for a one-line message: the first `limit`, then how many more."""
+    if len(names) <= limit:
+        return str(names)
+    return f"{str(names[:limit])[:-1]}, ... and {len(names) - limit} more]"
 
 
 def _renamed(rename, name):

@@ -217,6 +217,41 @@ def test_restore_into_mismatches_raise_naming_the_tensor_and_change_nothing(stor
         store.restore_into({"a": torch.zeros(3, 4), "c": torch.zeros(1)})
 
 
+def test_restore_into_fills_a_nested_training_state_in_place(store):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(6, 3)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    model(torch.randn(4, 6)).sum().backward()
+    opt.step()
+    store.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 3, "pair": (torch.ones(2), "x")},
+               step=1)
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    saved_moment = opt.state_dict()["state"][0]["exp_avg"].clone()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    target = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 0, "pair": [torch.zeros(2), "y"]}
+    moment = target["optimizer"]["state"][0]["exp_avg"]
+    moment.zero_()
+    assert store.restore_into(target) is None
+    for name, t in saved.items():
+        assert torch.equal(model.state_dict()[name], t), name
+    assert target["optimizer"]["state"][0]["exp_avg"] is moment and torch.equal(moment, saved_moment)
+    assert torch.equal(target["pair"][0], torch.ones(2)), "list and tuple items are named alike: pair.0"
+    assert target["epoch"] == 0 and target["pair"][1] == "y", "non-tensor leaves are left as they are"
+    with pytest.raises(TypeError, match=r"state\['s'\]: cannot save a set"):
+        store.restore_into({"s": {1}})
+
+
+def test_restore_into_a_mismatch_of_many_names_stays_one_short_line(store):
+    store.save({f"saved{i}": torch.zeros(1) for i in range(100)}, step=1)
+    with pytest.raises(ckptdb.InvalidArgumentError) as e:
+        store.restore_into({f"other{i}": torch.zeros(1) for i in range(100)})
+    message = str(e.value)
+    assert "'other7', ... and 92 more]" in message and "'saved7', ... and 92 more]" in message, message
+    assert "\n" not in message and len(message) < 600, message
+
+
 def test_restore_into_non_strict_returns_missing_and_unexpected(store):
     store.save({"module.a": torch.arange(6.0).reshape(2, 3), "module.b": torch.ones(2)}, step=1)
     a = torch.zeros(3, 2).t()  # non-contiguous target of the saved shape
