@@ -247,5 +247,43 @@ TEST(StoreCorruption, ATruncatedPackFileIsCorruption) {
   }
 }
 
+// Verified reads land and are hashed 256 KiB at a time (blake3::HashFilled): a pack cut after the
+// first pieces of a 1 MiB chunk fails the same way as one cut before it, naming the chunk's end.
+TEST(StoreCorruption, APackCutInsideAChunkOfSeveralHashPiecesIsCorruptionNamingItsEnd) {
+  constexpr uint64_t kBig = 1 << 20;
+  ScratchDir dir;
+  StoreOptions options;
+  options.chunk_size = kBig;
+  {
+    auto store = MustOpen(dir.path(), options);
+    ASSERT_TRUE(store);
+    MustSave(*store, {MakeBytes("big", kBig, 3)});
+  }
+  const Digest d = HashBytes(MakeBytes("big", kBig, 3).bytes.data(), kBig);
+  std::optional<keys::ChunkRef> where;
+  EditRocksDb(dir.path(), [&](rocksdb::DB& db, const std::vector<rocksdb::ColumnFamilyHandle*>& h) {
+    std::string value;
+    ASSERT_TRUE(db.Get(rocksdb::ReadOptions(), h[2], keys::ChunkIndexKey(d), &value).ok());
+    where = keys::DecodeChunkRef(value);
+    if (where) where->bytes = {};
+  });
+  ASSERT_TRUE(where.has_value());
+  ASSERT_FALSE(where->is_inline);
+  const std::string pack = PackFile(dir.path(), where->pack);
+  fs::resize_file(pack, where->offset + 300 * 1024);  // inside the second of four pieces
+  auto store = MustOpen(dir.path(), options);
+  ASSERT_TRUE(store);
+  for (bool verify : {true, false}) {
+    ReadOptions o;
+    o.verify_chunks = verify;
+    auto r = store->Restore(Selector::Latest(), o);
+    ASSERT_FALSE(r.ok()) << "verify_chunks=" << verify;
+    EXPECT_EQ(r.status().code(), Code::kCorruption) << r.status().ToString();
+    EXPECT_TRUE(Contains(r.status().message(), "pack file " + pack + " ends before offset " +
+                                                   std::to_string(where->offset + kBig)))
+        << r.status().ToString();
+  }
+}
+
 }  // namespace
 }  // namespace ckptdb
