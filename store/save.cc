@@ -128,6 +128,11 @@ Result<SaveHandle> StoreImpl::SaveAsync(std::span<const TensorRef> tensors, cons
   return saves_->Submit(std::move(save).value(), tensors);
 }
 
+Status StoreImpl::ReserveStaging(uint64_t bytes) {
+  if (Status s = CheckWritable(); !s.ok()) return s;
+  return staging_.Reserve(bytes);
+}
+
 Result<std::unique_ptr<PendingSave>> StoreImpl::BeginSave(std::span<const TensorRef> tensors,
                                                           const SaveOptions& options) {
   if (Status s = CheckWritable(); !s.ok()) return s;

@@ -54,6 +54,25 @@ void StagingPool::Give(uint8_t* block) {
   given_.notify_one();
 }
 
+Status StagingPool::Reserve(uint64_t bytes) {
+  const uint64_t want = std::min<uint64_t>(bytes / block_bytes_ + (bytes % block_bytes_ != 0), max_blocks_);
+  // Taking blocks until enough exist allocates the missing ones through TryTake's own path; the
+  // free ones taken on the way go back with them.
+  std::vector<uint8_t*> taken;
+  Status failed;
+  while (allocated_bytes() < want * block_bytes_) {
+    Result<std::optional<uint8_t*>> b = TryTake();
+    if (!b.ok()) {
+      failed = b.status();
+      break;
+    }
+    if (!*b) break;  // every block is reserved (and so counted) already
+    taken.push_back(**b);
+  }
+  for (uint8_t* b : taken) Give(b);
+  return failed;
+}
+
 uint64_t StagingPool::allocated_bytes() const {
   std::lock_guard<std::mutex> l(mu_);
   return all_.size() * block_bytes_;

@@ -32,6 +32,9 @@ class StagingPool {
   // As TryTake, but waits for a block to be given back while every block is in use.
   Result<uint8_t*> Take();
   void Give(uint8_t* block);
+  // Allocates blocks until at least `bytes` (at most the cap) are allocated, counting blocks in use;
+  // ResourceExhausted if allocation fails (the blocks allocated so far stay).
+  Status Reserve(uint64_t bytes);
 
   uint64_t block_bytes() const { return block_bytes_; }
   uint64_t cap_bytes() const { return max_blocks_ * block_bytes_; }

@@ -108,6 +108,13 @@ def from_restored(name, dtype, shape, exported, as_numpy):
     return torch.from_dlpack(exported).view(tdtype).reshape(shape)
 
 
+def nbytes(value):
+    """The bytes of a torch tensor's or numpy array's elements."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    return value.numel() * value.element_size()
+
+
 def is_contiguous(value):
     if isinstance(value, np.ndarray):
         return value.flags.c_contiguous

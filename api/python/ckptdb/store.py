@@ -204,6 +204,22 @@ class Store(Interchange):
             elif isinstance(error, FailedPreconditionError):
                 self._known.clear()
 
+    def reserve_staging(self, state):
+        """Takes and touches the staging memory that asynchronous saves capture into now, enough
+        for `state` (a state as save() takes it, whose tensor bytes are counted, or a number of
+        bytes), at most the store's staging_bytes, so that the first save(blocking=False) stalls
+        no longer than later ones: its capture then copies into memory already touched instead of
+        also faulting fresh pages in. Call it once at start-up, or on a thread of its own while
+        training warms up (the GIL is released). The memory stays the store's until close().
+        Raises FailedPreconditionError on a read-only or closed store, ResourceExhaustedError
+        when the memory cannot be had."""
+        if isinstance(state, bool) or not isinstance(state, int):
+            leaves = _ckptdb.encode_state_tree(state, _tensors.is_tensor)[1]
+            state = sum(_tensors.nbytes(value) for _, value in leaves)
+        if state < 0:
+            raise ValueError(f"reserve_staging needs a state or a number of bytes >= 0, not {state}")
+        self._s.reserve_staging(state)
+
     def abandon_pending_saves(self):
         """Drops every pending asynchronous save that is not already committing and returns their
         steps, oldest first, once each has ended: their futures raise AbortedError and nothing of

@@ -236,6 +236,10 @@ class NativeStore {
   }
 
   // The steps of the pending asynchronous saves dropped, in submission order.
+  void ReserveStaging(uint64_t bytes) {
+    CallStatus([&](Store& s) { return s.ReserveStaging(bytes); });
+  }
+
   std::vector<int64_t> AbandonPendingSaves() {
     return Call([&](Store& s) { return s.AbandonPendingSaves(); });
   }
@@ -505,6 +509,7 @@ PYBIND11_MODULE(_ckptdb, m) {
            py::arg("views"), py::arg("step"), py::arg("metrics"), py::arg("tags"), py::arg("metadata"),
            py::arg("structure"), py::arg("known"), py::arg("stream") = 0)
       .def("abandon_pending_saves", &NativeStore::AbandonPendingSaves)
+      .def("reserve_staging", &NativeStore::ReserveStaging, py::arg("bytes"))
       .def("restore_into", &NativeStore::RestoreInto, py::arg("which"), py::arg("names"), py::arg("dtypes"),
            py::arg("shapes"), py::arg("views"), py::arg("verify"), py::arg("progress") = py::none())
       .def("read_range",

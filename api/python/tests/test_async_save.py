@@ -388,3 +388,32 @@ def test_the_persist_and_the_wait_do_not_hold_the_gil(tmp_path):
     assert pace >= 0.1 * base_pace, (
         f"{n} iterations in {seconds:.3f} s of persist ({pace:.0f}/s) against {base_pace:.0f}/s while "
         "sleeping: the GIL was held during the persist or the wait")
+
+
+def _rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+def test_reserve_staging_touches_the_memory_before_the_first_save(tmp_path):
+    state = random_state(96)
+    with ckptdb.open(tmp_path / "s", staging_bytes=256 * MiB) as store:
+        before = _rss()
+        store.reserve_staging(state)  # a state: its tensor bytes, rounded up to 64 MiB blocks
+        reserved = _rss() - before
+        assert 96 * MiB <= reserved <= 128 * MiB + 16 * MiB, reserved
+        store.reserve_staging(10 * MiB)  # already held: nothing more
+        assert _rss() - before <= reserved + 4 * MiB
+        held = _rss()
+        f = store.save(state, step=1, blocking=False)
+        assert _rss() <= held + 16 * MiB, "the capture copied into the reserved memory"
+        f.result()
+        assert_same(store.restore(), state)
+    with ckptdb.open(tmp_path / "s", read_only=True) as reader:
+        with pytest.raises(ckptdb.FailedPreconditionError, match="read-only"):
+            reader.reserve_staging(MiB)
+    with ckptdb.open(tmp_path / "t") as other:
+        with pytest.raises(ValueError, match=">= 0"):
+            other.reserve_staging(-1)
+        with pytest.raises(TypeError, match="cannot save a set"):
+            other.reserve_staging({"s": {1}})

@@ -1,0 +1,125 @@
+// Specifies StagingPool::Reserve and Store::ReserveStaging: staging memory taken and touched ahead
+// of the first asynchronous save, within the cap, counting blocks a capture holds, kept for later
+// captures; and the errors of a store that cannot save.
+#include <gtest/gtest.h>
+
+#include <sys/mman.h>
+
+#include <cstdint>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "ckptdb/ckptdb.h"
+#include "store/staging_pool.h"
+#include "tests/support/store_fixtures.h"
+#include "tests/support/test_support.h"
+
+namespace ckptdb {
+namespace {
+
+using namespace store_tests;
+using testing::ScratchDir;
+
+constexpr uint64_t kBlock = 64 << 10;
+
+// Host memory that counts what it hands out and fails once `limit` blocks are out.
+class CountingAllocator final : public StagingAllocator {
+ public:
+  CountingAllocator(int* allocated, int limit) : allocated_(allocated), limit_(limit) {}
+  Result<uint8_t*> Allocate(uint64_t bytes) override {
+    if (*allocated_ == limit_) return Status::ResourceExhausted("test: no more staging memory");
+    ++*allocated_;
+    return static_cast<uint8_t*>(::operator new(bytes));
+  }
+  void Free(uint8_t* p, uint64_t) override { ::operator delete(p); }
+
+ private:
+  int* allocated_;
+  const int limit_;
+};
+
+TEST(StagingReserve, AllocatesWhatIsMissingUpToTheCapAndLaterTakesReuseIt) {
+  int allocated = 0;
+  StagingPool pool(std::make_unique<CountingAllocator>(&allocated, 100), kBlock, 4 * kBlock);
+  ASSERT_TRUE(pool.Reserve(kBlock + 1).ok());
+  EXPECT_EQ(allocated, 2) << "rounded up to whole blocks";
+  ASSERT_TRUE(pool.Reserve(kBlock).ok());
+  EXPECT_EQ(allocated, 2) << "already held";
+  ASSERT_TRUE(pool.Reserve(100 * kBlock).ok());
+  EXPECT_EQ(allocated, 4) << "never more than the cap";
+  EXPECT_EQ(pool.allocated_bytes(), 4 * kBlock);
+  std::vector<uint8_t*> taken;
+  for (int i = 0; i < 4; ++i) {
+    auto b = pool.TryTake();
+    ASSERT_TRUE(b.ok() && b->has_value());
+    taken.push_back(**b);
+  }
+  EXPECT_EQ(allocated, 4) << "captures take the reserved blocks";
+  for (uint8_t* b : taken) pool.Give(b);
+}
+
+TEST(StagingReserve, BlocksInUseCountAndAFailedAllocationKeepsWhatItGot) {
+  int allocated = 0;
+  StagingPool pool(std::make_unique<CountingAllocator>(&allocated, 3), kBlock, 8 * kBlock);
+  auto busy = pool.TryTake();
+  ASSERT_TRUE(busy.ok() && busy->has_value());
+  ASSERT_TRUE(pool.Reserve(2 * kBlock).ok());
+  EXPECT_EQ(allocated, 2) << "the block a capture holds counts";
+  Status s = pool.Reserve(8 * kBlock);
+  EXPECT_EQ(s.code(), Code::kResourceExhausted) << s.ToString();
+  EXPECT_EQ(pool.allocated_bytes(), 3 * kBlock) << "the blocks allocated before the failure stay";
+  pool.Give(**busy);
+  for (int i = 0; i < 3; ++i) {
+    auto b = pool.TryTake();
+    ASSERT_TRUE(b.ok() && b->has_value()) << "every block is free again, none was lost";
+  }
+}
+
+uint64_t ResidentBytes() {
+  std::ifstream f("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  f >> size >> resident;
+  return resident * 4096;
+}
+
+TEST(StoreReserveStaging, TouchesTheMemoryNowWithinStagingBytesAndTheFirstCaptureTakesNoMore) {
+  ScratchDir dir;
+  StoreOptions o = SmallChunks();
+  o.staging_bytes = 128ull << 20;  // two 64 MiB blocks
+  auto store = MustOpen(dir.path(), o);
+  ASSERT_TRUE(store);
+  std::vector<Owned> state = {MakeBytes("w", 64ull << 20, 1)};
+  const uint64_t before = ResidentBytes();
+  ASSERT_TRUE(store->ReserveStaging(1ull << 40).ok()) << "more than the cap is capped, not refused";
+  const uint64_t reserved = ResidentBytes() - before;
+  EXPECT_GE(reserved, 128ull << 20) << "touched now, not at the first capture";
+  EXPECT_LE(reserved, (128ull << 20) + (16ull << 20)) << "within staging_bytes";
+  const uint64_t after_reserve = ResidentBytes();
+  auto h = store->SaveAsync(Refs(state), AtStep(1));
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_LE(ResidentBytes(), after_reserve + (16ull << 20)) << "the capture copied into the reserved memory";
+  ASSERT_TRUE(h->Wait().ok());
+  ExpectRestores(*store, Selector::Step(1), state);
+}
+
+TEST(StoreReserveStaging, AReadOnlyOrClosedStoreRefusesIt) {
+  ScratchDir dir;
+  {
+    auto store = MustOpen(dir.path());
+    ASSERT_TRUE(store);
+    MustSave(*store, {MakeBytes("a", 10, 1)});
+    ASSERT_TRUE(store->Close().ok());
+    Status s = store->ReserveStaging(kBlock);
+    EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s.ToString();
+    EXPECT_NE(s.message().find("closed"), std::string::npos) << s.ToString();
+  }
+  auto reader = Store::OpenReadOnly(dir.path());
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  Status s = (*reader)->ReserveStaging(kBlock);
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s.ToString();
+  EXPECT_NE(s.message().find("read-only"), std::string::npos) << s.ToString();
+}
+
+}  // namespace
+}  // namespace ckptdb
