@@ -235,11 +235,12 @@ class NativeStore {
     return NativeSaveHandle(Check(std::move(handle)));
   }
 
-  // The steps of the pending asynchronous saves dropped, in submission order.
+  // Takes and touches staging memory for asynchronous saves now (Store::ReserveStaging).
   void ReserveStaging(uint64_t bytes) {
     CallStatus([&](Store& s) { return s.ReserveStaging(bytes); });
   }
 
+  // The steps of the pending asynchronous saves dropped, in submission order.
   std::vector<int64_t> AbandonPendingSaves() {
     return Call([&](Store& s) { return s.AbandonPendingSaves(); });
   }
