@@ -9,6 +9,8 @@ once.
 
 import numpy as np
 
+from ckptdb import _ckptdb
+
 try:
     import torch
 except ImportError:  # numpy arrays work without torch
@@ -24,6 +26,7 @@ if torch is not None:
         torch.bool: "BOOL",
     }
 _TORCH_BACK = {name: dt for dt, name in _TORCH.items()}
+TORCH_DTYPES = _TORCH  # torch dtype -> the store's dtype name
 
 _NUMPY = {
     np.dtype(np.float64): "F64", np.dtype(np.float32): "F32", np.dtype(np.float16): "F16",
@@ -36,6 +39,7 @@ _NUMPY_BACK = {name: dt for dt, name in _NUMPY.items()}
 
 # torch.Tensor's isinstance goes through a metaclass hook (~1 us): the exact types take a set lookup.
 _EXACT = {np.ndarray} | ({torch.Tensor, torch.nn.Parameter} if torch is not None else set())
+EXACT_TYPES = tuple(_EXACT)  # what encode_state_tree takes for tensors without calling is_tensor
 
 
 def is_tensor(value):
@@ -72,24 +76,15 @@ def describe(name, value):
     return _NUMPY[value.dtype], tuple(value.shape)
 
 
-def fingerprint(value):
-    """What identifies a torch tensor's current bytes without reading them: the address of its
-    first element, shape, strides, dtype and version counter (a storage that is reallocated moves
-    the address). None where there is no version counter (numpy arrays, inference-mode tensors) or
-    the tensor is not on the CPU. Cheap on purpose: a skip_unchanged save takes one per tensor while
-    training waits."""
-    if torch is None or not isinstance(value, torch.Tensor) or not value.is_cpu:
-        return None
-    try:
-        version = value._version
-    except RuntimeError:  # inference tensors track no version
-        return None
-    return (value.data_ptr(), value.shape, value.stride(), value.dtype, version)
-
-
-def described(fingerprint):
-    """(dtype name, shape) of the tensor `fingerprint` was taken of, as describe() gives them."""
-    return _TORCH[fingerprint[3]], tuple(fingerprint[1])
+def fingerprints(leaves):
+    """Per (name, value) of `leaves`, what identifies a torch tensor's current bytes without reading
+    them: the address of its first element, shape, strides, dtype and version counter (a storage
+    that is reallocated moves the address). None where there is no version counter (numpy arrays,
+    inference-mode tensors) or the tensor is not on the CPU. Taken natively: a skip_unchanged save
+    takes one per tensor while training waits."""
+    if torch is None:
+        return [None] * len(leaves)
+    return _ckptdb.fingerprints(leaves, torch.Tensor)
 
 
 def from_restored(name, dtype, shape, exported, as_numpy):

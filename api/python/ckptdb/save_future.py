@@ -18,10 +18,10 @@ class SaveFuture:
     Thread-safe; valid after the store is closed (close finishes every pending save first).
     """
 
-    def __init__(self, native, store=None, leaves=None, prints=None):
+    def __init__(self, native, store=None, seen=None):
         self._native = native
         self._store = store  # skip_unchanged saves: the Store whose cache the result updates
-        self._leaves, self._prints = leaves, prints
+        self._seen = seen  # and what that cache remembers of this save's tensors
         self._lock = threading.Lock()
         self._info = None
         self._error = None
@@ -67,10 +67,10 @@ class SaveFuture:
             if self._settled:
                 return True
             self._info, self._error, self._settled = info, error, True
-            store, leaves, prints = self._store, self._leaves, self._prints
-            self._store = self._leaves = self._prints = None
+            store, seen = self._store, self._seen
+            self._store = self._seen = None
         if store is not None:
-            store._settle_known(self, error, leaves, prints, chunks)
+            store._settle_known(self, error, seen, chunks)
         return True
 
     def __repr__(self):

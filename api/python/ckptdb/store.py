@@ -67,7 +67,7 @@ class Store(Interchange):
 
     def __init__(self, native):
         self._s = native
-        self._known = {}  # skip_unchanged: name -> (tensor, fingerprint, packed chunk digests)
+        self._known = {}  # skip_unchanged: name -> (tensor, fingerprint, packed chunk digests, dtype, shape)
         self._known_lock = threading.Lock()
         self._known_future = None  # the latest skip_unchanged SaveFuture, until its result updates _known
 
@@ -161,36 +161,41 @@ class Store(Interchange):
         if progress is not None and not blocking:
             raise ValueError("progress= needs blocking=True: an asynchronous save persists on the store's own thread, "
                              "which never takes the GIL")
-        structure, leaves = _ckptdb.encode_state_tree(state, _tensors.is_tensor)
+        structure, leaves = _encode(state)
         args = (int(step), dict(metrics or {}), list(tags or []), _strings(metadata), structure)
         if not skip_unchanged:
             if not blocking:
-                return SaveFuture(self._save_with(leaves, [None] * len(leaves), args, blocking))
-            return self._save_with(leaves, [None] * len(leaves), args, blocking, progress=progress)[0]
+                return SaveFuture(self._save_with(leaves, [None] * len(leaves), args, blocking)[0])
+            return self._save_with(leaves, [None] * len(leaves), args, blocking, progress)[0][0]
         pending = self._known_future
         if pending is not None:
             pending.exception()  # waits; its error (if any) the store reports at this save itself
-        prints = [_tensors.fingerprint(value) for _, value in leaves]
-        known = [self._known.get(name) for name, _ in leaves]
-        known = [k[2] if k is not None and p is not None and k[1] == p else None for k, p in zip(known, prints)]
+        prints = _tensors.fingerprints(leaves)
+        remembered = self._known.get
+        known = [None] * len(leaves)
+        for i, ((name, _), p) in enumerate(zip(leaves, prints)):
+            k = remembered(name)
+            if k is not None and p is not None and k[1] == p:
+                known[i] = k
         try:
-            out = self._save_with(leaves, known, args, blocking, prints, progress)
+            out, dtypes, shapes = self._save_with(leaves, known, args, blocking, progress)
         except FailedPreconditionError:
             if all(k is None for k in known):
                 raise
             self._known.clear()  # a remembered chunk was collected: read everything this once
-            out = self._save_with(leaves, [None] * len(leaves), args, blocking, progress=progress)
+            out, dtypes, shapes = self._save_with(leaves, [None] * len(leaves), args, blocking, progress)
+        seen = (leaves, prints, dtypes, shapes)
         if not blocking:
-            future = SaveFuture(out, self, leaves, prints)
+            future = SaveFuture(out, self, seen)
             with self._known_lock:
                 self._known_future = future
             return future
         info, chunks = out
         with self._known_lock:
-            self._known = {name: (value, p, c) for (name, value), p, c in zip(leaves, prints, chunks) if p is not None}
+            self._known = _remembered(seen, chunks)
         return info
 
-    def _settle_known(self, future, error, leaves, prints, chunks):
+    def _settle_known(self, future, error, seen, chunks):
         """A skip_unchanged SaveFuture has ended: its chunks become the remembered ones (if it is
         still the latest such save); a FailedPreconditionError (remembered chunks collected) clears
         them; any other error keeps those of the save before."""
@@ -199,8 +204,7 @@ class Store(Interchange):
                 return
             self._known_future = None
             if error is None:
-                self._known = {name: (value, p, c) for (name, value), p, c in zip(leaves, prints, chunks)
-                               if p is not None}
+                self._known = _remembered(seen, chunks)
             elif isinstance(error, FailedPreconditionError):
                 self._known.clear()
 
@@ -214,7 +218,7 @@ class Store(Interchange):
         Raises FailedPreconditionError on a read-only or closed store, ResourceExhaustedError
         when the memory cannot be had."""
         if isinstance(state, bool) or not isinstance(state, int):
-            leaves = _ckptdb.encode_state_tree(state, _tensors.is_tensor)[1]
+            leaves = _encode(state)[1]
             state = sum(_tensors.nbytes(value) for _, value in leaves)
         if state < 0:
             raise ValueError(f"reserve_staging needs a state or a number of bytes >= 0, not {state}")
@@ -226,31 +230,31 @@ class Store(Interchange):
         them is committed. Use it before close() to close without waiting for persists."""
         return list(self._s.abandon_pending_saves())
 
-    def _save_with(self, leaves, known, args, blocking=True, prints=None, progress=None):
-        """The native save of `leaves`: (CheckpointInfo, chunk lists), or the native handle."""
-        names, dtypes, shapes, views = self._views(leaves, known, prints)
+    def _save_with(self, leaves, known, args, blocking=True, progress=None):
+        """The native save of `leaves`, where known[i] is None (read the tensor) or the remembered
+        entry of an unchanged one (its chunks are reused): ((CheckpointInfo, chunk lists) or the
+        native handle, dtypes, shapes)."""
+        names, dtypes, shapes, views, chunks = self._views(leaves, known)
         stream = _tensors.cuda_stream(views)
         if not blocking:
-            return self._s.save_async(names, dtypes, shapes, views, *args, known, stream=stream)
-        d = self._s.save(names, dtypes, shapes, views, *args, known, progress, stream=stream)
-        return CheckpointInfo._from(d), d["chunks"]
+            return self._s.save_async(names, dtypes, shapes, views, *args, chunks, stream=stream), dtypes, shapes
+        d = self._s.save(names, dtypes, shapes, views, *args, chunks, progress, stream=stream)
+        return (CheckpointInfo._from(d), d["chunks"]), dtypes, shapes
 
     @staticmethod
-    def _views(leaves, known, prints=None):
-        """Names, dtypes, shapes and byte views of the tensor leaves; None views where known[i]
-        (whose dtype and shape come from prints[i], their fingerprint, when given)."""
-        names, dtypes, shapes, views = [], [], [], []
+    def _views(leaves, known):
+        """Names, dtypes, shapes, byte views and known chunks of the tensor leaves: a None view and
+        the remembered dtype, shape and chunks where known[i] is a remembered entry."""
+        n = len(leaves)
+        names, dtypes, shapes, views, chunks = [None] * n, [None] * n, [None] * n, [None] * n, [None] * n
         for i, (name, value) in enumerate(leaves):
-            if known[i] is not None:
-                described = _tensors.described(prints[i]) if prints else _tensors.describe(name, value)
-                dtype, shape, view = described + (None,)
-            else:
-                dtype, shape, view = _tensors.to_bytes_view(name, value)
-            names.append(name)
-            dtypes.append(dtype)
-            shapes.append(list(shape))
-            views.append(view)
-        return names, dtypes, shapes, views
+            names[i] = name
+            k = known[i]
+            if k is None:
+                dtypes[i], shapes[i], views[i] = _tensors.to_bytes_view(name, value)
+            else:  # (tensor, fingerprint, chunks, dtype, shape): see _remembered
+                chunks[i], dtypes[i], shapes[i] = k[2], k[3], k[4]
+        return names, dtypes, shapes, views, chunks
 
     def restore(self, step=None, *, id=None, tag=None, at=None, best=None, device="cpu", select=None,
                 rename=None, strict=True, as_numpy=False, verify=True, progress=None):
@@ -355,7 +359,7 @@ class Store(Interchange):
         elif isinstance(target, (Mapping, list, tuple)):
             # save()'s own flattening, so that a target nested like the saved state names its
             # tensors as the save did.
-            tensors = dict(_ckptdb.encode_state_tree(target, _tensors.is_tensor)[1])
+            tensors = dict(_encode(target)[1])
         else:
             raise TypeError(f"restore_into needs an nn.Module, a mapping or a nesting of tensors, "
                             f"not {type(target).__name__}")
@@ -548,3 +552,16 @@ def _count(what, value):
         raise ValueError(f"{what} must be a non-negative int, not {value!r}")
     return value
 
+
+
+def _remembered(seen, chunks):
+    """What a skip_unchanged save leaves for the next one: name -> (tensor, fingerprint, chunks,
+    dtype, shape) of every fingerprinted tensor. `seen` is (leaves, fingerprints, dtypes, shapes)."""
+    leaves, prints, dtypes, shapes = seen
+    return {name: (value, p, c, d, s) for (name, value), p, c, d, s in zip(leaves, prints, chunks, dtypes, shapes)
+            if p is not None}
+
+
+def _encode(state):
+    """(state tree bytes, [(tensor name, tensor)]) of a training state (save's encoder)."""
+    return _ckptdb.encode_state_tree(state, _tensors.is_tensor, _tensors.EXACT_TYPES)

@@ -26,6 +26,7 @@
 #include "api/python/src/dlpack_bridge.h"
 #include "api/python/src/device_path.h"
 #include "api/python/src/progress.h"
+#include "api/python/src/fingerprint.h"
 #include "api/python/src/state_tree.h"
 #include "api/python/src/store_reads.h"
 #include "ckptdb/ckptdb.h"
@@ -495,6 +496,7 @@ PYBIND11_MODULE(_ckptdb, m) {
   m.attr("has_gpu_path") = HasGpuPath();
   BindDlpack(m);
   BindStateTree(m);
+  BindFingerprint(m);
   py::class_<NativeSaveHandle>(m, "_SaveHandle")
       .def("wait", &NativeSaveHandle::Wait, py::arg("timeout_seconds") = py::none())
       .def("done", &NativeSaveHandle::Done)

@@ -12,9 +12,11 @@ namespace ckptdb::python {
 // naming it by its path (keys joined by '.', list and tuple items and int keys by their decimal
 // index), and appended as (name, leaf) to `tensors`. Raises TypeError naming the leaf's path
 // (e.g. "state['optim']['state'][3]['foo']: cannot save a set") for anything else, ValueError for
-// an int outside int64 or two tensors whose paths give the same name.
+// an int outside int64 or two tensors whose paths give the same name. A leaf whose exact type is
+// one of `tensor_types` (a tuple of types, or None) is a tensor without asking is_tensor: the
+// common types cost no Python call. is_tensor is never asked about dicts, lists or tuples.
 std::string EncodeStateTree(const pybind11::handle& state, const pybind11::handle& is_tensor,
-                            pybind11::list& tensors);
+                            const pybind11::handle& tensor_types, pybind11::list& tensors);
 
 // Rebuilds the object `bytes` describes, taking each tensor leaf from `tensors` (name -> value).
 // Raises ckptdb.errors.CorruptionError if the bytes are not a valid StateTree or name a tensor

@@ -46,6 +46,35 @@ def test_an_optimizer_step_is_seen(store):
     assert torch.equal(got["opt"]["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])
 
 
+def test_inference_tensors_and_views_of_one_storage_are_always_read_or_told_apart(store):
+    with torch.inference_mode():
+        frozen = torch.ones(64)  # no version counter: never skipped
+    base = torch.zeros(2, 32)
+    s = {"inf": frozen, "row0": base[0], "row1": base[1]}  # one storage, two offsets
+    store.save(s, step=1, skip_unchanged=True)
+    with torch.inference_mode():
+        frozen.mul_(3)
+    with torch.no_grad():
+        base[1].fill_(5.0)
+    info = store.save(s, step=2, skip_unchanged=True)
+    back = store.restore()
+    assert torch.equal(back["inf"], torch.full((64,), 3.0))
+    assert torch.equal(back["row0"], torch.zeros(32)) and torch.equal(back["row1"], torch.full((32,), 5.0))
+    assert info.new_bytes == 64 * 4 + 32 * 4  # the inference tensor and the changed row; row0 dedups
+
+
+def test_another_view_of_the_same_memory_is_read(store):
+    square = torch.arange(16, dtype=torch.float32).reshape(4, 4)
+    store.save({"w": square}, step=1, skip_unchanged=True)
+    store.save({"w": square.t()}, step=2, skip_unchanged=True)  # same address, shape and version; strides differ
+    assert torch.equal(store.restore()["w"], square.t())
+    store.save({"w": square.view(16)}, step=3, skip_unchanged=True)  # same address and version; shape differs
+    assert torch.equal(store.restore()["w"], torch.arange(16, dtype=torch.float32))
+    store.save({"w": square.view(torch.int32)}, step=4, skip_unchanged=True)  # only the dtype differs
+    back = store.restore()["w"]
+    assert back.dtype == torch.int32 and torch.equal(back, square.view(torch.int32))
+
+
 def test_a_new_tensor_under_the_same_name_is_read(store):
     s = state()
     store.save(s, step=1, skip_unchanged=True)

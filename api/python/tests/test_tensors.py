@@ -121,3 +121,25 @@ def test_unsupported_values_raise_type_error_naming_them(store):
     with pytest.raises(ValueError, match="also named 'a.b'"):
         store.save({"a.b": torch.ones(1), "a": {"b": torch.zeros(1)}}, step=1)
     assert store.log() == [], "a refused save stores nothing"
+
+
+def test_error_paths_spell_list_indexes_int_keys_and_str_keys_as_python_would(store):
+    bad = {"opt": [{"w": torch.ones(1)}, ({7: {"x": [None, object()]}},)]}
+    with pytest.raises(TypeError, match=r"^state\['opt'\]\[1\]\[0\]\[7\]\['x'\]\[1\]: cannot save a object "):
+        store.save(bad, step=1)
+    with pytest.raises(ValueError, match=r"^state\[0\]\[\"it's\"\]: int -1180591620717411303424 does not fit"):
+        store.save([{"it's": -2**70}], step=1)
+    with pytest.raises(TypeError, match=r"^state\['a'\]: dict keys must be str or int, not float \(1.5\)"):
+        store.save({"a": {1.5: torch.ones(1)}}, step=1)
+    assert store.log() == []
+
+
+def test_a_tensor_subclass_is_a_tensor_leaf(store):
+    class Tagged(torch.Tensor):  # not one of the exact types the encoder knows without asking
+        pass
+
+    t = torch.arange(6, dtype=torch.int16).as_subclass(Tagged)
+    store.save({"t": t, "nested": [t.reshape(2, 3).as_subclass(Tagged)]}, step=1)
+    back = store.restore()
+    assert torch.equal(back["t"], torch.arange(6, dtype=torch.int16))
+    assert torch.equal(back["nested"][0], torch.arange(6, dtype=torch.int16).reshape(2, 3))
