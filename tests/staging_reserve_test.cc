@@ -7,7 +7,9 @@
 
 #include <cstdint>
 #include <fstream>
+#include <atomic>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ckptdb/ckptdb.h"
@@ -76,6 +78,40 @@ TEST(StagingReserve, BlocksInUseCountAndAFailedAllocationKeepsWhatItGot) {
   }
 }
 
+TEST(StagingReserve, ReservingBesideTakesAndGivesNeverPassesTheCapNorLosesABlock) {
+  int allocated = 0;
+  StagingPool pool(std::make_unique<CountingAllocator>(&allocated, 1000), kBlock, 4 * kBlock);
+  std::atomic<bool> stop{false};
+  std::thread captures([&] {  // what captures and persists do: take blocks, give them back
+    while (!stop.load()) {
+      std::vector<uint8_t*> held;
+      for (int i = 0; i < 3; ++i) {
+        auto b = pool.TryTake();
+        ASSERT_TRUE(b.ok()) << b.status().ToString();
+        if (b->has_value()) held.push_back(**b);
+      }
+      for (uint8_t* b : held) pool.Give(b);
+    }
+  });
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_TRUE(pool.Reserve((i % 5) * kBlock).ok());
+    ASSERT_LE(pool.allocated_bytes(), 4 * kBlock);
+  }
+  stop.store(true);
+  captures.join();
+  EXPECT_EQ(allocated, 4) << "reserving never allocates past the cap, whatever captures hold";
+  std::vector<uint8_t*> all;
+  for (int i = 0; i < 4; ++i) {
+    auto b = pool.TryTake();
+    ASSERT_TRUE(b.ok() && b->has_value()) << "every block is free again";
+    all.push_back(**b);
+  }
+  auto fifth = pool.TryTake();
+  ASSERT_TRUE(fifth.ok());
+  EXPECT_FALSE(fifth->has_value()) << "the cap holds";
+  for (uint8_t* b : all) pool.Give(b);
+}
+
 uint64_t ResidentBytes() {
   std::ifstream f("/proc/self/statm");
   uint64_t size = 0, resident = 0;
@@ -101,6 +137,36 @@ TEST(StoreReserveStaging, TouchesTheMemoryNowWithinStagingBytesAndTheFirstCaptur
   EXPECT_LE(ResidentBytes(), after_reserve + (16ull << 20)) << "the capture copied into the reserved memory";
   ASSERT_TRUE(h->Wait().ok());
   ExpectRestores(*store, Selector::Step(1), state);
+}
+
+TEST(StoreReserveStaging, RunsBesideAsynchronousSavesCapturedInPieces) {
+  ScratchDir dir;
+  StoreOptions o = SmallChunks();
+  o.staging_bytes = 64ull << 20;  // one block: each 96 MiB state is captured in pieces
+  o.max_pending_saves = 2;
+  auto store = MustOpen(dir.path(), o);
+  ASSERT_TRUE(store);
+  std::atomic<bool> stop{false};
+  std::atomic<int> reserved{0};
+  std::thread reserver([&] {
+    while (!stop.load()) {
+      ASSERT_TRUE(store->ReserveStaging(64ull << 20).ok());
+      ++reserved;
+    }
+  });
+  std::vector<std::vector<Owned>> states;
+  std::vector<SaveHandle> handles;
+  for (int step = 1; step <= 4; ++step) {
+    states.push_back({MakeBytes("w", 96ull << 20, 10 + step), MakeBytes("b", 1000, 20 + step)});
+    auto h = store->SaveAsync(Refs(states.back()), AtStep(step));
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    handles.push_back(*h);
+  }
+  for (SaveHandle& h : handles) ASSERT_TRUE(h.Wait().ok());
+  stop.store(true);
+  reserver.join();
+  EXPECT_GT(reserved.load(), 0);
+  for (int step = 1; step <= 4; ++step) ExpectRestores(*store, Selector::Step(step), states[step - 1]);
 }
 
 TEST(StoreReserveStaging, AReadOnlyOrClosedStoreRefusesIt) {
