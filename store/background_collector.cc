@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "store/thread_name.h"
+
 namespace ckptdb {
 
 BackgroundCollector::~BackgroundCollector() {
@@ -16,7 +18,11 @@ BackgroundCollector::~BackgroundCollector() {
 void BackgroundCollector::Request() {
   std::lock_guard<std::mutex> l(mu_);
   pending_ = true;
-  if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+  if (!thread_.joinable())
+    thread_ = std::thread([this] {
+      NameThisThread("ckptdb:gc");
+      Loop();
+    });
   cv_.notify_all();
 }
 

@@ -1,8 +1,15 @@
 #include "store/pack_queue.h"
 
+#include "store/thread_name.h"
+
 namespace ckptdb {
 
-PackQueue::PackQueue(StagingPool& buffers) : buffers_(buffers), thread_([this] { Loop(); }) {}
+PackQueue::PackQueue(StagingPool& buffers)
+    : buffers_(buffers),
+      thread_([this] {
+        NameThisThread("ckptdb:writer");
+        Loop();
+      }) {}
 
 PackQueue::~PackQueue() {
   // A caller that returns early has its failure already; what is queued must still end here.

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "store/pending_save.h"
+#include "store/thread_name.h"
 
 namespace ckptdb {
 namespace {
@@ -53,7 +54,10 @@ SaveQueue::SaveQueue(std::string store_path, ThreadPool& copy_pool, StagingPool&
       copy_pool_(copy_pool),
       staging_(staging),
       max_pending_(std::max(1, max_pending)),
-      persister_([this] { PersistLoop(); }) {}
+      persister_([this] {
+        NameThisThread("ckptdb:persist");
+        PersistLoop();
+      }) {}
 
 SaveQueue::~SaveQueue() {
   {

@@ -235,8 +235,8 @@ StoreImpl::StoreImpl(std::string path, std::unique_ptr<Db> db, schema::StoreMeta
       packs_dir_(path_ + "/" + kPacksDir),
       direct_io_(options.use_direct_io),
       packs_(fs_, packs_dir_, options.use_direct_reads),
-      write_pool_(hold ? 1 : options.threads),  // a read-only store (it has a hold) never saves
-      read_pool_(options.threads),
+      write_pool_(hold ? 1 : options.threads, "ckptdb:save"),  // a read-only store (it has a hold) never saves
+      read_pool_(options.threads, "ckptdb:read"),
       write_buffers_(std::make_unique<HostStagingAllocator>(), PackRunBufferBytes(meta_.chunk_size),
                      PackRunBufferBytes(meta_.chunk_size) * (write_pool_.size() + PackQueue::kMaxQueued)),
       views_(epoch),

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <exception>
 
+#include "store/thread_name.h"
+
 namespace ckptdb {
 
 struct ThreadPool::Job {
@@ -32,9 +34,13 @@ struct ThreadPool::Job {
   bool HasWork() const { return !failed.load(std::memory_order_relaxed) && next.load() < n; }
 };
 
-ThreadPool::ThreadPool(int threads) {
+ThreadPool::ThreadPool(int threads, const char* name) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  for (int i = 1; i < threads; ++i)
+    workers_.emplace_back([this, name] {
+      NameThisThread(name);
+      WorkerLoop();
+    });
 }
 
 ThreadPool::~ThreadPool() {

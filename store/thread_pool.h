@@ -21,8 +21,9 @@ namespace ckptdb {
 
 class ThreadPool {
  public:
-  // `threads` in total counting the caller; 0 means one per core.
-  explicit ThreadPool(int threads);
+  // `threads` in total counting the caller; 0 means one per core. The workers are named `name`
+  // (store/thread_name.h).
+  ThreadPool(int threads, const char* name);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;

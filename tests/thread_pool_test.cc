@@ -41,7 +41,7 @@ void ExpectEachIndexRunsExactlyOnce(ThreadPool& pool, size_t n, const std::strin
 
 TEST(ThreadPool, ParallelForRunsEachIndexExactlyOnceForEverySizeAndPoolSize) {
   for (int threads : {1, 2, 8}) {
-    ThreadPool pool(threads);
+    ThreadPool pool(threads, "test:pool");
     EXPECT_EQ(pool.size(), threads);
     for (size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{1000}})
       ExpectEachIndexRunsExactlyOnce(pool, n, "threads=" + std::to_string(threads) + " n=" + std::to_string(n));
@@ -50,7 +50,7 @@ TEST(ThreadPool, ParallelForRunsEachIndexExactlyOnceForEverySizeAndPoolSize) {
 
 TEST(ThreadPool, ParallelForWithZeroItemsNeverCallsTheFunction) {
   for (int threads : {1, 2, 8}) {
-    ThreadPool pool(threads);
+    ThreadPool pool(threads, "test:pool");
     std::atomic<int> calls{0};
     pool.ParallelFor(0, [&](size_t) { calls.fetch_add(1); });
     EXPECT_EQ(calls.load(), 0) << "threads=" << threads;
@@ -58,20 +58,20 @@ TEST(ThreadPool, ParallelForWithZeroItemsNeverCallsTheFunction) {
 }
 
 TEST(ThreadPool, ZeroThreadsMeansOnePerCore) {
-  ThreadPool pool(0);
+  ThreadPool pool(0, "test:pool");
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   EXPECT_EQ(pool.size(), cores);
   ExpectEachIndexRunsExactlyOnce(pool, 1000, "threads=0");
 }
 
 TEST(ThreadPool, NegativeThreadCountIsTreatedLikeZero) {
-  ThreadPool pool(-3);
+  ThreadPool pool(-3, "test:pool");
   EXPECT_GE(pool.size(), 1);
   ExpectEachIndexRunsExactlyOnce(pool, 100, "threads=-3");
 }
 
 TEST(ThreadPool, WorkersTakePartWhenThereIsMoreThanOneIndex) {
-  ThreadPool pool(4);
+  ThreadPool pool(4, "test:pool");
   std::mutex mu;
   std::set<std::thread::id> seen;
   // Each index sleeps, so the caller alone cannot drain the queue before some worker wakes up.
@@ -87,7 +87,7 @@ TEST(ThreadPool, WorkersTakePartWhenThereIsMoreThanOneIndex) {
 TEST(ThreadPool, ASinglePoolServesManySuccessiveCalls) {
   // Thousands of back-to-back jobs exercise the hand-over between generations: a worker that wakes
   // late must neither run an old job's indices again nor miss the new one.
-  ThreadPool pool(8);
+  ThreadPool pool(8, "test:pool");
   for (int round = 0; round < 2000; ++round) {
     const size_t n = static_cast<size_t>(round % 7);
     std::vector<std::atomic<int>> runs(n);
@@ -99,7 +99,7 @@ TEST(ThreadPool, ASinglePoolServesManySuccessiveCalls) {
 
 TEST(ThreadPool, ConcurrentParallelForCallsFromTwoThreadsBothComplete) {
   for (int threads : {1, 2, 8}) {
-    ThreadPool pool(threads);
+    ThreadPool pool(threads, "test:pool");
     constexpr int kRounds = 200;
     constexpr size_t kN = 257;
     std::atomic<int> errors{0};
@@ -124,7 +124,7 @@ TEST(ThreadPool, ASecondCallFinishesWhileALongCallFromAnotherThreadStillRuns) {
   // The header promises that calls run side by side: a short call (a restore) must not queue
   // behind a long one (a save) that occupies every worker.
   for (int threads : {1, 2, 4}) {
-    ThreadPool pool(threads);
+    ThreadPool pool(threads, "test:pool");
     std::atomic<bool> release{false};
     std::atomic<int> long_started{0};
     std::thread long_call([&] {
@@ -145,7 +145,7 @@ TEST(ThreadPool, ASecondCallFinishesWhileALongCallFromAnotherThreadStillRuns) {
 
 TEST(ThreadPool, AnExceptionFromAnIndexReachesTheCallerAndThePoolKeepsWorking) {
   for (int threads : {1, 2, 8}) {
-    ThreadPool pool(threads);
+    ThreadPool pool(threads, "test:pool");
     std::atomic<int> ran{0};
     std::atomic<bool> thrown{false};
     EXPECT_THROW(pool.ParallelFor(1000, [&](size_t i) {
@@ -169,7 +169,7 @@ TEST(ThreadPool, AnExceptionFromAnIndexReachesTheCallerAndThePoolKeepsWorking) {
 
 TEST(ThreadPool, DestroyingAnIdlePoolJoinsItsWorkers) {
   for (int i = 0; i < 50; ++i) {
-    ThreadPool pool(8);
+    ThreadPool pool(8, "test:pool");
     if (i % 2) pool.ParallelFor(10, [](size_t) {});
   }
   SUCCEED();
