@@ -49,6 +49,8 @@ struct StoreOptions {
   // Threads that hash, write and read chunks, counting the calling thread: saves get this many and
   // reads (restores, verification) as many again of their own, so a restore started during a save
   // runs at once beside it instead of waiting for workers. 0 means one per core. Default: 0.
+  // The workers are named ckptdb:save and ckptdb:read (as `top -H` and `ps -L` show them); beside
+  // them run ckptdb:persist (asynchronous saves), ckptdb:writer (a save's pack writes) and ckptdb:gc.
   int threads = 0;
   // Write chunk bytes (pack files) with O_DIRECT, bypassing the page cache; falls back to buffered
   // I/O where the filesystem refuses O_DIRECT (tmpfs). Measured on the development machine:
