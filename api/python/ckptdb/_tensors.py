@@ -26,7 +26,6 @@ if torch is not None:
         torch.bool: "BOOL",
     }
 _TORCH_BACK = {name: dt for dt, name in _TORCH.items()}
-TORCH_DTYPES = _TORCH  # torch dtype -> the store's dtype name
 
 _NUMPY = {
     np.dtype(np.float64): "F64", np.dtype(np.float32): "F32", np.dtype(np.float16): "F16",
@@ -65,15 +64,6 @@ def to_bytes_view(name, value):
         a = np.ascontiguousarray(value)
         return _NUMPY[value.dtype], tuple(a.shape), a.reshape(-1).view(np.uint8)
     raise TypeError(f"'{name}': cannot save a {type(value).__name__} (a torch tensor or numpy array is needed)")
-
-
-def describe(name, value):
-    """(dtype name, shape) of a torch tensor or numpy array, without touching its bytes."""
-    if torch is not None and isinstance(value, torch.Tensor):
-        if value.dtype not in _TORCH:
-            raise TypeError(f"tensor '{name}': ckptdb cannot store dtype {value.dtype}")
-        return _TORCH[value.dtype], tuple(value.shape)
-    return _NUMPY[value.dtype], tuple(value.shape)
 
 
 def fingerprints(leaves):

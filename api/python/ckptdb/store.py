@@ -553,7 +553,6 @@ def _count(what, value):
     return value
 
 
-
 def _remembered(seen, chunks):
     """What a skip_unchanged save leaves for the next one: name -> (tensor, fingerprint, chunks,
     dtype, shape) of every fingerprinted tensor. `seen` is (leaves, fingerprints, dtypes, shapes)."""

@@ -12,7 +12,8 @@ namespace ckptdb::python {
 // (torch.Tensor) with a version counter, else None
 // (numpy arrays, CUDA and inference-mode tensors: their bytes are always read). The data pointer
 // changes when a storage is reallocated, the version on every in-place change made through torch.
-// Raises whatever reading the attributes raises, other than an inference tensor's RuntimeError.
+// Raises ValueError for an item that is not a (name, value) tuple, and whatever reading the
+// attributes raises other than an inference tensor's RuntimeError.
 // REQUIRES: the GIL.
 pybind11::list Fingerprints(const pybind11::list& leaves, const pybind11::handle& tensor_class);
 
