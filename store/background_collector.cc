@@ -18,11 +18,10 @@ BackgroundCollector::~BackgroundCollector() {
 void BackgroundCollector::Request() {
   std::lock_guard<std::mutex> l(mu_);
   pending_ = true;
-  if (!thread_.joinable())
-    thread_ = std::thread([this] {
-      NameThisThread("ckptdb:gc");
-      Loop();
-    });
+  if (!thread_.joinable()) {
+    thread_ = std::thread([this] { Loop(); });
+    NameThread(thread_, "ckptdb:gc");
+  }
   cv_.notify_all();
 }
 

@@ -4,12 +4,9 @@
 
 namespace ckptdb {
 
-PackQueue::PackQueue(StagingPool& buffers)
-    : buffers_(buffers),
-      thread_([this] {
-        NameThisThread("ckptdb:writer");
-        Loop();
-      }) {}
+PackQueue::PackQueue(StagingPool& buffers) : buffers_(buffers), thread_([this] { Loop(); }) {
+  NameThread(thread_, "ckptdb:writer");
+}
 
 PackQueue::~PackQueue() {
   // A caller that returns early has its failure already; what is queued must still end here.

@@ -54,10 +54,9 @@ SaveQueue::SaveQueue(std::string store_path, ThreadPool& copy_pool, StagingPool&
       copy_pool_(copy_pool),
       staging_(staging),
       max_pending_(std::max(1, max_pending)),
-      persister_([this] {
-        NameThisThread("ckptdb:persist");
-        PersistLoop();
-      }) {}
+      persister_([this] { PersistLoop(); }) {
+  NameThread(persister_, "ckptdb:persist");
+}
 
 SaveQueue::~SaveQueue() {
   {

@@ -6,11 +6,11 @@
 
 namespace ckptdb {
 
-void NameThisThread(const char* name) {
+void NameThread(std::thread& t, const char* name) {
   char cut[16];
   std::strncpy(cut, name, sizeof cut - 1);
   cut[sizeof cut - 1] = '\0';
-  (void)pthread_setname_np(pthread_self(), cut);  // ERANGE is impossible once cut; nothing else can fail
+  (void)pthread_setname_np(t.native_handle(), cut);  // ERANGE is impossible once cut; nothing else can fail
 }
 
 }  // namespace ckptdb

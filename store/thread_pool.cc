@@ -36,11 +36,7 @@ struct ThreadPool::Job {
 
 ThreadPool::ThreadPool(int threads, const char* name) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 1; i < threads; ++i)
-    workers_.emplace_back([this, name] {
-      NameThisThread(name);
-      WorkerLoop();
-    });
+  for (int i = 1; i < threads; ++i) NameThread(workers_.emplace_back([this] { WorkerLoop(); }), name);
 }
 
 ThreadPool::~ThreadPool() {
