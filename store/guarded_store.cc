@@ -65,8 +65,8 @@ Result<SaveHandle> GuardedStore::SaveAsyncFrom(std::span<const TensorRef> tensor
 Result<SaveHandle> GuardedStore::SaveAsync(std::span<const TensorRef> tensors, const SaveOptions& options) {
   return Call("saving asynchronously", Edit::kSaved, [&] { return impl_->SaveAsync(tensors, options); });
 }
-Status GuardedStore::ReserveStaging(uint64_t bytes) {
-  return Call("reserving staging memory", Edit::kNone, [&] { return impl_->ReserveStaging(bytes); });
+Status GuardedStore::ReserveStaging(std::span<const uint64_t> tensor_bytes) {
+  return Call("reserving staging memory", Edit::kNone, [&] { return impl_->ReserveStaging(tensor_bytes); });
 }
 Result<std::vector<int64_t>> GuardedStore::AbandonPendingSaves() {
   return Call("abandoning pending saves", Edit::kNone, [&] { return impl_->AbandonPendingSaves(); });

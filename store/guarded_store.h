@@ -26,7 +26,7 @@ class GuardedStore final : public Store {
 
   Result<SavedCheckpoint> Save(std::span<const TensorRef> tensors, const SaveOptions& options) override;
   Result<SaveHandle> SaveAsync(std::span<const TensorRef> tensors, const SaveOptions& options) override;
-  Status ReserveStaging(uint64_t bytes) override;
+  Status ReserveStaging(std::span<const uint64_t> tensor_bytes) override;
   Result<std::vector<int64_t>> AbandonPendingSaves() override;
   Result<std::vector<CheckpointInfo>> List() override;
   Result<CheckpointManifest> Describe(const Selector& which) override;

@@ -12,6 +12,7 @@
 
 #include "store/guarded_store.h"
 #include "store/human_text.h"
+#include "store/staging_layout.h"
 #include "store/keys.h"
 #include "store/pending_save.h"
 #include "store/save_from_source.h"
@@ -128,9 +129,10 @@ Result<SaveHandle> StoreImpl::SaveAsync(std::span<const TensorRef> tensors, cons
   return saves_->Submit(std::move(save).value(), tensors);
 }
 
-Status StoreImpl::ReserveStaging(uint64_t bytes) {
+Status StoreImpl::ReserveStaging(std::span<const uint64_t> tensor_bytes) {
   if (Status s = CheckWritable(); !s.ok()) return s;
-  return staging_.Reserve(bytes);
+  const uint64_t block = staging_.block_bytes();
+  return staging_.Reserve(StagingBlocksFor(tensor_bytes, meta_.chunk_size, block, staging_.cap_bytes() / block) * block);
 }
 
 Result<std::unique_ptr<PendingSave>> StoreImpl::BeginSave(std::span<const TensorRef> tensors,

@@ -5,14 +5,11 @@
 #include <numeric>
 
 #include "store/pending_save.h"
+#include "store/staging_layout.h"
 #include "store/thread_name.h"
 
 namespace ckptdb {
 namespace {
-
-constexpr uint64_t kStagingAlign = 4096;  // each copy starts page-aligned: O_DIRECT writes it in place
-
-uint64_t RoundUp(uint64_t n) { return (n + kStagingAlign - 1) / kStagingAlign * kStagingAlign; }
 
 Status Reported(const Status& failure, const char* undone) {
   return Status(failure.code(), std::string("an earlier asynchronous save failed, so ") + undone +
@@ -192,11 +189,10 @@ Status SaveQueue::Capture(Job& job, std::span<const TensorRef> tensors) {
   // Blocks this capture will need that the pool has yet to allocate are allocated (and their
   // pages faulted in) on every copy thread at once: a first capture faults in as many pages as it
   // copies, and on the development VM one thread faults ~0.4 GB/s.
-  uint64_t want = 0;
+  StagingLayout count(staging_.block_bytes());
   for (size_t k = 0; k < tasks.size(); ++k)
-    if (!save.known(k)) want += RoundUp(tasks[k].length);
-  std::vector<uint8_t*> taken(std::min<uint64_t>(want / staging_.block_bytes() + 1,
-                                                 staging_.cap_bytes() / staging_.block_bytes()));
+    if (!save.known(k)) count.Next(tasks[k].length);
+  std::vector<uint8_t*> taken(std::min<uint64_t>(count.blocks(), staging_.cap_bytes() / staging_.block_bytes()));
   Status taking;
   std::mutex taking_mu;
   copy_pool_.ParallelFor(taken.size(), [&](size_t i) {
@@ -216,7 +212,6 @@ Status SaveQueue::Capture(Job& job, std::span<const TensorRef> tensors) {
   if (!taking.ok() && taken.empty()) return taking.WithContext("store " + path_ + ", capturing step " + std::to_string(save.step()));
 
   Piece piece{{}, nullptr};
-  uint64_t used = 0;
   const auto flush = [&] {
     copy_pool_.ParallelFor(piece.tasks.size(), [&](size_t i) {
       const ChunkTask& t = tasks[piece.tasks[i]];
@@ -226,24 +221,23 @@ Status SaveQueue::Capture(Job& job, std::span<const TensorRef> tensors) {
     Push(job, std::move(piece));
     piece = Piece{{}, nullptr};
   };
+  StagingLayout layout(staging_.block_bytes());  // the same layout `count` took its blocks for
   for (size_t k = 0; k < tasks.size(); ++k) {
     if (save.known(k)) continue;
-    const uint64_t need = RoundUp(tasks[k].length);
-    if (piece.block && used + need > staging_.block_bytes()) flush();
-    if (!piece.block && !taken.empty()) {
-      piece.block = taken.back();
-      taken.pop_back();
-      used = 0;
+    const StagingLayout::Place at = layout.Next(tasks[k].length);
+    if (at.new_block) {
+      if (piece.block) flush();
+      if (!taken.empty()) {
+        piece.block = taken.back();
+        taken.pop_back();
+      } else {
+        Result<uint8_t*> b = TakeBlock(job);
+        if (!b.ok()) return b.status().WithContext("store " + path_ + ", capturing step " + std::to_string(save.step()));
+        if (*b == nullptr) return Status::OK();  // abandoned: the persist drops what was queued
+        piece.block = *b;
+      }
     }
-    if (!piece.block) {
-      Result<uint8_t*> b = TakeBlock(job);
-      if (!b.ok()) return b.status().WithContext("store " + path_ + ", capturing step " + std::to_string(save.step()));
-      if (*b == nullptr) return Status::OK();  // abandoned: the persist drops what was queued
-      piece.block = *b;
-      used = 0;
-    }
-    job.staged[k] = piece.block + used;
-    used += need;
+    job.staged[k] = piece.block + at.offset;
     piece.tasks.push_back(k);
   }
   if (piece.block) flush();

@@ -154,7 +154,7 @@ class StoreImpl final : public Store {
   Result<SavedCheckpoint> SaveFrom(std::span<const TensorRef> tensors, const SaveOptions& options,
                                    const MakeChunkSource& make);
   Result<SaveHandle> SaveAsync(std::span<const TensorRef> tensors, const SaveOptions& options) override;
-  Status ReserveStaging(uint64_t bytes) override;
+  Status ReserveStaging(std::span<const uint64_t> tensor_bytes) override;
   // What every save starts with: the store is writable and its next pack id decoded, and the
   // plan stage (PendingSave::Begin) accepts the input.
   Result<std::unique_ptr<PendingSave>> BeginSave(std::span<const TensorRef> tensors, const SaveOptions& options);

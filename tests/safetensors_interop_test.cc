@@ -301,7 +301,7 @@ class Wrapper final : public Store {
   Result<SaveHandle> SaveAsync(std::span<const TensorRef> t, const SaveOptions& o) override {
     return s_.SaveAsync(t, o);
   }
-  Status ReserveStaging(uint64_t bytes) override { return s_.ReserveStaging(bytes); }
+  Status ReserveStaging(std::span<const uint64_t> b) override { return s_.ReserveStaging(b); }
   Result<std::vector<int64_t>> AbandonPendingSaves() override { return s_.AbandonPendingSaves(); }
   Result<std::vector<CheckpointInfo>> List() override { return s_.List(); }
   Result<CheckpointManifest> Describe(const Selector& w) override { return s_.Describe(w); }

@@ -127,7 +127,8 @@ TEST(StoreReserveStaging, TouchesTheMemoryNowWithinStagingBytesAndTheFirstCaptur
   ASSERT_TRUE(store);
   std::vector<Owned> state = {MakeBytes("w", 64ull << 20, 1)};
   const uint64_t before = ResidentBytes();
-  ASSERT_TRUE(store->ReserveStaging(1ull << 40).ok()) << "more than the cap is capped, not refused";
+  const std::vector<uint64_t> huge = {1ull << 40, UINT64_MAX};
+  ASSERT_TRUE(store->ReserveStaging(huge).ok()) << "more than the cap is capped, not refused";
   const uint64_t reserved = ResidentBytes() - before;
   EXPECT_GE(reserved, 128ull << 20) << "touched now, not at the first capture";
   EXPECT_LE(reserved, (128ull << 20) + (16ull << 20)) << "within staging_bytes";
@@ -135,6 +136,33 @@ TEST(StoreReserveStaging, TouchesTheMemoryNowWithinStagingBytesAndTheFirstCaptur
   auto h = store->SaveAsync(Refs(state), AtStep(1));
   ASSERT_TRUE(h.ok()) << h.status().ToString();
   EXPECT_LE(ResidentBytes(), after_reserve + (16ull << 20)) << "the capture copied into the reserved memory";
+  ASSERT_TRUE(h->Wait().ok());
+  ExpectRestores(*store, Selector::Step(1), state);
+}
+
+// Many small tensors: each chunk starts page-aligned, so 9000 tensors of 4100 bytes (37 MB) take
+// 8 KiB each, 74 MB, two 64 MiB blocks where their bytes alone would count one.
+TEST(StoreReserveStaging, TakesTheBlocksTheCaptureLaysOutNotJustTheBytes) {
+  ScratchDir dir;
+  StoreOptions o = SmallChunks();
+  o.staging_bytes = 256ull << 20;
+  auto store = MustOpen(dir.path(), o);
+  ASSERT_TRUE(store);
+  std::vector<Owned> state;
+  std::vector<uint64_t> sizes;
+  for (int i = 0; i < 9000; ++i) {
+    state.push_back(MakeBytes("t" + std::to_string(i), 4100, i));
+    sizes.push_back(4100);
+  }
+  const uint64_t before = ResidentBytes();
+  ASSERT_TRUE(store->ReserveStaging(sizes).ok());
+  const uint64_t reserved = ResidentBytes() - before;
+  EXPECT_GE(reserved, 120ull << 20) << "two blocks, alignment included";
+  EXPECT_LE(reserved, (128ull << 20) + (16ull << 20));
+  const uint64_t after_reserve = ResidentBytes();
+  auto h = store->SaveAsync(Refs(state), AtStep(1));
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_LE(ResidentBytes(), after_reserve + (16ull << 20)) << "the capture found every block it lays out";
   ASSERT_TRUE(h->Wait().ok());
   ExpectRestores(*store, Selector::Step(1), state);
 }
@@ -148,9 +176,10 @@ TEST(StoreReserveStaging, RunsBesideAsynchronousSavesCapturedInPieces) {
   ASSERT_TRUE(store);
   std::atomic<bool> stop{false};
   std::atomic<int> reserved{0};
+  const std::vector<uint64_t> block = {64ull << 20};
   std::thread reserver([&] {
     while (!stop.load()) {
-      ASSERT_TRUE(store->ReserveStaging(64ull << 20).ok());
+      ASSERT_TRUE(store->ReserveStaging(block).ok());
       ++reserved;
     }
   });
@@ -176,13 +205,13 @@ TEST(StoreReserveStaging, AReadOnlyOrClosedStoreRefusesIt) {
     ASSERT_TRUE(store);
     MustSave(*store, {MakeBytes("a", 10, 1)});
     ASSERT_TRUE(store->Close().ok());
-    Status s = store->ReserveStaging(kBlock);
+    Status s = store->ReserveStaging(std::vector<uint64_t>{kBlock});
     EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s.ToString();
     EXPECT_NE(s.message().find("closed"), std::string::npos) << s.ToString();
   }
   auto reader = Store::OpenReadOnly(dir.path());
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-  Status s = (*reader)->ReserveStaging(kBlock);
+  Status s = (*reader)->ReserveStaging(std::vector<uint64_t>{kBlock});
   EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s.ToString();
   EXPECT_NE(s.message().find("read-only"), std::string::npos) << s.ToString();
 }

@@ -112,14 +112,16 @@ class Store {
   // the error of a failed background collection or asynchronous save, as Save.
   virtual Result<SaveHandle> SaveAsync(std::span<const TensorRef> tensors, const SaveOptions& options) = 0;
 
-  // Allocates and touches staging memory for asynchronous saves now, until at least `bytes` of it
-  // (at most StoreOptions::staging_bytes) are held, so that the first SaveAsync copies as fast as
-  // later ones instead of also faulting fresh pages in (run it at start-up, or on a thread of its
-  // own while training warms up). What it takes is kept and reused until Close, as memory the
-  // saves took themselves is. Blocks in use by a capture count as held. Blocking; may run beside
-  // saves. Errors: FailedPrecondition on a read-only or closed store; ResourceExhausted when the
-  // memory cannot be allocated (what was allocated before stays held).
-  virtual Status ReserveStaging(uint64_t bytes) = 0;
+  // Allocates and touches, now, the staging memory that a SaveAsync of tensors of these sizes (in
+  // bytes, in the order SaveAsync gets them) captures into, alignment and block tails included,
+  // at most StoreOptions::staging_bytes, so that the first SaveAsync of such a state copies into
+  // memory already touched, as later ones do, instead of also faulting fresh pages in (run it at
+  // start-up, or on a thread of its own while training warms up). What it takes is kept and
+  // reused until Close, as memory the saves took themselves is; blocks already held (a capture's
+  // included) count. Blocking; may run beside saves. Errors: FailedPrecondition on a read-only or
+  // closed store; ResourceExhausted when the memory cannot be allocated (what was allocated
+  // before stays held).
+  virtual Status ReserveStaging(std::span<const uint64_t> tensor_bytes) = 0;
 
   // Drops every pending asynchronous save not yet committing and returns their steps in submission
   // order, once each has ended; their handles' Wait returns Aborted. A save already committing

@@ -209,20 +209,22 @@ class Store(Interchange):
                 self._known.clear()
 
     def reserve_staging(self, state):
-        """Takes and touches the staging memory that asynchronous saves capture into now, enough
-        for `state` (a state as save() takes it, whose tensor bytes are counted, or a number of
-        bytes), at most the store's staging_bytes, so that the first save(blocking=False) stalls
-        no longer than later ones: its capture then copies into memory already touched instead of
-        also faulting fresh pages in. Call it once at start-up, or on a thread of its own while
+        """Takes and touches, now, the staging memory that save(state, blocking=False) captures
+        into (its tensors laid out as the capture lays them, alignment included), at most the
+        store's staging_bytes, so that the first asynchronous save of that state stalls no longer
+        than later ones: its capture then copies into memory already touched instead of also
+        faulting fresh pages in. `state` is a state as save() takes it, or a number of bytes (read
+        as one tensor of that size). Call it once at start-up, or on a thread of its own while
         training warms up (the GIL is released). The memory stays the store's until close().
         Raises FailedPreconditionError on a read-only or closed store, ResourceExhaustedError
-        when the memory cannot be had."""
+        when the memory cannot be had, ValueError for a negative number."""
         if isinstance(state, bool) or not isinstance(state, int):
-            leaves = _encode(state)[1]
-            state = sum(_tensors.nbytes(value) for _, value in leaves)
-        if state < 0:
+            sizes = [_tensors.nbytes(value) for _, value in _encode(state)[1]]
+        elif state < 0:
             raise ValueError(f"reserve_staging needs a state or a number of bytes >= 0, not {state}")
-        self._s.reserve_staging(state)
+        else:
+            sizes = [state]
+        self._s.reserve_staging(sizes)
 
     def abandon_pending_saves(self):
         """Drops every pending asynchronous save that is not already committing and returns their

@@ -237,8 +237,8 @@ class NativeStore {
   }
 
   // Takes and touches staging memory for asynchronous saves now (Store::ReserveStaging).
-  void ReserveStaging(uint64_t bytes) {
-    CallStatus([&](Store& s) { return s.ReserveStaging(bytes); });
+  void ReserveStaging(const std::vector<uint64_t>& tensor_bytes) {
+    CallStatus([&](Store& s) { return s.ReserveStaging(tensor_bytes); });
   }
 
   // The steps of the pending asynchronous saves dropped, in submission order.
@@ -512,7 +512,7 @@ PYBIND11_MODULE(_ckptdb, m) {
            py::arg("views"), py::arg("step"), py::arg("metrics"), py::arg("tags"), py::arg("metadata"),
            py::arg("structure"), py::arg("known"), py::arg("stream") = 0)
       .def("abandon_pending_saves", &NativeStore::AbandonPendingSaves)
-      .def("reserve_staging", &NativeStore::ReserveStaging, py::arg("bytes"))
+      .def("reserve_staging", &NativeStore::ReserveStaging, py::arg("tensor_bytes"))
       .def("restore_into", &NativeStore::RestoreInto, py::arg("which"), py::arg("names"), py::arg("dtypes"),
            py::arg("shapes"), py::arg("views"), py::arg("verify"), py::arg("progress") = py::none())
       .def("read_range",

@@ -399,7 +399,7 @@ def test_reserve_staging_touches_the_memory_before_the_first_save(tmp_path):
     state = random_state(96)
     with ckptdb.open(tmp_path / "s", staging_bytes=256 * MiB) as store:
         before = _rss()
-        store.reserve_staging(state)  # a state: its tensor bytes, rounded up to 64 MiB blocks
+        store.reserve_staging(state)  # a state: its tensors as the capture lays them, in 64 MiB blocks
         reserved = _rss() - before
         assert 96 * MiB <= reserved <= 128 * MiB + 16 * MiB, reserved
         store.reserve_staging(10 * MiB)  # already held: nothing more
@@ -412,8 +412,26 @@ def test_reserve_staging_touches_the_memory_before_the_first_save(tmp_path):
     with ckptdb.open(tmp_path / "s", read_only=True) as reader:
         with pytest.raises(ckptdb.FailedPreconditionError, match="read-only"):
             reader.reserve_staging(MiB)
+        with pytest.raises(ckptdb.FailedPreconditionError, match="read-only"):
+            reader.reserve_staging(state)
     with ckptdb.open(tmp_path / "t") as other:
         with pytest.raises(ValueError, match=">= 0"):
             other.reserve_staging(-1)
         with pytest.raises(TypeError, match="cannot save a set"):
             other.reserve_staging({"s": {1}})
+
+
+def test_reserve_staging_takes_what_the_capture_lays_out_not_just_the_bytes(tmp_path):
+    # Each chunk is staged page-aligned: 9000 tensors of 4100 bytes (37 MB) take 8 KiB each, two
+    # 64 MiB blocks where their bytes alone would count one.
+    state = {f"t{i}": torch.full((1025,), float(i)) for i in range(9000)}
+    with ckptdb.open(tmp_path / "s", staging_bytes=256 * MiB) as store:
+        before = _rss()
+        store.reserve_staging(state)
+        reserved = _rss() - before
+        assert 120 * MiB <= reserved <= 128 * MiB + 16 * MiB, reserved
+        held = _rss()
+        f = store.save(state, step=1, blocking=False)
+        assert _rss() <= held + 16 * MiB, "the capture found every block it lays out"
+        f.result()
+        assert_same(store.restore(), state)

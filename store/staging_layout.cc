@@ -1,0 +1,28 @@
+#include "store/staging_layout.h"
+
+namespace ckptdb {
+
+StagingLayout::Place StagingLayout::Next(uint64_t length) {
+  const uint64_t need = (length + kStagingAlign - 1) / kStagingAlign * kStagingAlign;
+  if (blocks_ == 0 || used_ + need > block_bytes_) {
+    ++blocks_;
+    used_ = need;
+    return {true, 0};
+  }
+  const uint64_t at = used_;
+  used_ += need;
+  return {false, at};
+}
+
+uint64_t StagingBlocksFor(std::span<const uint64_t> tensor_bytes, uint64_t chunk_size, uint64_t block_bytes,
+                          uint64_t max_blocks) {
+  StagingLayout layout(block_bytes);
+  for (uint64_t bytes : tensor_bytes)
+    for (uint64_t left = bytes; left > 0; left -= left < chunk_size ? left : chunk_size) {
+      layout.Next(left < chunk_size ? left : chunk_size);
+      if (layout.blocks() > max_blocks) return max_blocks;
+    }
+  return layout.blocks();
+}
+
+}  // namespace ckptdb
