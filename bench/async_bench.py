@@ -19,7 +19,12 @@ of --repeat rounds, every contender inside each round:
             (as an optimizer's steps would have), a checkpoint every 10 steps: total time with no
             checkpoints, with synchronous saves, asynchronous saves and torch.save + fsync, each
             one's overhead over none, and the process CPU time of each (the persist's cores show
-            there). Run once per mode (--train-repeat for more).
+            there). Run once per mode (--train-repeat for more). A fifth mode writes the same
+            bytes with O_DIRECT from a background thread at each checkpoint and does nothing
+            else: what the disk write alone costs the loop, the least any background persist can
+            add. Each mode also reports the steal time /proc/stat counted while it ran (on a
+            virtual machine the host's I/O work for the guest shows up there, not in the
+            process's CPU time).
   RSS       the peak resident memory an asynchronous save adds (its staging copy included) against
             the state's size (/proc/self/clear_refs resets the peak; VmHWM reads it).
 
@@ -34,6 +39,7 @@ import resource
 import shutil
 import statistics
 import sys
+import threading
 import time
 
 import torch
@@ -69,6 +75,13 @@ def cpu_seconds():
 def reset_peak():
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5\n")  # resets VmHWM to the current RSS (root)
+
+
+def steal_seconds():
+    """The machine's steal time so far (all CPUs): what the hypervisor ran instead of this guest."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
 
 
 def bump(tensors, value=1e-3):
@@ -196,6 +209,9 @@ def calibrate(seconds=0.2):
     return n, took
 
 
+BARE_WRITE = "O_DIRECT write in a thread"
+
+
 def training(args, d, out):
     """Total and CPU seconds of the simulated training loop per checkpointing mode."""
     params, opt, _, nbytes = build_state(args.train_mib / 1024)
@@ -204,16 +220,17 @@ def training(args, d, out):
     torch.set_num_threads(args.compute_threads or os.cpu_count() or 1)
     size, step_s = calibrate()
     a, b = torch.randn(size, size), torch.randn(size, size)
-    modes = ["none", "ckptdb sync save", "ckptdb async save", "torch.save + fsync"]
-    cpu, stalled, final = {}, {}, {}
+    modes = ["none", "ckptdb sync save", "ckptdb async save", "torch.save + fsync", BARE_WRITE]
+    cpu, stalled, final, steal = {}, {}, {}, {}
+    disk = ODirectWriter(nbytes)
 
     def run(mode, rep):
         path = d(f"train-{mode.split()[0]}-{rep}")
         store = ckptdb.open(path, threads=args.store_threads) if mode.startswith("ckptdb") else None
         os.makedirs(path, exist_ok=True)
-        pending = None
+        pending = writer = None
         gc.collect()
-        c0, t0, in_save = cpu_seconds(), time.perf_counter(), 0.0
+        st0, c0, t0, in_save = steal_seconds(), cpu_seconds(), time.perf_counter(), 0.0
         for step in range(1, args.steps + 1):
             torch.mm(a, b)
             if step % 10 != 0:
@@ -226,20 +243,26 @@ def training(args, d, out):
                     store.save(s, step)
                 elif mode == "ckptdb async save":
                     pending = store.save(s, step, blocking=False)
+                elif mode == BARE_WRITE:
+                    if writer is not None:
+                        writer.join()  # one write in flight, as one persist is
+                    writer = threading.Thread(target=disk, args=(os.path.join(path, f"step-{step}.bin"),))
+                    writer.start()
                 else:
                     with open(os.path.join(path, f"step-{step}.pt"), "wb") as f:
                         torch.save(s, f)
                         f.flush()
                         os.fsync(f.fileno())
                 in_save += time.perf_counter() - s0
-        if pending is not None:
+        if pending is not None or writer is not None:
             s0 = time.perf_counter()
-            pending.result()  # the last save durable before the clock stops
+            pending.result() if pending is not None else writer.join()  # the last one durable before the clock stops
             in_save += time.perf_counter() - s0
             final.setdefault(mode, []).append(time.perf_counter() - s0)
         total = time.perf_counter() - t0
         stalled.setdefault(mode, []).append(in_save)
         cpu.setdefault(mode, []).append(cpu_seconds() - c0)
+        steal.setdefault(mode, []).append(steal_seconds() - st0)
         if store is not None:
             store.close()
         shutil.rmtree(path)
@@ -258,13 +281,12 @@ def training(args, d, out):
     for rep in range(args.train_repeat):
         for mode in modes:
             run(mode, rep)
-    disk = ODirectWriter(nbytes)
     t0 = time.perf_counter()
     disk(d("odirect"))
     disk_gbs = disk.nbytes / (time.perf_counter() - t0) / 1e9
     os.remove(d("odirect"))
     med = lambda x: {m: statistics.median(v) for m, v in x.items()}  # noqa: E731
-    return size, step_s, nbytes, med(cpu), med(stalled), med(final), disk_gbs
+    return size, step_s, nbytes, med(cpu), med(stalled), med(final), med(steal), disk_gbs
 
 
 def main():
@@ -298,7 +320,7 @@ def main():
     n_changed, changed_bytes, peak_extra = stall_rounds(args, state, tensors, nbytes, d, out)
     del params, opt, state, tensors
     gc.collect()
-    size, step_s, train_bytes, cpu, stalled, final, disk_gbs = training(args, d, out)
+    size, step_s, train_bytes, cpu, stalled, final, steal, disk_gbs = training(args, d, out)
     shutil.rmtree(args.dir, ignore_errors=True)
 
     print(f"\n1% changed: {n_changed} tensors, {changed_bytes / MiB:.1f} MiB ({100 * changed_bytes / nbytes:.2f}% "
@@ -318,12 +340,15 @@ def main():
 
     copy = out.med("copy into touched memory (dst.copy_(src))")
     base = out.med("train: none")
-    over = {m: out.med(f"train: {m}") - base for m in ("ckptdb sync save", "ckptdb async save", "torch.save + fsync")}
+    over = {m: out.med(f"train: {m}") - base
+            for m in ("ckptdb sync save", "ckptdb async save", "torch.save + fsync", BARE_WRITE)}
     print(f"\ntraining overhead over no checkpointing ({args.steps // 10} saves); 'in save calls': time the loop spent inside "
           "save (for async: capture and back-pressure, plus the final result()), the rest is compute slowed down:")
     for m, v in over.items():
-        print(f"  {m:<22} +{v:7.2f} s ({100 * v / base:5.1f}%), in save calls {stalled[m]:6.2f} s, "
-              f"CPU {cpu[m] - cpu['none']:+.1f} s")
+        print(f"  {m:<26} +{v:7.2f} s ({100 * v / base:5.1f}%), in save calls {stalled[m]:6.2f} s, "
+              f"CPU {cpu[m] - cpu['none']:+.1f} s, steal {steal[m] - steal['none']:+.1f} s")
+    print(f"  the {BARE_WRITE!r} run writes the state's bytes and nothing else: no background persist, "
+          f"whatever it does, adds less than the disk write does ({100 * over[BARE_WRITE] / base:.1f}% here)")
     per_save = cpu["one save, alone"]
     cores = os.cpu_count() or 1
     floor = args.steps // 10 * per_save / cores
@@ -334,7 +359,8 @@ def main():
     print(f"  (async: {last:.2f} s of it is the final wait for the last save to become durable; without that "
           f"wait +{over['ckptdb async save'] - last:.2f} s, {100 * (over['ckptdb async save'] - last) / base:.1f}%)")
     ratio = over["ckptdb async save"] / over["ckptdb sync save"] if over["ckptdb sync save"] > 0 else float("inf")
-    print(f"  async overhead / sync overhead: {ratio:.2f}")
+    print(f"  async overhead / sync overhead: {ratio:.2f}; async overhead / the bare write's: "
+          f"{over['ckptdb async save'] / over[BARE_WRITE] if over[BARE_WRITE] > 0 else float('inf'):.2f}")
     print(f"durable: async first save {out.med('async first save: until durable'):.2f} s, steady "
           f"{out.med('async steady save: until durable'):.2f} s, sync save {out.med('sync save into an empty store'):.2f} s")
     print(f"peak RSS added by the first async save (staging included): {peak_extra / MiB:.0f} MiB for a "
