@@ -39,7 +39,7 @@ Status PackRun::Add(const Digest& d, const ChunkView& host, bool stable) {
                                    std::to_string(queue_.buffers().block_bytes()) + "-byte write buffers");
   if (bytes_ > 0 && bytes_ + padded > queue_.buffers().block_bytes())
     if (Status s = Flush(); !s.ok()) return s;
-  Entry e{d, host.data, host.length, bytes_};
+  Entry e{d, host.data, host.length, bytes_, stable && host.zero_padded};
   if (!stable) {
     if (Status s = TakeBuffer(); !s.ok()) return s;
     CopyPadded(buffer_ + e.at, host.data, host.length);
@@ -54,8 +54,8 @@ bool PackRun::Contiguous() const {
   if (!entries_.front().data || !PageAligned(entries_.front().data)) return false;
   for (size_t i = 0; i < entries_.size(); ++i) {
     const Entry& e = entries_[i];
-    if (!e.data || e.length % kPackAlign != 0) return false;
-    if (i > 0 && e.data != entries_[i - 1].data + entries_[i - 1].length) return false;
+    if (!e.data || (e.length % kPackAlign != 0 && !e.zero_padded)) return false;
+    if (i > 0 && e.data != entries_[i - 1].data + PackPadded(entries_[i - 1].length)) return false;
   }
   return true;
 }

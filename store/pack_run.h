@@ -5,7 +5,8 @@
 // 4 MiB writers in parallel do no better than one), so writing each 4 MiB chunk on its own held
 // a save to about 60% of the disk. A run reserves one extent of the pack for all its chunks and
 // hands it to the save's PackQueue as one write: straight from the caller's memory when the
-// chunks lie back to back there, page aligned, else gathered into one of the store's write buffers.
+// chunks lie there as in the pack (page aligned, slot after slot: whole pages, or a capture's
+// staging, which zeroes each chunk's padding), else gathered into one of the store's write buffers.
 //
 // Not thread-safe: one PackRun per thread and task group; Flush before it is dropped.
 #pragma once
@@ -54,8 +55,11 @@ class PackRun {
     const uint8_t* data;  // stable bytes, or null once copied into buffer_
     uint64_t length;
     uint64_t at;  // offset within the run
+    bool zero_padded;  // `data` carries the slot's zero padding too (ChunkView::zero_padded)
   };
-  bool Contiguous() const;  // every chunk stable, back to back, page aligned: write in place
+  // Every chunk stable, page aligned, and laid out in memory as in the pack (slot after slot, each
+  // whole pages or carrying its zero padding): write in place.
+  bool Contiguous() const;
 
   Status TakeBuffer();  // buffer_ for the run, if it has none
 

@@ -4,12 +4,15 @@
 #include <cstring>
 #include <numeric>
 
+#include "store/pack_file.h"
 #include "store/pending_save.h"
 #include "store/staging_layout.h"
 #include "store/thread_name.h"
 
 namespace ckptdb {
 namespace {
+
+static_assert(kStagingAlign == kPackAlign, "a staged chunk's padding is its pack slot's");
 
 Status Reported(const Status& failure, const char* undone) {
   return Status(failure.code(), std::string("an earlier asynchronous save failed, so ") + undone +
@@ -215,8 +218,11 @@ Status SaveQueue::Capture(Job& job, std::span<const TensorRef> tensors) {
   const auto flush = [&] {
     copy_pool_.ParallelFor(piece.tasks.size(), [&](size_t i) {
       const ChunkTask& t = tasks[piece.tasks[i]];
-      std::memcpy(const_cast<uint8_t*>(job.staged[piece.tasks[i]]),
-                  static_cast<const uint8_t*>(tensors[t.tensor].data) + t.offset, t.length);
+      uint8_t* to = const_cast<uint8_t*>(job.staged[piece.tasks[i]]);
+      std::memcpy(to, static_cast<const uint8_t*>(tensors[t.tensor].data) + t.offset, t.length);
+      // Zero padding, as the pack slot has it: a run of staged chunks is then written in place
+      // instead of being copied into a write buffer first (StagedChunks views say so).
+      std::memset(to + t.length, 0, StagedBytes(t.length) - t.length);
     });
     Push(job, std::move(piece));
     piece = Piece{{}, nullptr};

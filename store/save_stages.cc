@@ -17,7 +17,8 @@ ChunkView CallerChunks::View(size_t task) const {
   return {static_cast<const uint8_t*>(tensors_[t.tensor].data) + t.offset, t.length};
 }
 
-ChunkView StagedChunks::View(size_t task) const { return {at_[task], tasks_[task].length}; }
+// The capture zeroes each staged chunk's padding (SaveQueue::Capture).
+ChunkView StagedChunks::View(size_t task) const { return {at_[task], tasks_[task].length, true}; }
 
 Result<uint8_t*> HostStagingAllocator::Allocate(uint64_t bytes) {
   uint8_t* p = MapHostMemory(bytes);

@@ -25,6 +25,9 @@ struct ChunkTask;
 struct ChunkView {
   const uint8_t* data = nullptr;
   uint64_t length = 0;
+  // The bytes from `length` up to the next multiple of 4096 are readable and zero, as a pack
+  // slot's padding is (schema/FORMAT.md): a pack write may take the whole slot from `data`.
+  bool zero_padded = false;
 };
 
 // Digests chunks. Batched so that a device hasher can hash a whole piece in one launch.

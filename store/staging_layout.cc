@@ -3,7 +3,7 @@
 namespace ckptdb {
 
 StagingLayout::Place StagingLayout::Next(uint64_t length) {
-  const uint64_t need = (length + kStagingAlign - 1) / kStagingAlign * kStagingAlign;
+  const uint64_t need = StagedBytes(length);
   if (blocks_ == 0 || used_ + need > block_bytes_) {
     ++blocks_;
     used_ = need;

@@ -224,6 +224,35 @@ TEST_F(PackRunTest, WritesBackToBackAlignedChunksStraightFromTheirMemoryInRunsOf
   std::free(mem);
 }
 
+TEST_F(PackRunTest, ZeroPaddedSlotsBackToBackAreWrittenStraightFromTheirMemory) {
+  // As a capture stages them: 5000-byte chunks, each at the start of its own two pages, the rest of
+  // them zero. Flagged zero_padded they go out in place; without the flag the run is gathered.
+  WriteBuffers none_taken(kPiece, 1);
+  const uint64_t n = 3 * 8192;
+  uint8_t* mem = static_cast<uint8_t*>(std::aligned_alloc(kPackAlign, n));
+  std::memset(mem, 0, n);
+  std::vector<ChunkView> chunks;
+  for (int i = 0; i < 3; ++i) {
+    testing::FillRandom(20 + i, mem + i * 8192, 5000);
+    chunks.push_back({mem + i * 8192, 5000, /*zero_padded=*/true});
+  }
+  const auto placed = Run(none_taken, chunks, /*stable=*/true);
+  ASSERT_EQ(placed.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(placed[i].offset, i * 8192);
+  EXPECT_EQ(Pack(), std::string(reinterpret_cast<const char*>(mem), n));
+  EXPECT_EQ(none_taken.allocated_bytes(), 0u) << "written from the staged memory, not a buffer";
+
+  SetUp();  // a fresh pack
+  for (ChunkView& c : chunks) c.zero_padded = false;
+  std::memset(mem + 5000, 0xAB, 8192 - 5000);  // not zero now: it must not reach the pack
+  const auto gathered = Run(big_, chunks, /*stable=*/true);
+  ASSERT_EQ(gathered.size(), 3u);
+  const std::string pack = Pack();
+  EXPECT_EQ(pack.substr(5000, 8192 - 5000), std::string(8192 - 5000, '\0')) << "gathered with zeroed padding";
+  EXPECT_EQ(big_.allocated_bytes(), kPackRunBytes) << "copied into a write buffer";
+  std::free(mem);
+}
+
 TEST_F(PackRunTest, AChunkLargerThanTheBuffersIsRefused) {
   PackQueue q(buffers_);
   PackRun run(q, [&]() -> Result<PackWriter*> { return writer_.get(); }, [](const Digest&, uint64_t, uint64_t) {});

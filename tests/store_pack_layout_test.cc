@@ -116,6 +116,50 @@ TEST(StorePacks, TheIndexNamesAlignedPackSlotsOrHoldsShortChunksInline) {
   ExpectRestoresInto(*store, Selector::Latest(), ts);
 }
 
+// Every packed chunk's slot padding, in every pack, is zero. Returns how many slots it checked.
+size_t ExpectZeroPadding(const std::string& store) {
+  size_t checked = 0;
+  std::map<uint64_t, std::string> packs;
+  for (const auto& [key, value] : ReadChunkIndex(store)) {
+    if (value.empty() || value[0] != 'Q') continue;
+    const uint64_t pack = keys::DecodeU64(value.substr(2, 8)).value_or(0);
+    const uint64_t offset = keys::DecodeU64(value.substr(10, 8)).value_or(0);
+    const uint64_t length = keys::DecodeU64(value.substr(18, 8)).value_or(0);
+    if (!packs.count(pack)) packs[pack] = testing::ReadFileOrDie(PackFile(store, pack));
+    const uint64_t slot = (length + 4095) / 4096 * 4096;
+    EXPECT_LE(offset + slot, packs[pack].size());
+    EXPECT_EQ(packs[pack].substr(offset + length, slot - length), std::string(slot - length, '\0'))
+        << "pack " << pack << " offset " << offset;
+    ++checked;
+  }
+  return checked;
+}
+
+TEST(StorePacks, AnAsynchronousSaveZeroesThePaddingItsStagingMemoryDidNotHave) {
+  // Staging is one 64 MiB block, reused: the first state fills it with random bytes, the second's
+  // 40000-byte chunks are staged 40960 bytes apart over them and written from it in place.
+  ScratchDir dir;
+  StoreOptions o = SmallChunks();
+  o.staging_bytes = 64ull << 20;
+  auto store = MustOpen(dir.path(), o);
+  ASSERT_TRUE(store);
+  const std::vector<Owned> first = {MakeBytes("noise", 8ull << 20, 1)};
+  auto h = store->SaveAsync(Refs(first), AtStep(1));
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  ASSERT_TRUE(h->Wait().ok());
+  std::vector<Owned> second;
+  for (int i = 0; i < 64; ++i) second.push_back(MakeBytes("t" + std::to_string(i), 40000, 10 + i));
+  h = store->SaveAsync(Refs(second), AtStep(2));
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  ASSERT_TRUE(h->Wait().ok());
+  store.reset();  // the index is read straight from RocksDB
+  EXPECT_EQ(ExpectZeroPadding(dir.path()), 8ull * 16 + 64) << "the noise's 64 KiB chunks and the 64 slots";
+  store = MustOpen(dir.path(), o);
+  ASSERT_TRUE(store);
+  ExpectRestores(*store, Selector::Step(2), second);
+  ExpectRestores(*store, Selector::Step(1), first);
+}
+
 TEST(StorePacks, TensorsOfOnlyShortChunksCreateNoPackFile) {
   ScratchDir dir;
   auto store = MustOpen(dir.path());
