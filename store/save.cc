@@ -12,10 +12,10 @@
 
 #include "store/guarded_store.h"
 #include "store/human_text.h"
-#include "store/staging_layout.h"
 #include "store/keys.h"
 #include "store/pending_save.h"
 #include "store/save_from_source.h"
+#include "store/staging_layout.h"
 #include "store/store_impl.h"
 
 namespace ckptdb {

@@ -12,8 +12,6 @@
 namespace ckptdb {
 namespace {
 
-static_assert(kStagingAlign == kPackAlign, "a staged chunk's padding is its pack slot's");
-
 Status Reported(const Status& failure, const char* undone) {
   return Status(failure.code(), std::string("an earlier asynchronous save failed, so ") + undone +
                                     " (this reports it once: retrying proceeds): " + failure.message());
@@ -222,7 +220,7 @@ Status SaveQueue::Capture(Job& job, std::span<const TensorRef> tensors) {
       std::memcpy(to, static_cast<const uint8_t*>(tensors[t.tensor].data) + t.offset, t.length);
       // Zero padding, as the pack slot has it: a run of staged chunks is then written in place
       // instead of being copied into a write buffer first (StagedChunks views say so).
-      std::memset(to + t.length, 0, StagedBytes(t.length) - t.length);
+      std::memset(to + t.length, 0, PackPadded(t.length) - t.length);
     });
     Push(job, std::move(piece));
     piece = Piece{{}, nullptr};

@@ -1,9 +1,12 @@
 #include "store/staging_layout.h"
 
+#include "store/pack_file.h"
+#include "store/store_impl.h"
+
 namespace ckptdb {
 
 StagingLayout::Place StagingLayout::Next(uint64_t length) {
-  const uint64_t need = StagedBytes(length);
+  const uint64_t need = PackPadded(length);
   if (blocks_ == 0 || used_ + need > block_bytes_) {
     ++blocks_;
     used_ = need;
@@ -18,8 +21,8 @@ uint64_t StagingBlocksFor(std::span<const uint64_t> tensor_bytes, uint64_t chunk
                           uint64_t max_blocks) {
   StagingLayout layout(block_bytes);
   for (uint64_t bytes : tensor_bytes)
-    for (uint64_t left = bytes; left > 0; left -= left < chunk_size ? left : chunk_size) {
-      layout.Next(left < chunk_size ? left : chunk_size);
+    for (uint64_t i = 0, n = ChunkCount(bytes, chunk_size); i < n; ++i) {  // as PlanChunks cuts them
+      layout.Next(ChunkLength(bytes, i, chunk_size));
       if (layout.blocks() > max_blocks) return max_blocks;
     }
   return layout.blocks();

@@ -9,14 +9,9 @@
 
 namespace ckptdb {
 
-// Every staged chunk starts page-aligned, so that an O_DIRECT write takes it in place.
-constexpr uint64_t kStagingAlign = 4096;
-
-// The bytes a chunk of `length` takes in staging: whole pages, as its pack slot.
-constexpr uint64_t StagedBytes(uint64_t length) { return (length + kStagingAlign - 1) / kStagingAlign * kStagingAlign; }
-
-// Chunks laid out in the order they come: each at the next kStagingAlign-aligned offset of the
-// current block, or at the start of a new block when it does not fit in what is left.
+// Chunks laid out in the order they come, each taking what its pack slot takes (PackPadded: whole
+// pages, so that it starts page-aligned and an O_DIRECT write takes it in place), in the current
+// block, or at the start of a new block when it does not fit in what is left.
 // REQUIRES: every length <= block_bytes (a block holds at least one chunk of the store's size).
 class StagingLayout {
  public:
