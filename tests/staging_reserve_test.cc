@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <span>
 #include <atomic>
 #include <string>
 #include <thread>
@@ -119,25 +120,34 @@ uint64_t ResidentBytes() {
   return resident * 4096;
 }
 
+// Reserves staging for `sizes` and expects between `least` and `most` bytes to become resident now;
+// then saves `state` asynchronously, expects its capture to fault nothing more in (16 MiB of
+// slack for the save's own bookkeeping), and the checkpoint to restore exactly.
+void ExpectReservedThenCapturedInPlace(Store& store, std::span<const uint64_t> sizes, const std::vector<Owned>& state,
+                                       uint64_t least, uint64_t most) {
+  const uint64_t before = ResidentBytes();
+  ASSERT_TRUE(store.ReserveStaging(sizes).ok());
+  const uint64_t reserved = ResidentBytes() - before;
+  EXPECT_GE(reserved, least) << "touched now, not at the first capture";
+  EXPECT_LE(reserved, most);
+  const uint64_t after_reserve = ResidentBytes();
+  auto h = store.SaveAsync(Refs(state), AtStep(1));
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_LE(ResidentBytes(), after_reserve + (16ull << 20)) << "the capture copied into the reserved memory";
+  ASSERT_TRUE(h->Wait().ok());
+  ExpectRestores(store, Selector::Step(1), state);
+}
+
 TEST(StoreReserveStaging, TouchesTheMemoryNowWithinStagingBytesAndTheFirstCaptureTakesNoMore) {
   ScratchDir dir;
   StoreOptions o = SmallChunks();
   o.staging_bytes = 128ull << 20;  // two 64 MiB blocks
   auto store = MustOpen(dir.path(), o);
   ASSERT_TRUE(store);
-  std::vector<Owned> state = {MakeBytes("w", 64ull << 20, 1)};
-  const uint64_t before = ResidentBytes();
+  // More than the cap is capped (all 128 MiB, no more), not refused.
   const std::vector<uint64_t> huge = {1ull << 40, UINT64_MAX};
-  ASSERT_TRUE(store->ReserveStaging(huge).ok()) << "more than the cap is capped, not refused";
-  const uint64_t reserved = ResidentBytes() - before;
-  EXPECT_GE(reserved, 128ull << 20) << "touched now, not at the first capture";
-  EXPECT_LE(reserved, (128ull << 20) + (16ull << 20)) << "within staging_bytes";
-  const uint64_t after_reserve = ResidentBytes();
-  auto h = store->SaveAsync(Refs(state), AtStep(1));
-  ASSERT_TRUE(h.ok()) << h.status().ToString();
-  EXPECT_LE(ResidentBytes(), after_reserve + (16ull << 20)) << "the capture copied into the reserved memory";
-  ASSERT_TRUE(h->Wait().ok());
-  ExpectRestores(*store, Selector::Step(1), state);
+  ExpectReservedThenCapturedInPlace(*store, huge, {MakeBytes("w", 64ull << 20, 1)}, 128ull << 20,
+                                    (128ull << 20) + (16ull << 20));
 }
 
 // Many small tensors: each chunk starts page-aligned, so 9000 tensors of 4100 bytes (37 MB) take
@@ -154,17 +164,8 @@ TEST(StoreReserveStaging, TakesTheBlocksTheCaptureLaysOutNotJustTheBytes) {
     state.push_back(MakeBytes("t" + std::to_string(i), 4100, i));
     sizes.push_back(4100);
   }
-  const uint64_t before = ResidentBytes();
-  ASSERT_TRUE(store->ReserveStaging(sizes).ok());
-  const uint64_t reserved = ResidentBytes() - before;
-  EXPECT_GE(reserved, 120ull << 20) << "two blocks, alignment included";
-  EXPECT_LE(reserved, (128ull << 20) + (16ull << 20));
-  const uint64_t after_reserve = ResidentBytes();
-  auto h = store->SaveAsync(Refs(state), AtStep(1));
-  ASSERT_TRUE(h.ok()) << h.status().ToString();
-  EXPECT_LE(ResidentBytes(), after_reserve + (16ull << 20)) << "the capture found every block it lays out";
-  ASSERT_TRUE(h->Wait().ok());
-  ExpectRestores(*store, Selector::Step(1), state);
+  // Two blocks, alignment included; the capture finds every block it lays out.
+  ExpectReservedThenCapturedInPlace(*store, sizes, state, 120ull << 20, (128ull << 20) + (16ull << 20));
 }
 
 TEST(StoreReserveStaging, RunsBesideAsynchronousSavesCapturedInPieces) {

@@ -144,14 +144,10 @@ TEST(StorePacks, AnAsynchronousSaveZeroesThePaddingItsStagingMemoryDidNotHave) {
   auto store = MustOpen(dir.path(), o);
   ASSERT_TRUE(store);
   const std::vector<Owned> first = {MakeBytes("noise", 8ull << 20, 1)};
-  auto h = store->SaveAsync(Refs(first), AtStep(1));
-  ASSERT_TRUE(h.ok()) << h.status().ToString();
-  ASSERT_TRUE(h->Wait().ok());
+  EXPECT_EQ(MustSaveAsync(*store, first, AtStep(1)).step, 1);
   std::vector<Owned> second;
   for (int i = 0; i < 64; ++i) second.push_back(MakeBytes("t" + std::to_string(i), 40000, 10 + i));
-  h = store->SaveAsync(Refs(second), AtStep(2));
-  ASSERT_TRUE(h.ok()) << h.status().ToString();
-  ASSERT_TRUE(h->Wait().ok());
+  EXPECT_EQ(MustSaveAsync(*store, second, AtStep(2)).step, 2);
   store.reset();  // the index is read straight from RocksDB
   EXPECT_EQ(ExpectZeroPadding(dir.path()), 8ull * 16 + 64) << "the noise's 64 KiB chunks and the 64 slots";
   store = MustOpen(dir.path(), o);

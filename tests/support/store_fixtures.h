@@ -67,6 +67,16 @@ inline CheckpointInfo MustSave(Store& store, const std::vector<Owned>& ts, SaveO
   return r.ok() ? r.value() : CheckpointInfo{};
 }
 
+// An asynchronous save, waited for: what its handle's Wait returns.
+inline CheckpointInfo MustSaveAsync(Store& store, const std::vector<Owned>& ts, SaveOptions options = {}) {
+  auto h = store.SaveAsync(Refs(ts), options);
+  EXPECT_TRUE(h.ok()) << h.status().ToString();
+  if (!h.ok()) return CheckpointInfo{};
+  auto r = h->Wait();
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? CheckpointInfo(*r) : CheckpointInfo{};
+}
+
 inline SaveOptions AtStep(int64_t step) {
   SaveOptions o;
   o.step = step;
